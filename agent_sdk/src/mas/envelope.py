@@ -1,0 +1,221 @@
+"""The wire format: submissions agents write to the ingress, deliveries the gateway writes.
+
+A submission is a stream entry on ``mas.gateway.ingress`` with the fields
+
+    envelope   compact JSON bytes of an `Envelope` (signed exactly as written)
+    signature  base64 Ed25519 signature of `envelope` by the sender's key
+    token      the sender's bearer token (the gateway stores only its hash)
+    agent_id   the claimed sender, so that even an unparseable entry can be answered
+
+A delivery is a stream entry on ``agent.stream:{target}`` with the fields
+
+    envelope          compact JSON of the delivered envelope: the submission's fields
+                      (data possibly redacted) plus a ``gateway`` section
+    signature         base64 Ed25519 signature of `envelope` by the gateway key
+    key_id            id of that gateway key
+    sender_envelope   the submission bytes, only when the gateway did not modify the data
+    sender_signature  the sender's signature of `sender_envelope`
+
+Agents never hand a handler an entry whose gateway signature does not verify.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import crypto
+from .errors import MalformedMessage, SignatureError
+
+__all__ = [
+    "AGENT_ID_PATTERN",
+    "ENVELOPE_VERSION",
+    "GATEWAY_SENDER",
+    "MESSAGE_TYPE_PATTERN",
+    "REJECTION_TYPE",
+    "Delivery",
+    "Envelope",
+    "GatewayStamp",
+    "decode_fields",
+    "dumps",
+    "new_message_id",
+    "parse_delivered",
+    "parse_envelope",
+    "sign_delivery",
+    "sign_submission",
+    "verify_delivery",
+]
+
+ENVELOPE_VERSION = 1
+AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+MESSAGE_TYPE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$"
+GATEWAY_SENDER = "mas.gateway"
+REJECTION_TYPE = "mas.rejected"
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON: the exact bytes that get signed."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def new_message_id() -> str:
+    """A new random message id."""
+    return uuid.uuid4().hex
+
+
+class Envelope(BaseModel):
+    """What an agent submits: routing, payload, replay protection and trace context."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = ENVELOPE_VERSION
+    message_id: str = Field(default_factory=new_message_id, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    sender_id: str = Field(pattern=AGENT_ID_PATTERN)
+    target_id: str = Field(pattern=AGENT_ID_PATTERN)
+    message_type: str = Field(pattern=MESSAGE_TYPE_PATTERN)
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: float = Field(default_factory=time.time)
+    nonce: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=16, max_length=64)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    in_reply_to: str | None = Field(default=None, max_length=64)
+    expects_reply: bool = False
+    trace: dict[str, str] = Field(default_factory=dict)
+
+
+class GatewayStamp(BaseModel):
+    """What the gateway adds to a delivered envelope."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    gateway_id: str
+    key_id: str
+    delivered_at: float
+    kind: Literal["message", "rejection"] = "message"
+    modified: bool = False
+    redacted_paths: list[str] = Field(default_factory=list)
+
+
+class Delivery(BaseModel):
+    """A verified delivery as an agent sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    envelope: Envelope
+    gateway: GatewayStamp
+    stream_id: str = ""
+    sender_envelope: bytes | None = None
+    sender_signature: str | None = None
+
+
+def decode_fields(fields: dict[Any, Any]) -> dict[str, bytes]:
+    """Normalise a stream entry's fields to ``str -> bytes``."""
+    out: dict[str, bytes] = {}
+    for key, value in fields.items():
+        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        out[name] = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return out
+
+
+def _error_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "envelope"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Parse submission bytes; `MalformedMessage` names what is wrong (never the values)."""
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(
+            f"envelope is not valid JSON: {exc.msg if hasattr(exc, 'msg') else 'bad encoding'}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise MalformedMessage("envelope must be a JSON object")
+    try:
+        return Envelope.model_validate(obj)
+    except ValidationError as exc:
+        message_id = obj.get("message_id") if isinstance(obj.get("message_id"), str) else None
+        raise MalformedMessage(
+            f"invalid envelope: {_error_summary(exc)}", message_id=message_id
+        ) from exc
+
+
+def sign_submission(envelope: Envelope, key: Ed25519PrivateKey, token: str) -> dict[str, bytes]:
+    """Stream fields of a signed submission for `envelope`."""
+    raw = dumps(envelope.model_dump(mode="json"))
+    return {
+        "envelope": raw,
+        "signature": crypto.sign(key, raw).encode("ascii"),
+        "token": token.encode("utf-8"),
+        "agent_id": envelope.sender_id.encode("utf-8"),
+    }
+
+
+def sign_delivery(
+    envelope: dict[str, Any],
+    stamp: GatewayStamp,
+    key: Ed25519PrivateKey,
+    *,
+    sender_envelope: bytes | None = None,
+    sender_signature: bytes | None = None,
+) -> dict[str, bytes]:
+    """Stream fields of a gateway-signed delivery."""
+    delivered = dict(envelope)
+    delivered["gateway"] = stamp.model_dump(mode="json")
+    raw = dumps(delivered)
+    fields: dict[str, bytes] = {
+        "envelope": raw,
+        "signature": crypto.sign(key, raw).encode("ascii"),
+        "key_id": stamp.key_id.encode("ascii"),
+    }
+    if sender_envelope is not None and sender_signature is not None:
+        fields["sender_envelope"] = sender_envelope
+        fields["sender_signature"] = sender_signature
+    return fields
+
+
+def verify_delivery(fields: dict[str, bytes], trusted_keys: dict[str, Ed25519PublicKey]) -> bytes:
+    """Check the gateway signature of a delivery; return the signed envelope bytes.
+
+    Raises:
+        SignatureError: unsigned, signed by an unknown key, or forged.
+    """
+    raw = fields.get("envelope")
+    signature = fields.get("signature")
+    kid = fields.get("key_id", b"").decode("ascii", "replace")
+    if raw is None or signature is None:
+        raise SignatureError("delivery is not signed by a gateway")
+    key = trusted_keys.get(kid)
+    if key is None:
+        raise SignatureError(f"delivery signed by an untrusted key id {kid!r}")
+    crypto.verify(key, raw, signature)
+    return raw
+
+
+def parse_delivered(raw: bytes, fields: dict[str, bytes], stream_id: str = "") -> Delivery:
+    """Split verified delivery bytes into the envelope and the gateway stamp."""
+    try:
+        obj = json.loads(raw)
+        stamp = GatewayStamp.model_validate(obj.pop("gateway"))
+        envelope = Envelope.model_validate(obj)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SignatureError("signed delivery has an invalid envelope") from exc
+    sig = fields.get("sender_signature")
+    return Delivery(
+        envelope=envelope,
+        gateway=stamp,
+        stream_id=stream_id,
+        sender_envelope=fields.get("sender_envelope"),
+        sender_signature=sig.decode("ascii") if sig else None,
+    )

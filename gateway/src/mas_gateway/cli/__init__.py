@@ -1,0 +1,51 @@
+"""The ``mas`` command line: one module per command group, registered here.
+
+Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error (one-line reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from mas.errors import ConfigError
+
+__all__ = ["main"]
+
+# Modules that add sub-commands; each defines ``register(subparsers)``.
+# A command's handler is stored as ``func`` on its parser and returns the exit code.
+COMMAND_MODULES: list[str] = []
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered command group."""
+    parser = argparse.ArgumentParser(
+        prog="mas", description="MAS: agents behind a security gateway"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``mas``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"mas: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

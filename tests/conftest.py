@@ -1,0 +1,44 @@
+"""Shared fixtures: one real Redis server per test session, a clean database per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from mas_gateway.embedded_redis import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """URL of a real Redis: MAS_TEST_REDIS_URL if set, else a server started for the session."""
+    configured = os.environ.get("MAS_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    with EmbeddedRedis() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The server's URL, with the database flushed before the test."""
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return redis_server_url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio client on the flushed database, closed after the test."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
