@@ -1,0 +1,73 @@
+"""MessageContext: one submission as it moves through the gateway pipeline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mas.envelope import Envelope
+from mas.errors import MessageRejected
+
+__all__ = ["DLPFinding", "MessageContext"]
+
+
+@dataclass(frozen=True)
+class DLPFinding:
+    """One sensitive value found by DLP: where and what, never the value itself."""
+
+    entity_type: str
+    path: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class MessageContext:
+    """State of one ingress entry; stages read it and fill in their part.
+
+    A stage may replace `data` (e.g. DLP redaction); it must then set `modified`.
+    """
+
+    entry_id: str
+    fields: dict[str, bytes]
+    received_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+
+    raw_envelope: bytes = b""
+    envelope: Envelope | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    modified: bool = False
+
+    sender_record: dict[str, str] = field(default_factory=dict)
+    sender_roles: tuple[str, ...] = ()
+    target_groups: tuple[str, ...] = ()
+
+    authz_rule: str | None = None
+    policy_version: str | None = None
+    shadow_decisions: list[dict[str, Any]] = field(default_factory=list)
+
+    dlp_findings: list[DLPFinding] = field(default_factory=list)
+    dlp_action: str | None = None
+    redacted_paths: list[str] = field(default_factory=list)
+
+    rejection: MessageRejected | None = None
+    decision: str | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sender_id(self) -> str:
+        """Sender from the parsed envelope, else the entry's claimed agent id."""
+        if self.envelope is not None:
+            return self.envelope.sender_id
+        return self.fields.get("agent_id", b"").decode("utf-8", "replace")
+
+    @property
+    def message_id(self) -> str | None:
+        """The envelope's message id once parsed."""
+        return self.envelope.message_id if self.envelope is not None else None
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the gateway started on this entry."""
+        return (time.perf_counter() - self.started) * 1000.0

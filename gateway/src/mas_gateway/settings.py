@@ -1,0 +1,69 @@
+"""GatewaySettings: typed configuration from MAS_* environment variables or a YAML file."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mas.errors import ConfigError
+
+__all__ = ["GatewaySettings", "default_policies_dir"]
+
+
+def default_policies_dir() -> Path:
+    """`policies/` of the current directory, else of the repository this package runs from."""
+    here = Path.cwd() / "policies"
+    if here.is_dir():
+        return here
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "policies"
+        if (candidate / "model.conf").is_file():
+            return candidate
+    return here
+
+
+def _default_gateway_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class GatewaySettings(BaseSettings):
+    """Everything a gateway process needs to know; env prefix ``MAS_``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAS_", extra="forbid")
+
+    redis_url: str = "redis://localhost:6379/0"
+    policies_dir: Path = Field(default_factory=default_policies_dir)
+    gateway_id: str = Field(default_factory=_default_gateway_id)
+    signing_key_path: Path = Path(".mas/gateway_signing_key")
+    auto_provision: bool = False
+    """Accept agents that registered their own key (development and tests only)."""
+
+    batch_size: int = Field(default=64, ge=1, le=10_000)
+    block_ms: int = Field(default=500, ge=1)
+    claim_idle_ms: int = Field(default=30_000, ge=10)
+    """Entries pending this long on a gateway consumer are taken over by another."""
+    replay_window_s: float = Field(default=300.0, gt=0)
+    """Submissions whose timestamp is further than this from the gateway clock are refused."""
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> GatewaySettings:
+        """Load settings from a YAML mapping; environment variables still apply on top."""
+        file = Path(path)
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read settings file {file}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"settings file {file} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"settings file {file} must hold a mapping")
+        try:
+            return cls(**{**loaded, **overrides})
+        except ValidationError as exc:
+            raise ConfigError(f"invalid settings in {file}: {exc}") from exc
