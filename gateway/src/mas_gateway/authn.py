@@ -1,0 +1,133 @@
+"""Authentication: token, Ed25519 signature over the exact envelope bytes, replay window.
+
+A submission is accepted only when, for the sender named in its envelope:
+the registry holds a record that is not revoked; the presented token hashes to
+the stored hash; the signature verifies with the registered public key; the
+timestamp is within the replay window of the gateway clock; and its nonce was
+never seen before (the nonce is bound to the ingress entry, so a gateway that
+takes over a crashed peer's entry can process it again without calling it a replay).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import redis.asyncio as aioredis
+
+from mas import crypto, keys
+from mas.errors import SignatureError, Unauthenticated
+
+from .context import MessageContext
+from .registry import AgentRecord
+
+__all__ = ["AuthenticationStage"]
+
+
+class AuthenticationStage:
+    """Authenticates every submission of a batch with two Redis round trips."""
+
+    name = "authn"
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        replay_window_s: float,
+        auto_provision: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._window = replay_window_s
+        self._auto_provision = auto_provision
+        self._clock = clock
+        self._errors: dict[str, Unauthenticated | None] = {}
+        self._records: dict[str, AgentRecord] = {}
+
+    async def prepare(self, batch: Sequence[MessageContext]) -> None:
+        """Authenticate the whole batch; results are read back by `check`."""
+        self._errors.clear()
+        self._records.clear()
+        senders = sorted({ctx.sender_id for ctx in batch})
+        async with self._client.pipeline(transaction=False) as pipe:
+            for sender in senders:
+                pipe.hgetall(keys.agent_record(sender))
+            raws = await pipe.execute()
+        records = {
+            sender: AgentRecord.from_hash(sender, raw)
+            for sender, raw in zip(senders, raws, strict=True)
+            if raw
+        }
+        self._records = records
+        passed: list[MessageContext] = []
+        for ctx in batch:
+            error = self._verify(ctx, records.get(ctx.sender_id))
+            self._errors[ctx.entry_id] = error
+            if error is None:
+                passed.append(ctx)
+        if passed:
+            await self._claim_nonces(passed)
+
+    def _verify(self, ctx: MessageContext, record: AgentRecord | None) -> Unauthenticated | None:
+        envelope = ctx.envelope
+        assert envelope is not None, "authentication runs after parsing"
+        mid = envelope.message_id
+        if record is None or not record.public_key:
+            return Unauthenticated(f"unknown agent {envelope.sender_id!r}", message_id=mid)
+        if record.revoked or not record.token_hash:
+            return Unauthenticated("agent credentials are revoked", message_id=mid)
+        if record.provisioned_by != "operator" and not self._auto_provision:
+            return Unauthenticated(
+                "agent registered its own key but auto-provisioning is off on this gateway; "
+                "an operator must run `mas agent provision`",
+                message_id=mid,
+            )
+        token = ctx.fields["token"].decode("utf-8", "replace")
+        if not crypto.token_matches(token, record.token_hash):
+            return Unauthenticated("invalid token", message_id=mid)
+        try:
+            public_key = crypto.load_public_key(record.public_key)
+            crypto.verify(public_key, ctx.raw_envelope, ctx.fields["signature"])
+        except SignatureError:
+            return Unauthenticated("signature does not verify", message_id=mid)
+        skew = abs(self._clock() - envelope.timestamp)
+        if skew > self._window:
+            return Unauthenticated(
+                f"timestamp is {skew:.0f} s from the gateway clock; "
+                f"the replay window is {self._window:.0f} s",
+                message_id=mid,
+            )
+        ctx.sender_record = record.raw
+        return None
+
+    async def _claim_nonces(self, batch: Sequence[MessageContext]) -> None:
+        ttl = max(1, int(self._window * 2))
+        async with self._client.pipeline(transaction=False) as pipe:
+            for ctx in batch:
+                assert ctx.envelope is not None
+                pipe.set(
+                    keys.nonce(ctx.envelope.sender_id, ctx.envelope.nonce),
+                    ctx.entry_id,
+                    nx=True,
+                    ex=ttl,
+                    get=True,
+                )
+            previous = await pipe.execute()
+        for ctx, prior in zip(batch, previous, strict=True):
+            if prior is not None and prior.decode() != ctx.entry_id:
+                self._errors[ctx.entry_id] = Unauthenticated(
+                    "replayed submission: this nonce was already used",
+                    message_id=ctx.message_id,
+                )
+
+    async def check(self, ctx: MessageContext) -> None:
+        """Raise the `Unauthenticated` found for this entry, if any."""
+        if ctx.entry_id not in self._errors:
+            await self.prepare([ctx])
+        error = self._errors.pop(ctx.entry_id, None)
+        if error is not None:
+            raise error
+
+    def record_of(self, agent_id: str) -> AgentRecord | None:
+        """The sender record read during the current batch."""
+        return self._records.get(agent_id)

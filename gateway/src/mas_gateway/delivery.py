@@ -1,0 +1,179 @@
+"""Sign and deliver: turn a decided context into stream entries and commit them atomically.
+
+For every ingress entry, one script call acknowledges and deletes the entry and
+appends, in the same atomic step: the signed delivery (or the signed rejection
+notice to the sender), the audit entry, and a dead letter when the gateway itself
+failed on the message. If another gateway has taken the entry over meanwhile,
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from mas import keys
+from mas.envelope import (
+    GATEWAY_SENDER,
+    REJECTION_TYPE,
+    Envelope,
+    GatewayStamp,
+    sign_delivery,
+)
+from mas.errors import MessageRejected, RateLimited
+
+from .context import MessageContext
+from .lua import load_script
+from .signing import GatewayKey
+
+__all__ = ["Committer", "Outcome"]
+
+log = logging.getLogger(__name__)
+
+AuditBuilder = Callable[[MessageContext], bytes]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What was committed for one entry."""
+
+    entry_id: str
+    decision: str
+    committed: bool
+
+
+def _flatten(fields: dict[str, bytes]) -> list[bytes | str | int]:
+    out: list[bytes | str | int] = [len(fields)]
+    for name, value in fields.items():
+        out.extend((name, value))
+    return out
+
+
+class Committer:
+    """Builds signed deliveries / notices and commits them with the ingress acknowledgement."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key: GatewayKey,
+        *,
+        gateway_id: str,
+        consumer: str,
+        audit: AuditBuilder | None = None,
+    ) -> None:
+        self._client = client
+        self._key = key
+        self._gateway_id = gateway_id
+        self._consumer = consumer
+        self._audit = audit
+        self._script = client.register_script(load_script("commit"))
+
+    def _stamp(self, *, kind: str, ctx: MessageContext) -> GatewayStamp:
+        return GatewayStamp(
+            gateway_id=self._gateway_id,
+            key_id=self._key.key_id,
+            delivered_at=time.time(),
+            kind=kind,  # type: ignore[arg-type]
+            modified=ctx.modified,
+            redacted_paths=list(ctx.redacted_paths),
+        )
+
+    def delivery_fields(self, ctx: MessageContext) -> dict[str, bytes]:
+        """Signed delivery of an accepted message (data as possibly redacted)."""
+        assert ctx.envelope is not None
+        envelope = ctx.envelope.model_dump(mode="json")
+        envelope["data"] = ctx.data
+        stamp = self._stamp(kind="message", ctx=ctx)
+        if ctx.modified:
+            return sign_delivery(envelope, stamp, self._key.private_key)
+        return sign_delivery(
+            envelope,
+            stamp,
+            self._key.private_key,
+            sender_envelope=ctx.raw_envelope,
+            sender_signature=ctx.fields["signature"],
+        )
+
+    def notice_fields(self, ctx: MessageContext, rejection: MessageRejected) -> dict[str, bytes]:
+        """Signed rejection notice addressed to the sender."""
+        data: dict[str, object] = {
+            "code": rejection.code,
+            "reason": rejection.reason,
+            "message_id": ctx.message_id,
+            "correlation_id": ctx.envelope.correlation_id if ctx.envelope else None,
+        }
+        if isinstance(rejection, RateLimited):
+            data["retry_after"] = rejection.retry_after
+        notice = Envelope(
+            sender_id=GATEWAY_SENDER,
+            target_id=ctx.sender_id,
+            message_type=REJECTION_TYPE,
+            data=data,
+            correlation_id=ctx.envelope.correlation_id if ctx.envelope else None,
+            in_reply_to=ctx.message_id,
+        )
+        stamp = GatewayStamp(
+            gateway_id=self._gateway_id,
+            key_id=self._key.key_id,
+            delivered_at=time.time(),
+            kind="rejection",
+        )
+        return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
+
+    def dead_letter_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
+        """The entry as a dead letter, without its bearer token."""
+        fields = {k: v for k, v in ctx.fields.items() if k != "token"}
+        fields.update(
+            {
+                "dlq_reason": reason.encode(),
+                "dlq_source": f"gateway:{self._gateway_id}".encode(),
+                "dlq_stream": keys.GATEWAY_INGRESS.encode(),
+                "dlq_entry_id": ctx.entry_id.encode(),
+            }
+        )
+        return fields
+
+    def plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
+        """Streams to append to and their fields, for one decided context."""
+        streams: list[str] = []
+        args: list[bytes | str | int] = []
+        rejection = ctx.rejection
+        if rejection is None:
+            assert ctx.envelope is not None
+            streams.append(keys.agent_stream(ctx.envelope.target_id))
+            args += _flatten(self.delivery_fields(ctx))
+        elif ctx.annotations.get("notify_sender"):
+            streams.append(keys.agent_stream(ctx.sender_id))
+            args += _flatten(self.notice_fields(ctx, rejection))
+        if self._audit is not None:
+            streams.append(keys.AUDIT_MESSAGES)
+            args += _flatten({"entry": self._audit(ctx)})
+        if ctx.annotations.get("dead_letter"):
+            streams.append(keys.DLQ)
+            args += _flatten(self.dead_letter_fields(ctx, str(ctx.annotations["dead_letter"])))
+        return streams, args
+
+    async def commit(self, batch: Sequence[MessageContext]) -> list[Outcome]:
+        """Commit every context of a batch, pipelined; each commit is atomic on its own."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for ctx in batch:
+                streams, args = self.plan(ctx)
+                await self._script(
+                    keys=[keys.GATEWAY_INGRESS, *streams],
+                    args=[keys.GATEWAY_GROUP, ctx.entry_id, self._consumer, *args],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        outcomes = []
+        for ctx, result in zip(batch, results, strict=True):
+            committed = bool(result)
+            if not committed:
+                log.warning(
+                    "entry %s was taken over by another gateway; not committed here", ctx.entry_id
+                )
+            outcomes.append(Outcome(ctx.entry_id, ctx.decision or "unknown", committed))
+        return outcomes

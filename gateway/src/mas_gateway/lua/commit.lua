@@ -1,0 +1,36 @@
+-- Commit one ingress entry: acknowledge it and append everything it produced, atomically.
+--
+-- KEYS[1]      the ingress stream
+-- KEYS[2..n]   streams to append one entry each to (delivery or rejection notice,
+--              audit entry, dead letter), in that order
+-- ARGV[1]      consumer group
+-- ARGV[2]      ingress entry id
+-- ARGV[3]      consumer name that must still own the entry
+-- ARGV[4..]    for each of KEYS[2..n]: a field count c, then c field/value pairs
+--              (2*c arguments)
+--
+-- Returns 1 when committed, 0 when the entry is no longer pending for this consumer
+-- (another gateway took it over after a stall): nothing is written then, so a
+-- forward happens exactly once. A script runs atomically, like MULTI/EXEC, and can
+-- also check ownership first, which MULTI/EXEC cannot.
+
+local owned = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #owned == 0 then
+  return 0
+end
+
+local pos = 4
+for i = 2, #KEYS do
+  local count = tonumber(ARGV[pos])
+  pos = pos + 1
+  local fields = {}
+  for j = 0, 2 * count - 1 do
+    fields[#fields + 1] = ARGV[pos + j]
+  end
+  pos = pos + 2 * count
+  redis.call('XADD', KEYS[i], '*', unpack(fields))
+end
+
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1

@@ -1,0 +1,84 @@
+"""Run a batch of contexts through the ordered stages; decide each message's fate.
+
+Stages run stage by stage over the batch (so a stage can batch its Redis round
+trips or its NLP work); a message stops at the first stage that rejects it. Any
+unexpected exception rejects the message with code 500 and dead-letters it: the
+gateway fails closed and loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from mas.errors import MessageRejected
+
+from .context import MessageContext
+from .stage import BatchStage, Stage
+
+__all__ = ["DECISION_BY_CODE", "Pipeline", "decision_for"]
+
+log = logging.getLogger(__name__)
+
+DECISION_BY_CODE = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "denied",
+    429: "rate_limited",
+    451: "blocked",
+    500: "dead_lettered",
+    503: "unavailable",
+}
+
+
+def decision_for(ctx: MessageContext) -> str:
+    """The audit decision name of a context once every stage has run."""
+    if ctx.rejection is not None:
+        return DECISION_BY_CODE.get(ctx.rejection.code, "rejected")
+    return "redacted" if ctx.modified else "delivered"
+
+
+class Pipeline:
+    """An ordered list of stages."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = list(stages)
+
+    def names(self) -> list[str]:
+        """Stage names in order."""
+        return [stage.name for stage in self.stages]
+
+    async def run(self, batch: Sequence[MessageContext]) -> None:
+        """Run every stage over the batch; sets `rejection` and `decision` on each context."""
+        live = list(batch)
+        for stage in self.stages:
+            if not live:
+                break
+            if isinstance(stage, BatchStage):
+                try:
+                    await stage.prepare(live)
+                except Exception:
+                    log.exception("stage %s failed to prepare a batch; rejecting it", stage.name)
+                    for ctx in live:
+                        _fail(ctx, stage.name)
+                    live = []
+                    break
+            for ctx in live:
+                try:
+                    await stage.check(ctx)
+                except MessageRejected as rejection:
+                    ctx.rejection = rejection
+                    ctx.annotations["stage"] = stage.name
+                except Exception:
+                    log.exception("stage %s failed on entry %s", stage.name, ctx.entry_id)
+                    _fail(ctx, stage.name)
+            live = [ctx for ctx in live if ctx.rejection is None]
+        for ctx in batch:
+            ctx.decision = decision_for(ctx)
+
+
+def _fail(ctx: MessageContext, stage: str) -> None:
+    reason = f"internal gateway error in stage {stage}; the message was dead-lettered"
+    ctx.rejection = MessageRejected(500, reason, message_id=ctx.message_id)
+    ctx.annotations["stage"] = stage
+    ctx.annotations["dead_letter"] = reason
