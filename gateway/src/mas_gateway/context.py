@@ -55,6 +55,8 @@ class MessageContext:
     rejection: MessageRejected | None = None
     decision: str | None = None
     annotations: dict[str, Any] = field(default_factory=dict)
+    span: Any = None
+    """The OpenTelemetry span of this message in the gateway, if tracing is on."""
 
     @property
     def sender_id(self) -> str:

@@ -29,6 +29,7 @@ from mas.errors import MessageRejected, RateLimited
 from .context import MessageContext
 from .lua import load_script
 from .signing import GatewayKey
+from .tracing import inject_trace
 
 __all__ = ["Committer", "Outcome"]
 
@@ -87,6 +88,9 @@ class Committer:
         assert ctx.envelope is not None
         envelope = ctx.envelope.model_dump(mode="json")
         envelope["data"] = ctx.data
+        trace_headers = inject_trace(ctx)
+        if trace_headers:
+            envelope["trace"] = trace_headers
         stamp = self._stamp(kind="message", ctx=ctx)
         if ctx.modified:
             return sign_delivery(envelope, stamp, self._key.private_key)

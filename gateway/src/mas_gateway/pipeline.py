@@ -15,6 +15,7 @@ from mas.errors import MessageRejected
 
 from .context import MessageContext
 from .stage import BatchStage, Stage
+from .tracing import stage_span, start_message_span
 
 __all__ = ["DECISION_BY_CODE", "Pipeline", "decision_for"]
 
@@ -51,7 +52,7 @@ class Pipeline:
     async def run(self, batch: Sequence[MessageContext]) -> None:
         """Run every stage over the batch; sets `rejection` and `decision` on each context."""
         live = list(batch)
-        for stage in self.stages:
+        for index, stage in enumerate(self.stages):
             if not live:
                 break
             if isinstance(stage, BatchStage):
@@ -65,13 +66,19 @@ class Pipeline:
                     break
             for ctx in live:
                 try:
-                    await stage.check(ctx)
+                    if index == 0:
+                        await stage.check(ctx)
+                    else:
+                        with stage_span(ctx, stage.name):
+                            await stage.check(ctx)
                 except MessageRejected as rejection:
                     ctx.rejection = rejection
                     ctx.annotations["stage"] = stage.name
                 except Exception:
                     log.exception("stage %s failed on entry %s", stage.name, ctx.entry_id)
                     _fail(ctx, stage.name)
+                if index == 0:
+                    start_message_span(ctx)  # the first stage parses the sender's trace context
             live = [ctx for ctx in live if ctx.rejection is None]
         for ctx in batch:
             ctx.decision = decision_for(ctx)

@@ -35,6 +35,7 @@ from .routing import TargetStage
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stage import Stage
+from .tracing import end_message_span
 
 __all__ = ["DecisionListener", "GatewayService"]
 
@@ -269,6 +270,7 @@ class GatewayService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
             for ctx, outcome in zip(batch, outcomes, strict=True):
+                end_message_span(ctx)
                 if not outcome.committed:
                     continue
                 self.counts[outcome.decision] += 1

@@ -16,7 +16,10 @@ __all__ = ["main"]
 
 # Modules that add sub-commands; each defines ``register(subparsers)``.
 # A command's handler is stored as ``func`` on its parser and returns the exit code.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "mas_gateway.cli.run",
+    "mas_gateway.cli.agent",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 

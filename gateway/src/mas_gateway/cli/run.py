@@ -1,0 +1,104 @@
+"""``mas gateway`` and ``mas service``: run the long-lived processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+from ..settings import GatewaySettings
+from ..signing import write_signing_key
+from .common import add_redis_option, configure_logging, run_async
+
+__all__ = ["register", "wait_for_signal"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``gateway`` and ``service`` commands."""
+    gateway = subparsers.add_parser("gateway", help="run a gateway process")
+    gateway_sub = gateway.add_subparsers(dest="gateway_command", metavar="ACTION")
+    keygen = gateway_sub.add_parser("keygen", help="create the gateway's Ed25519 signing key")
+    keygen.add_argument("--out", type=Path, default=Path(".mas/gateway_signing_key"))
+    keygen.set_defaults(func=_keygen)
+    gateway.add_argument(
+        "--config", type=Path, help="YAML settings file (MAS_* env applies on top)"
+    )
+    gateway.add_argument("--redis-url", help="Redis URL (default: settings / $MAS_REDIS_URL)")
+    gateway.add_argument("--policies", type=Path, help="policies directory")
+    gateway.add_argument("--signing-key", type=Path, help="path of the gateway signing key")
+    gateway.add_argument(
+        "--auto-provision",
+        action="store_true",
+        default=None,
+        help="accept agents that register their own key (development only)",
+    )
+    gateway.add_argument("--log-level", default="INFO")
+    gateway.set_defaults(func=_run_gateway)
+
+    service = subparsers.add_parser("service", help="run the MAS registry and health service")
+    add_redis_option(service)
+    service.add_argument("--log-level", default="INFO")
+    service.set_defaults(func=_run_service)
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    overrides: dict[str, Any] = {}
+    if args.redis_url:
+        overrides["redis_url"] = args.redis_url
+    if args.policies:
+        overrides["policies_dir"] = args.policies
+    if args.signing_key:
+        overrides["signing_key_path"] = args.signing_key
+    if args.auto_provision:
+        overrides["auto_provision"] = True
+    if args.config:
+        return GatewaySettings.from_yaml(args.config, **overrides)
+    return GatewaySettings(**overrides)
+
+
+async def wait_for_signal() -> None:
+    """Return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _run_gateway(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    settings = _settings(args)
+
+    async def run() -> int:
+        from ..service import GatewayService
+
+        async with GatewayService(settings):
+            await wait_for_signal()
+        return 0
+
+    return run_async(run())
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    key = write_signing_key(args.out)
+    print(f"wrote gateway signing key {args.out} (key id {key.key_id}, mode 0600)")
+    print(f"public key: {key.public_key_b64}")
+    return 0
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+
+    async def run() -> int:
+        from mas.service import run_service
+
+        await run_service(args.redis_url)
+        return 0
+
+    return run_async(run())
