@@ -1,0 +1,65 @@
+"""Authorization stage: Casbin decides whether the sender may send this message type to the target.
+
+Roles are those of `policies/roles.csv`, the operator-set ``roles`` of the sender's
+registry record, and the implicit base role ``agent``. Default deny; an explicit
+deny overrides any allow. Shadow rules are recorded in the context, never applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mas.errors import Forbidden
+
+from .context import MessageContext
+from .policy import PolicyStore
+
+__all__ = ["AuthorizationStage", "registry_roles"]
+
+log = logging.getLogger(__name__)
+
+
+def registry_roles(record: dict[str, str]) -> tuple[str, ...]:
+    """Roles an operator set on the record (`mas agent provision --role`); none for self-registered.
+
+    Raises:
+        Forbidden: the roles field is not a JSON list of strings (fail closed).
+    """
+    raw = record.get("roles")
+    if not raw or record.get("provisioned_by") != "operator":
+        return ()
+    try:
+        roles = json.loads(raw)
+    except json.JSONDecodeError:
+        roles = None
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Forbidden("the sender's registry roles are not a JSON list of role names")
+    return tuple(str(role) for role in roles)
+
+
+class AuthorizationStage:
+    """Fills roles, groups, rule, policy version and shadow decisions; 403 when denied."""
+
+    name = "authz"
+
+    def __init__(self, store: PolicyStore) -> None:
+        self._store = store
+
+    async def check(self, ctx: MessageContext) -> None:
+        """Decide under the version in force; raise `Forbidden` naming the rule when denied."""
+        envelope = ctx.envelope
+        if envelope is None:
+            raise Forbidden("authorization needs a parsed envelope")
+        policy = self._store.current
+        ctx.policy_version = policy.version
+        extra = registry_roles(ctx.sender_record)
+        decision = policy.decide(
+            envelope.sender_id, envelope.target_id, envelope.message_type, extra
+        )
+        ctx.sender_roles = decision.roles
+        ctx.target_groups = decision.target_groups
+        ctx.authz_rule = decision.rule
+        ctx.shadow_decisions = [shadow.as_dict() for shadow in decision.shadow]
+        if not decision.allowed:
+            raise Forbidden(decision.reason, message_id=envelope.message_id)
