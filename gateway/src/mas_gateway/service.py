@@ -30,6 +30,7 @@ from .context import MessageContext
 from .delivery import AuditBuilder, Committer
 from .parsing import ParseStage
 from .pipeline import Pipeline
+from .policy import PolicyStore
 from .ratelimit import RateLimitStage
 from .routing import TargetStage
 from .settings import GatewaySettings
@@ -68,6 +69,7 @@ class GatewayService:
         self._stopping = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._closers: list[Callable[[], Any]] = []
+        self.policy: PolicyStore | None = None
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -177,7 +179,8 @@ class GatewayService:
 
         client = self.client
         settings = self.settings
-        authz, limit_for, extra, closers = await build_policy_stages(client, settings)
+        policy, closers = await build_policy_stages(client, settings)
+        self.policy = policy.store
         self._closers.extend(closers)
         stages: list[Stage] = [
             ParseStage(max_envelope_bytes=settings.max_envelope_bytes),
@@ -186,10 +189,10 @@ class GatewayService:
                 replay_window_s=settings.replay_window_s,
                 auto_provision=settings.auto_provision,
             ),
-            authz,
+            policy.authz,
             TargetStage(client),
-            RateLimitStage(client, limit_for),
-            *extra,
+            RateLimitStage(client, policy.limit_for),
+            *policy.extra,
         ]
         return stages
 

@@ -48,6 +48,8 @@ class GatewaySettings(BaseSettings):
     block_ms: int = Field(default=500, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=10)
     """Entries pending this long on a gateway consumer are taken over by another."""
+    policy_poll_s: float | None = Field(default=2.0, gt=0)
+    """How often policy files are checked for changes (None: only on `mas policy reload`)."""
     max_envelope_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger submissions are refused with 400."""
     replay_window_s: float = Field(default=300.0, gt=0)

@@ -1,0 +1,91 @@
+"""Test helpers: provisioned agents that submit signed envelopes, and delivery readers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mas import crypto, keys
+from mas.envelope import (
+    Delivery,
+    Envelope,
+    decode_fields,
+    parse_delivered,
+    sign_submission,
+    verify_delivery,
+)
+from mas_gateway import GatewayService, GatewaySettings
+from mas_gateway.registry import provision_agent
+
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def gateway_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> GatewaySettings:
+    """Settings for a test gateway on the repository's policies."""
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "policies_dir": REPO_POLICIES,
+        "signing_key_path": tmp_path / "gateway.key",
+        "auto_provision": True,
+        "block_ms": 50,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+@dataclass
+class ProbeAgent:
+    """An operator-provisioned agent that talks to the ingress directly."""
+
+    agent_id: str
+    token: str
+    key: Ed25519PrivateKey
+    client: aioredis.Redis
+
+    @classmethod
+    async def provision(
+        cls, client: aioredis.Redis, agent_id: str, roles: list[str] | None = None
+    ) -> ProbeAgent:
+        agent = await provision_agent(client, agent_id, roles or [])
+        return cls(agent_id, agent.token, crypto.load_private_key(agent.private_key_b64), client)
+
+    def envelope(self, target: str, message_type: str, data: dict[str, Any], **kw: Any) -> Envelope:
+        return Envelope(
+            sender_id=self.agent_id, target_id=target, message_type=message_type, data=data, **kw
+        )
+
+    async def submit_fields(self, fields: dict[str, bytes]) -> str:
+        entry = await self.client.xadd(keys.GATEWAY_INGRESS, fields)  # type: ignore[arg-type]
+        return entry.decode()
+
+    async def send(self, target: str, message_type: str, data: dict[str, Any], **kw: Any) -> str:
+        envelope = self.envelope(target, message_type, data, **kw)
+        await self.submit_fields(sign_submission(envelope, self.key, self.token))
+        return envelope.message_id
+
+
+async def deliveries(
+    client: aioredis.Redis, gateway: GatewayService, agent_id: str
+) -> list[Delivery]:
+    """Every entry of the agent's stream, verified with the gateway's key."""
+    trusted = {gateway.key.key_id: crypto.load_public_key(gateway.key.public_key_b64)}
+    out = []
+    for entry_id, raw in await client.xrange(keys.agent_stream(agent_id)):
+        fields = decode_fields(raw)
+        out.append(parse_delivered(verify_delivery(fields, trusted), fields, entry_id.decode()))
+    return out
+
+
+async def notices(
+    client: aioredis.Redis, gateway: GatewayService, agent_id: str
+) -> list[dict[str, Any]]:
+    """Data of the rejection notices in the agent's stream."""
+    return [
+        d.envelope.data
+        for d in await deliveries(client, gateway, agent_id)
+        if d.gateway.kind == "rejection"
+    ]

@@ -1,0 +1,170 @@
+"""Authentication: tokens, signatures, replay protection, rotation, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from mas.envelope import sign_submission
+from mas_gateway import GatewayService
+from mas_gateway.registry import revoke_agent, rotate_token
+from mas_gateway.signing import write_signing_key
+
+from .helpers import ProbeAgent, deliveries, gateway_settings, notices
+
+
+async def _idle(gateway: GatewayService) -> None:
+    async with asyncio.timeout(10):
+        await gateway.wait_idle()
+
+
+async def test_signed_submission_is_delivered_with_both_signatures(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        mid = await patient.send("doctor", "consultation.request", {"question": "cough"})
+        await _idle(gateway)
+        [delivery] = await deliveries(redis_client, gateway, "doctor")
+    assert delivery.envelope.message_id == mid
+    assert delivery.envelope.data == {"question": "cough"}
+    assert delivery.gateway.kind == "message"
+    assert delivery.sender_envelope is not None  # unmodified: sender's own signature travels
+    assert gateway.counts["delivered"] == 1
+    assert await redis_client.xlen("mas.gateway.ingress") == 0  # token not left in Redis
+
+
+async def test_wrong_token_is_refused_without_notice(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    envelope = patient.envelope("doctor", "consultation.request", {})
+    fields = sign_submission(envelope, patient.key, "not-the-token")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.submit_fields(fields)
+        await _idle(gateway)
+        assert await deliveries(redis_client, gateway, "doctor") == []
+        # Somebody without the token learns nothing, and the agent is not spammed.
+        assert await notices(redis_client, gateway, "patient") == []
+    assert gateway.counts["unauthenticated"] == 1
+
+
+async def test_forged_signature_is_refused_with_notice(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    fields = sign_submission(
+        patient.envelope("doctor", "consultation.request", {"a": 1}), patient.key, patient.token
+    )
+    fields["envelope"] = fields["envelope"].replace(b'"a":1', b'"a":2')
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.submit_fields(fields)
+        await _idle(gateway)
+        assert await deliveries(redis_client, gateway, "doctor") == []
+        [notice] = await notices(redis_client, gateway, "patient")
+    assert notice["code"] == 401
+    assert "signature" in notice["reason"]
+
+
+async def test_replayed_submission_is_rejected(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    fields = sign_submission(
+        patient.envelope("doctor", "consultation.request", {}), patient.key, patient.token
+    )
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.submit_fields(fields)
+        await _idle(gateway)
+        await patient.submit_fields(dict(fields))  # the same bytes, captured and resent
+        await _idle(gateway)
+        assert len(await deliveries(redis_client, gateway, "doctor")) == 1
+        [notice] = await notices(redis_client, gateway, "patient")
+    assert notice["code"] == 401
+    assert "replay" in notice["reason"]
+
+
+async def test_stale_timestamp_is_rejected(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    settings = gateway_settings(redis_url, tmp_path, replay_window_s=30)
+    async with GatewayService(settings) as gateway:
+        await patient.send("doctor", "consultation.request", {}, timestamp=time.time() - 3600)
+        await _idle(gateway)
+        [notice] = await notices(redis_client, gateway, "patient")
+    assert notice["code"] == 401
+    assert "replay window" in notice["reason"]
+
+
+async def test_revoked_agent_gets_401_from_the_next_message(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.send("doctor", "consultation.request", {"n": 1})
+        await _idle(gateway)
+        await revoke_agent(redis_client, "patient")
+        await patient.send("doctor", "consultation.request", {"n": 2})
+        await _idle(gateway)
+        delivered = await deliveries(redis_client, gateway, "doctor")
+    assert [d.envelope.data["n"] for d in delivered] == [1]
+    assert gateway.counts["unauthenticated"] == 1
+
+
+async def test_rotated_token_replaces_the_old_one(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    old_token = patient.token
+    patient.token = await rotate_token(redis_client, "patient")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.send("doctor", "consultation.request", {"with": "new"})
+        fields = sign_submission(
+            patient.envelope("doctor", "consultation.request", {"with": "old"}),
+            patient.key,
+            old_token,
+        )
+        await patient.submit_fields(fields)
+        await _idle(gateway)
+        delivered = await deliveries(redis_client, gateway, "doctor")
+    assert [d.envelope.data["with"] for d in delivered] == ["new"]
+
+
+async def test_self_registered_agent_needs_auto_provision(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    await redis_client.hset("agent:patient", "provisioned_by", "self")  # type: ignore[misc]
+    settings = gateway_settings(redis_url, tmp_path, auto_provision=False)
+    write_signing_key(settings.signing_key_path)
+    async with GatewayService(settings) as gateway:
+        await patient.send("doctor", "consultation.request", {})
+        await _idle(gateway)
+        [notice] = await notices(redis_client, gateway, "patient")
+    assert notice["code"] == 401
+    assert "auto-provisioning is off" in notice["reason"]
+
+
+async def test_unknown_sender_is_refused_and_nothing_is_created(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    ghost = await ProbeAgent.provision(redis_client, "ghost")
+    await ProbeAgent.provision(redis_client, "doctor")
+    await redis_client.delete("agent:ghost")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await ghost.send("doctor", "consultation.request", {})
+        await _idle(gateway)
+    assert gateway.counts["unauthenticated"] == 1
+    assert not await redis_client.exists("agent.stream:ghost")
