@@ -138,7 +138,7 @@ def parse_envelope(raw: bytes) -> Envelope:
         obj = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedMessage(
-            f"envelope is not valid JSON: {exc.msg if hasattr(exc, 'msg') else 'bad encoding'}"
+            f"envelope is not valid JSON: {getattr(exc, 'msg', 'bad encoding')}"
         ) from exc
     if not isinstance(obj, dict):
         raise MalformedMessage("envelope must be a JSON object")

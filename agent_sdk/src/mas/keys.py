@@ -8,7 +8,9 @@ from __future__ import annotations
 __all__ = [
     "AGENTS_GROUP",
     "ALL_AGENTS",
+    "AUDIT_ARCHIVE",
     "AUDIT_CHECKPOINTS",
+    "AUDIT_CHECKPOINT_LOCK",
     "AUDIT_MESSAGES",
     "DLQ",
     "GATEWAY_GROUP",
@@ -21,6 +23,7 @@ __all__ = [
     "agent_heartbeat",
     "agent_instance",
     "agent_instances",
+    "agent_pending_request",
     "agent_record",
     "agent_replies_channel",
     "agent_state",
@@ -94,6 +97,11 @@ def agent_replies_channel(agent_id: str) -> str:
     return f"agent.replies:{agent_id}"
 
 
+def agent_pending_request(agent_id: str, correlation_id: str) -> str:
+    """String with a TTL: the instance of the agent waiting for this request's reply."""
+    return f"agent.pending:{agent_id}:{correlation_id}"
+
+
 DLQ = "mas.dlq"
 """Stream of dead letters, each with its reason."""
 
@@ -127,3 +135,9 @@ AUDIT_MESSAGES = "audit:messages"
 
 AUDIT_CHECKPOINTS = "audit:checkpoints"
 """Stream: signed checkpoints (tree size, root hash) over the audit log."""
+
+AUDIT_CHECKPOINT_LOCK = "audit:checkpoint:lock"
+"""String with a TTL: held by the one gateway process extending the tree right now."""
+
+AUDIT_ARCHIVE = "audit:archive"
+"""List of JSON records, one per archived segment of the audit log, oldest first."""

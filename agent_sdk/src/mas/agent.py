@@ -1,0 +1,366 @@
+"""Agent: the base class users subclass; it wires small collaborators and exposes the seed API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Literal, Self, cast, get_args, get_origin
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+from typing_extensions import TypeVar
+
+from .consumer import StreamConsumer
+from .credentials import obtain_credentials
+from .dispatch import Dispatcher
+from .envelope import AGENT_ID_PATTERN, new_message_id
+from .handlers import HandlerSpec, check_message_type, collect_handlers, on
+from .heartbeat import Heartbeat
+from .ledger import DeliveryLedger
+from .message import AgentMessage
+from .options import AgentOptions, resolve_redis_url
+from .registry import Registry
+from .requests import PendingRequests
+from .scripts import Scripts
+from .state import DefaultState, StateStore, build_state
+from .transport import Transport
+from .trust import GatewayTrust
+
+__all__ = ["Agent"]
+
+logger = logging.getLogger(__name__)
+
+StateT = TypeVar("StateT", bound=BaseModel, default=DefaultState)
+
+_ID_RE = re.compile(AGENT_ID_PATTERN)
+
+
+def _check_agent_id(agent_id: str) -> None:
+    if not isinstance(agent_id, str) or not _ID_RE.match(agent_id):
+        raise ValueError(
+            f"invalid agent id {agent_id!r}: start with a letter or digit, then letters, "
+            "digits, '_', '.' or '-' (at most 128 characters)"
+        )
+    if agent_id.startswith("mas."):
+        raise ValueError(f"invalid agent id {agent_id!r}: ids starting with 'mas.' are reserved")
+
+
+def _check_capabilities(capabilities: Iterable[str] | None) -> list[str]:
+    if isinstance(capabilities, str):
+        raise TypeError("capabilities must be a list of names, not a single string")
+    out: list[str] = []
+    for cap in capabilities or ():
+        if not isinstance(cap, str) or not cap.strip():
+            raise ValueError(f"invalid capability {cap!r}: use a non-empty string")
+        if cap not in out:
+            out.append(cap)
+    return out
+
+
+@dataclass
+class _Session:
+    """Everything that exists only while the agent runs."""
+
+    redis: aioredis.Redis
+    registry: Registry
+    store: StateStore[Any]
+    transport: Transport
+    requests: PendingRequests
+    consumer: StreamConsumer
+    heartbeat: Heartbeat
+    ready: asyncio.Event
+
+
+class Agent(Generic[StateT]):
+    """An agent: typed handlers, persisted state, discovery, messaging through the gateway.
+
+    Subclass it, declare handlers with ``@Agent.on("type", model=Model)``, then
+    ``await agent.start()`` (or ``async with agent:``). Options beyond the named
+    parameters are listed in `mas.options.AgentOptions`.
+    """
+
+    on = staticmethod(on)
+    _handlers: ClassVar[dict[str, HandlerSpec]] = {}
+    _class_state_model: ClassVar[type[BaseModel] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = collect_handlers(cls)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Agent):
+                args = get_args(base)
+                if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                    cls._class_state_model = args[0]
+
+    def __init__(
+        self,
+        agent_id: str,
+        capabilities: Iterable[str] | None = None,
+        redis_url: str | None = None,
+        state_model: type[StateT] | None = None,
+        use_gateway: bool = True,
+        **options: Any,
+    ) -> None:
+        _check_agent_id(agent_id)
+        if not use_gateway:
+            raise ValueError(
+                "use_gateway=False is not supported: every message goes through the gateway"
+            )
+        self.agent_id = agent_id
+        self.capabilities = _check_capabilities(capabilities)
+        self.redis_url = resolve_redis_url(redis_url)
+        self.options = AgentOptions.from_kwargs(options)
+        model = state_model or type(self)._class_state_model or DefaultState
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError("state_model must be a pydantic model class")
+        self._state_model = cast("type[StateT]", model)
+        self._state: StateT = build_state(self._state_model)
+        self.instance_id = uuid.uuid4().hex
+        self._session: _Session | None = None
+
+    def __repr__(self) -> str:
+        running = "running" if self._session else "stopped"
+        return f"<{type(self).__name__} {self.agent_id!r} {running}>"
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The agent id."""
+        return self.agent_id
+
+    @property
+    def running(self) -> bool:
+        """True between a successful `start()` and `stop()`."""
+        return self._session is not None
+
+    async def start(self) -> None:
+        """Connect, check credentials, load state, register, then run `on_start` and handlers."""
+        if self._session is not None:
+            raise RuntimeError(f"agent {self.agent_id!r} is already started")
+        redis = aioredis.Redis.from_url(self.redis_url)
+        try:
+            self._session = await self._open(redis)
+            await self._session.consumer.start()
+            self._session.heartbeat.start()
+            await self.on_start()
+            self._session.ready.set()
+        except BaseException:
+            await self._close(run_hook=False)
+            await redis.aclose()
+            raise
+
+    async def _open(self, redis: aioredis.Redis) -> _Session:
+        opts = self.options
+        scripts = Scripts(redis)
+        creds = await obtain_credentials(redis, scripts, self.agent_id, opts)
+        trust = GatewayTrust(
+            redis,
+            creds,
+            configured_key=opts.gateway_public_key,
+            trust_on_first_use=opts.provisioning_allowed,
+        )
+        await trust.refresh_if_unpinned()
+        store = StateStore(redis, self.agent_id, self._state_model)
+        self._state = await store.load()
+        registry = Registry(redis, scripts, self.agent_id, self.instance_id)
+        transport = Transport(redis, creds)
+        ready = asyncio.Event()
+        dispatcher: Dispatcher | None = None
+
+        async def verify(entry_id: str, fields: dict[str, bytes]) -> Any:
+            assert dispatcher is not None
+            return await dispatcher.verify(entry_id, fields)
+
+        requests = PendingRequests(redis, self.agent_id, self.instance_id, verify)
+        dispatcher = Dispatcher(
+            agent_id=self.agent_id,
+            host=self,
+            handlers=type(self)._handlers,
+            has_fallback=type(self).on_message is not Agent.on_message,
+            trust=trust,
+            ledger=DeliveryLedger(redis, self.agent_id, dedup_ttl=opts.dedup_ttl),
+            requests=requests,
+            transport=transport,
+            registry=registry,
+            max_deliveries=opts.max_deliveries,
+            ready=ready,
+        )
+        consumer = StreamConsumer(
+            redis, self.agent_id, f"{self.agent_id}-{self.instance_id}", opts, dispatcher.process
+        )
+        heartbeat = Heartbeat(
+            registry,
+            interval=opts.heartbeat_interval,
+            ttl=opts.heartbeat_ttl,
+            reregister=self._register,
+        )
+        session = _Session(redis, registry, store, transport, requests, consumer, heartbeat, ready)
+        self._session = session
+        await consumer.ensure_group()
+        await self._register()
+        await requests.start(dispatcher.make_message)
+        return session
+
+    async def _register(self) -> None:
+        session = self._require()
+        await session.registry.register(
+            self.capabilities, dict(self.get_metadata()), self.options.heartbeat_ttl
+        )
+
+    async def stop(self) -> None:
+        """Finish running handlers, run `on_stop`, deregister and disconnect. Idempotent."""
+        session = self._session
+        if session is None:
+            return
+        try:
+            await self._close(run_hook=True)
+        finally:
+            await session.redis.aclose()
+
+    async def _close(self, *, run_hook: bool) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            await session.consumer.stop(self.options.stop_timeout)
+            if run_hook:
+                await self.on_stop()
+        finally:
+            await session.requests.stop()
+            await session.heartbeat.stop()
+            try:
+                await session.registry.deregister()
+            except Exception:
+                logger.exception("agent %s could not deregister cleanly", self.agent_id)
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _require(self) -> _Session:
+        if self._session is None:
+            raise RuntimeError(f"agent {self.agent_id!r} is not started; call start() first")
+        return self._session
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no message for this agent is unread, pending or being handled.
+
+        Raises:
+            TimeoutError: work remains after `timeout` seconds.
+        """
+        await self._require().consumer.wait_idle(timeout)
+
+    # --- messaging ---------------------------------------------------------------
+
+    async def send(
+        self,
+        target: str,
+        message_type: str,
+        data: Mapping[str, Any] | BaseModel | None = None,
+    ) -> str:
+        """Submit a message to `target` through the gateway; returns its message id."""
+        check_message_type(message_type)
+        envelope = await self._require().transport.submit(target, message_type, data)
+        return envelope.message_id
+
+    async def request(
+        self,
+        target: str,
+        message_type: str,
+        data: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        timeout: float = 30.0,
+    ) -> AgentMessage:
+        """Send and wait for the correlated reply.
+
+        Raises:
+            asyncio.TimeoutError: no reply within `timeout` seconds.
+            MessageRejected: the gateway refused the message, or the receiver's model its payload.
+        """
+        check_message_type(message_type)
+        if timeout <= 0:
+            raise ValueError("request(timeout=...) must be > 0")
+        session = self._require()
+        correlation_id = new_message_id()
+        future, mark = session.requests.register(correlation_id, target, timeout)
+        try:
+            await session.transport.submit(
+                target,
+                message_type,
+                data,
+                correlation_id=correlation_id,
+                message_id=correlation_id,
+                expects_reply=True,
+                pending=mark,
+            )
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            await session.requests.discard(correlation_id)
+
+    async def discover(
+        self,
+        capabilities: Iterable[str] | None = None,
+        match: Literal["any", "all"] = "any",
+    ) -> list[dict[str, Any]]:
+        """Live agents with any (default) or all of `capabilities`; all live agents if none."""
+        return await self._require().registry.discover(capabilities, match)
+
+    # --- state -------------------------------------------------------------------
+
+    @property
+    def state(self) -> StateT:
+        """The agent's typed state (persisted by `update_state`)."""
+        return self._state
+
+    async def update_state(self, changes: Mapping[str, Any]) -> None:
+        """Validate and persist `changes` (field -> value) to Redis and to `state`."""
+        store = self._require().store
+        self._state = await store.update(self._state, dict(changes))
+
+    async def reset_state(self) -> None:
+        """Delete the persisted state and go back to the model's defaults."""
+        self._state = await self._require().store.reset()
+
+    # --- hooks -------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Called after registration, before handlers run."""
+
+    async def on_stop(self) -> None:
+        """Called after the last handler finished, before deregistration."""
+
+    async def on_message(self, message: AgentMessage) -> None:
+        """Fallback for message types without a handler (when not overridden: dead-lettered)."""
+        logger.warning(
+            "agent %s has no handler for message type %r", self.agent_id, message.message_type
+        )
+
+    async def on_rejected(self, notice: AgentMessage) -> None:
+        """A rejection or error report that matches no pending request; logs a warning."""
+        logger.warning(
+            "agent %s: message %s was refused (%s): %s",
+            self.agent_id,
+            notice.data.get("message_id"),
+            notice.data.get("code"),
+            notice.data.get("reason"),
+        )
+
+    def get_metadata(self) -> dict[str, Any]:
+        """Metadata published in the registry record for discovery."""
+        return {}

@@ -1,0 +1,317 @@
+"""Dispatcher: verifies each stream entry and decides where it goes.
+
+Order for one entry: gateway signature and addressing (else dead letter) →
+already handled? (ack) → too many deliveries? (dead letter) → answer to a pending
+request? (settle it) → reserved ``mas.*`` notice? (SDK hook) → handler, whose
+payload model must accept the data (else dead letter and report 422 to the sender).
+A handler that returns gets its entry acknowledged with a dedup marker; one that
+raises leaves it pending for redelivery, up to `max_deliveries`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from . import crypto, keys
+from .envelope import (
+    GATEWAY_SENDER,
+    REJECTION_TYPE,
+    Delivery,
+    decode_fields,
+    parse_delivered,
+    parse_envelope,
+    verify_delivery,
+)
+from .errors import MessageRejected, SignatureError
+from .handlers import RESERVED_PREFIX, HandlerSpec, check_message_type
+from .ledger import DeliveryLedger
+from .message import AgentMessage
+from .registry import Registry
+from .requests import ERROR_TYPE, PendingRequests
+from .telemetry import consumer_span
+from .transport import Transport
+from .trust import GatewayTrust
+
+__all__ = ["Dispatcher", "HandlerHost", "validation_summary"]
+
+logger = logging.getLogger(__name__)
+
+_SENDER_KEY_TTL = 60.0
+
+
+class HandlerHost(Protocol):
+    """What the dispatcher needs from the agent object."""
+
+    async def on_message(self, message: AgentMessage) -> None: ...
+
+    async def on_rejected(self, notice: AgentMessage) -> None: ...
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """Field names and messages of a validation error, never the offending values."""
+    parts = []
+    for err in exc.errors()[:10]:
+        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Dispatcher:
+    """Turns verified deliveries into handler calls, settled requests or dead letters."""
+
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        host: HandlerHost,
+        handlers: Mapping[str, HandlerSpec],
+        has_fallback: bool,
+        trust: GatewayTrust,
+        ledger: DeliveryLedger,
+        requests: PendingRequests,
+        transport: Transport,
+        registry: Registry,
+        max_deliveries: int,
+        ready: asyncio.Event,
+    ) -> None:
+        self._agent_id = agent_id
+        self._host = host
+        self._handlers = handlers
+        self._has_fallback = has_fallback
+        self._trust = trust
+        self._ledger = ledger
+        self._requests = requests
+        self._transport = transport
+        self._registry = registry
+        self._max = max_deliveries
+        self._ready = ready
+        self._sender_keys: dict[str, tuple[float, str | None]] = {}
+
+    async def verify(self, entry_id: str, fields: dict[str, bytes]) -> Delivery | None:
+        """The verified delivery, or None after logging why it cannot be trusted."""
+        delivery, _ = await self._check(entry_id, fields)
+        return delivery
+
+    async def _check(self, entry_id: str, fields: dict[str, bytes]) -> tuple[Delivery | None, str]:
+        try:
+            kid = fields.get("key_id", b"").decode("ascii", "replace")
+            raw = verify_delivery(fields, await self._trust.keys_for(kid))
+            delivery = parse_delivered(raw, fields, entry_id)
+        except SignatureError as exc:
+            reason = f"delivery failed verification: {exc}"
+        else:
+            target = delivery.envelope.target_id
+            if target == self._agent_id:
+                return delivery, ""
+            reason = f"delivery addressed to {target!r}, not to this agent"
+        logger.warning("agent %s refused stream entry %s: %s", self._agent_id, entry_id, reason)
+        return None, reason
+
+    async def process(self, entry_id: str, raw_fields: dict[Any, Any], deliveries: int) -> None:
+        """Handle one stream entry to its end (ack, dead letter) or leave it pending."""
+        fields = decode_fields(raw_fields)
+        delivery, reason = await self._check(entry_id, fields)
+        if delivery is None:
+            await self._ledger.dead_letter(entry_id, fields, reason)
+            return
+        env = delivery.envelope
+        if await self._ledger.is_done(env.message_id):
+            await self._ledger.skip(entry_id)
+            return
+        if deliveries > self._max:
+            error = await self._ledger.last_error(entry_id)
+            await self._ledger.dead_letter(
+                entry_id,
+                fields,
+                f"delivered {deliveries} times without completing (max {self._max})",
+                error=error,
+            )
+            return
+        if await self._requests.settle(delivery, fields):
+            await self._ledger.complete(entry_id, env.message_id)
+            return
+        if env.message_type.startswith(RESERVED_PREFIX) or env.sender_id == GATEWAY_SENDER:
+            await self._reserved(entry_id, fields, delivery)
+            return
+        await self._ready.wait()
+        await self._handle(entry_id, fields, delivery, deliveries)
+
+    async def _reserved(self, entry_id: str, fields: dict[str, bytes], delivery: Delivery) -> None:
+        env = delivery.envelope
+        is_notice = env.message_type == REJECTION_TYPE and env.sender_id == GATEWAY_SENDER
+        if not (is_notice or env.message_type == ERROR_TYPE):
+            await self._ledger.dead_letter(
+                entry_id, fields, f"reserved message type {env.message_type!r} from {env.sender_id}"
+            )
+            return
+        notice = await self.make_message(delivery)
+        try:
+            await self._host.on_rejected(notice)
+        except Exception:
+            logger.exception("on_rejected hook of agent %s failed", self._agent_id)
+        await self._ledger.complete(entry_id, env.message_id)
+
+    async def _handle(
+        self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
+    ) -> None:
+        env = delivery.envelope
+        spec = self._handlers.get(env.message_type)
+        if spec is None and not self._has_fallback:
+            logger.warning(
+                "agent %s has no handler for message type %r; dead-lettered message %s",
+                self._agent_id,
+                env.message_type,
+                env.message_id,
+            )
+            await self._ledger.dead_letter(
+                entry_id, fields, f"no handler for message type {env.message_type!r}"
+            )
+            return
+        message = await self.make_message(delivery)
+        with consumer_span(env, keys.AGENTS_GROUP) as span:
+            try:
+                if spec is None:
+                    await self._host.on_message(message)
+                else:
+                    payload: BaseModel | None = None
+                    if spec.model is not None:
+                        try:
+                            payload = spec.model.model_validate(env.data)
+                        except ValidationError as exc:
+                            span.set_attribute("mas.outcome", "invalid_payload")
+                            await self._invalid(entry_id, fields, delivery, spec, exc)
+                            return
+                    handler: Callable[..., Awaitable[Any]] = getattr(self._host, spec.attr)
+                    await handler(message, payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_attribute("mas.outcome", "handler_error")
+                await self._failed(entry_id, fields, env.message_id, deliveries, exc)
+                return
+        await self._ledger.complete(entry_id, env.message_id)
+
+    async def _failed(
+        self,
+        entry_id: str,
+        fields: dict[str, bytes],
+        message_id: str,
+        deliveries: int,
+        exc: Exception,
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if deliveries >= self._max:
+            logger.error(
+                "handler of agent %s failed on message %s for the %d. time; dead-lettered",
+                self._agent_id,
+                message_id,
+                deliveries,
+                exc_info=exc,
+            )
+            await self._ledger.dead_letter(
+                entry_id,
+                fields,
+                f"handler failed {deliveries} times (max {self._max})",
+                error=error,
+            )
+            return
+        logger.warning(
+            "handler of agent %s failed on message %s (delivery %d of %d); will retry",
+            self._agent_id,
+            message_id,
+            deliveries,
+            self._max,
+            exc_info=exc,
+        )
+        await self._ledger.record_failure(entry_id, error)
+
+    async def _invalid(
+        self,
+        entry_id: str,
+        fields: dict[str, bytes],
+        delivery: Delivery,
+        spec: HandlerSpec,
+        exc: ValidationError,
+    ) -> None:
+        env = delivery.envelope
+        assert spec.model is not None
+        summary = f"payload does not match {spec.model.__name__}: {validation_summary(exc)}"
+        logger.warning(
+            "agent %s dead-lettered message %s from %s: %s",
+            self._agent_id,
+            env.message_id,
+            env.sender_id,
+            summary,
+        )
+        await self._ledger.dead_letter(entry_id, fields, "invalid payload", error=summary)
+        try:
+            await self._transport.submit(
+                env.sender_id,
+                ERROR_TYPE,
+                {
+                    "code": 422,
+                    "reason": summary,
+                    "message_id": env.message_id,
+                    "correlation_id": env.correlation_id,
+                },
+                correlation_id=env.correlation_id,
+                in_reply_to=env.message_id,
+            )
+        except Exception:
+            logger.exception("could not report the invalid payload back to %s", env.sender_id)
+
+    async def make_message(self, delivery: Delivery) -> AgentMessage:
+        """The handler-facing message of a verified delivery."""
+        return AgentMessage.from_delivery(
+            delivery, sender_verified=await self._sender_verified(delivery), replier=self.reply
+        )
+
+    async def reply(
+        self, message: AgentMessage, message_type: str, data: Mapping[str, Any] | BaseModel
+    ) -> str:
+        """Send a reply correlated with `message`."""
+        check_message_type(message_type)
+        envelope = await self._transport.submit(
+            message.sender_id,
+            message_type,
+            data,
+            correlation_id=message.correlation_id or message.message_id,
+            in_reply_to=message.message_id,
+        )
+        return envelope.message_id
+
+    async def _sender_verified(self, delivery: Delivery) -> bool:
+        if delivery.sender_envelope is None or delivery.sender_signature is None:
+            return False
+        if delivery.gateway.modified:
+            return False
+        public_key = await self._sender_key(delivery.envelope.sender_id)
+        if public_key is None:
+            return False
+        try:
+            crypto.verify(
+                crypto.load_public_key(public_key),
+                delivery.sender_envelope,
+                delivery.sender_signature,
+            )
+            signed = parse_envelope(delivery.sender_envelope)
+        except (SignatureError, MessageRejected):
+            return False
+        return signed == delivery.envelope
+
+    async def _sender_key(self, sender_id: str) -> str | None:
+        now = time.monotonic()
+        cached = self._sender_keys.get(sender_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = await self._registry.record(sender_id)
+        key = record.get("public_key")
+        self._sender_keys[sender_id] = (now + _SENDER_KEY_TTL, key)
+        return key

@@ -1,0 +1,75 @@
+"""Heartbeat: keeps one instance's liveness keys fresh while the agent runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from .registry import Registry
+
+__all__ = ["Heartbeat"]
+
+logger = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Refreshes the heartbeat every `interval` seconds with a TTL of `ttl` seconds."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        interval: float,
+        ttl: float,
+        reregister: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._registry = registry
+        self._interval = interval
+        self._ttl = ttl
+        self._reregister = reregister
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._revoked_logged = False
+
+    def start(self) -> None:
+        """Begin beating in the background."""
+        self._stop.clear()
+        self._task = asyncio.create_task(
+            self._run(), name=f"mas-heartbeat-{self._registry.agent_id}"
+        )
+
+    async def stop(self) -> None:
+        """Stop beating (the keys then expire or are removed by deregistration)."""
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def beat(self) -> None:
+        """One heartbeat; re-register if the record vanished."""
+        result = await self._registry.heartbeat(self._ttl)
+        if result == -2:
+            logger.warning(
+                "registry record of agent %s vanished; registering again", self._registry.agent_id
+            )
+            await self._reregister()
+        elif result == -1 and not self._revoked_logged:
+            self._revoked_logged = True
+            logger.error(
+                "agent %s is REVOKED; the gateway refuses its messages", self._registry.agent_id
+            )
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+            if self._stop.is_set():
+                return
+            try:
+                await self.beat()
+            except (RedisError, OSError) as exc:
+                logger.warning("heartbeat of agent %s failed: %s", self._registry.agent_id, exc)

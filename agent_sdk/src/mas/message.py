@@ -1,0 +1,74 @@
+"""AgentMessage: a verified delivery as handlers see it, with `reply()`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from .envelope import GATEWAY_SENDER, Delivery
+
+__all__ = ["AgentMessage", "Replier"]
+
+Replier = Callable[["AgentMessage", str, "Mapping[str, Any] | BaseModel"], Awaitable[str]]
+"""Sends a reply to a message; returns the reply's message id."""
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    """One message delivered to this agent through the gateway."""
+
+    message_id: str
+    sender_id: str
+    target_id: str
+    message_type: str
+    data: dict[str, Any]
+    timestamp: float
+    correlation_id: str | None = None
+    in_reply_to: str | None = None
+    expects_reply: bool = False
+    sender_verified: bool = False
+    """True when the sender's own signature over this exact content verified."""
+    redacted_paths: tuple[str, ...] = ()
+    """Payload paths the gateway redacted before delivery (empty if untouched)."""
+    delivered_at: float = 0.0
+    stream_id: str = ""
+    _replier: Replier | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_delivery(
+        cls, delivery: Delivery, *, sender_verified: bool, replier: Replier | None
+    ) -> AgentMessage:
+        """Build from a verified delivery."""
+        env = delivery.envelope
+        return cls(
+            message_id=env.message_id,
+            sender_id=env.sender_id,
+            target_id=env.target_id,
+            message_type=env.message_type,
+            data=dict(env.data),
+            timestamp=env.timestamp,
+            correlation_id=env.correlation_id,
+            in_reply_to=env.in_reply_to,
+            expects_reply=env.expects_reply,
+            sender_verified=sender_verified,
+            redacted_paths=tuple(delivery.gateway.redacted_paths),
+            delivered_at=delivery.gateway.delivered_at,
+            stream_id=delivery.stream_id,
+            _replier=replier,
+        )
+
+    @property
+    def is_from_gateway(self) -> bool:
+        """True for notices the gateway itself issued (e.g. rejections)."""
+        return self.sender_id == GATEWAY_SENDER
+
+    async def reply(self, message_type: str, data: Mapping[str, Any] | BaseModel) -> str:
+        """Send `data` back to the sender, correlated with this message; returns its id."""
+        if self._replier is None:
+            raise RuntimeError("this message was not delivered to a running agent")
+        if self.is_from_gateway:
+            raise ValueError("cannot reply to a gateway notice")
+        return await self._replier(self, message_type, data)

@@ -1,0 +1,152 @@
+"""MASService: the registry's health monitor; marks agents whose heartbeat lapsed INACTIVE."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .. import keys
+from ..events import publish_event
+from ..options import resolve_redis_url
+from ..redis_text import as_text
+from ..scripts import Scripts
+
+__all__ = ["MASService", "redact_url", "run_service"]
+
+logger = logging.getLogger(__name__)
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced, safe to log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class MASService:
+    """Watches agent heartbeats and publishes status changes on ``mas.system``."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        check_interval: float = 5.0,
+        grace_period: float = 60.0,
+    ) -> None:
+        if check_interval <= 0 or grace_period < 0:
+            raise ValueError("check_interval must be > 0 and grace_period >= 0")
+        self.redis_url = resolve_redis_url(redis_url)
+        self.check_interval = check_interval
+        self.grace_period = grace_period
+        self._redis: aioredis.Redis | None = None
+        self._scripts: Scripts | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        """True between `start()` and `stop()`."""
+        return self._task is not None
+
+    async def start(self) -> None:
+        """Connect and start checking in the background."""
+        if self._task is not None:
+            raise RuntimeError("MASService is already started")
+        self._redis = aioredis.Redis.from_url(self.redis_url)
+        try:
+            await self._redis.ping()
+        except BaseException:
+            await self._redis.aclose()
+            self._redis = None
+            raise
+        self._scripts = Scripts(self._redis)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="mas-service")
+        logger.info("MAS service watching %s", redact_url(self.redis_url))
+
+    async def stop(self) -> None:
+        """Stop checking and disconnect. Idempotent."""
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def __aenter__(self) -> MASService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.check_once()
+            except (RedisError, OSError) as exc:
+                logger.warning("health check failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.check_interval)
+
+    async def check_once(self) -> list[str]:
+        """One pass over the registry; returns the ids marked INACTIVE."""
+        if self._redis is None or self._scripts is None:
+            raise RuntimeError("MASService is not started")
+        redis = self._redis
+        ids = sorted(as_text(i) for i in await redis.smembers(keys.ALL_AGENTS))
+        if not ids:
+            return []
+        pipe = redis.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hget(keys.agent_record(agent_id), "status")
+            pipe.exists(keys.agent_heartbeat(agent_id))
+        replies = await pipe.execute()
+        cutoff = time.time() - self.grace_period
+        lapsed: list[str] = []
+        for i, agent_id in enumerate(ids):
+            status, alive = replies[2 * i], replies[2 * i + 1]
+            if status is None or as_text(status) != "ACTIVE" or alive:
+                continue
+            changed = await self._scripts.mark_inactive(
+                keys=[keys.agent_record(agent_id), keys.agent_heartbeat(agent_id)],
+                args=[repr(cutoff)],
+            )
+            if int(changed) == 1:
+                lapsed.append(agent_id)
+                logger.info("agent %s missed its heartbeat; marked INACTIVE", agent_id)
+                await publish_event(
+                    redis, "STATUS", agent_id, status="INACTIVE", reason="heartbeat lapsed"
+                )
+        return lapsed
+
+
+async def run_service(redis_url: str | None = None, **options: float) -> None:
+    """Run a `MASService` until SIGINT or SIGTERM."""
+    service = MASService(redis_url, **options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,65 @@
+"""OpenTelemetry (API only): trace context into envelopes on send, consumer spans on handling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
+
+from . import keys
+from .envelope import Envelope
+
+__all__ = ["consumer_span", "current_trace_context", "producer_span"]
+
+_tracer = trace.get_tracer("mas")
+
+
+def current_trace_context() -> dict[str, str]:
+    """W3C trace context (traceparent, tracestate) of the current span, for the envelope."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def producer_span(sender_id: str, target_id: str, message_type: str) -> Iterator[Span]:
+    """Span around submitting one message to the gateway."""
+    with _tracer.start_as_current_span(
+        f"send {message_type}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "redis",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": keys.GATEWAY_INGRESS,
+            "mas.sender_id": sender_id,
+            "mas.target_id": target_id,
+            "mas.message_type": message_type,
+        },
+    ) as span:
+        yield span
+
+
+@contextmanager
+def consumer_span(envelope: Envelope, consumer_group: str) -> Iterator[Span]:
+    """Span around handling one delivery, a child of the sender's context carried in it."""
+    parent = propagate.extract(dict(envelope.trace))
+    attributes: dict[str, str] = {
+        "messaging.system": "redis",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": keys.agent_stream(envelope.target_id),
+        "messaging.consumer.group.name": consumer_group,
+        "messaging.message.id": envelope.message_id,
+        "mas.sender_id": envelope.sender_id,
+        "mas.message_type": envelope.message_type,
+    }
+    if envelope.correlation_id:
+        attributes["messaging.message.conversation_id"] = envelope.correlation_id
+    with _tracer.start_as_current_span(
+        f"process {envelope.message_type}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+    ) as span:
+        yield span

@@ -1,0 +1,117 @@
+"""Credentials: lookup order, auto-provisioning, clear errors, file permissions, key mismatch."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from mas import Agent, CredentialsError, crypto, keys
+from mas.credentials import Credentials
+
+from .conftest import FAST
+
+
+async def test_auto_provision_writes_private_file_and_registry(
+    sdk_env: str, creds_dir: Path, redis_client: aioredis.Redis
+) -> None:
+    async with Agent("fresh", **FAST):
+        pass
+    path = creds_dir / "fresh.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    body = json.loads(path.read_text())
+    assert set(body) == {"agent_id", "token", "private_key", "gateway_keys"}
+    record = await redis_client.hgetall(keys.agent_record("fresh"))
+    key = crypto.load_private_key(body["private_key"])
+    assert record[b"public_key"].decode() == crypto.public_key_to_b64(key)
+    assert record[b"key_id"].decode() == crypto.key_id(key)
+    assert record[b"token_hash"].decode() == crypto.hash_token(body["token"])
+    assert record[b"provisioned_by"] == b"self"
+    async with Agent("fresh", **FAST):
+        pass  # the saved file is found and matches the registry
+
+
+async def test_no_credentials_without_auto_provision(
+    sdk_env: str, creds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAS_AUTO_PROVISION", "0")
+    with pytest.raises(CredentialsError) as info:
+        await Agent("nobody", **FAST).start()
+    text = str(info.value)
+    assert str(creds_dir / "nobody.json") in text
+    assert "mas agent provision nobody --role" in text
+
+
+async def test_someone_elses_key_is_refused(sdk_env: str, creds_dir: Path) -> None:
+    async with Agent("taken", **FAST):
+        pass
+    (creds_dir / "taken.json").unlink()
+    with pytest.raises(CredentialsError, match="already provisioned with another key"):
+        await Agent("taken", **FAST).start()
+    assert not (creds_dir / "taken.json").exists()
+
+
+async def test_explicit_file_and_env_lookup(
+    sdk_env: str, creds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Agent("owner", **FAST):
+        pass
+    moved = tmp_path / "elsewhere" / "owner-creds.json"
+    moved.parent.mkdir()
+    (creds_dir / "owner.json").rename(moved)
+    monkeypatch.setenv("MAS_AUTO_PROVISION", "0")
+    async with Agent("owner", credentials=moved, **FAST):
+        pass
+    monkeypatch.setenv("MAS_CREDENTIALS", str(moved))
+    async with Agent("owner", **FAST):
+        pass
+    with pytest.raises(CredentialsError, match="belongs to agent 'owner'"):
+        await Agent("other", credentials=moved, **FAST).start()
+    with pytest.raises(CredentialsError, match=r"MAS_CREDENTIALS, belongs to 'owner'"):
+        await Agent("other", **FAST).start()
+
+
+async def test_world_readable_file_is_refused(sdk_env: str, creds_dir: Path) -> None:
+    async with Agent("leaky", **FAST):
+        pass
+    (creds_dir / "leaky.json").chmod(0o644)
+    with pytest.raises(CredentialsError, match="chmod 600"):
+        await Agent("leaky", **FAST).start()
+
+
+async def test_rotated_token_is_reported(sdk_env: str, redis_client: aioredis.Redis) -> None:
+    async with Agent("rotated", **FAST):
+        pass
+    await redis_client.hset(keys.agent_record("rotated"), "token_hash", crypto.hash_token("new"))
+    with pytest.raises(CredentialsError, match="token") as info:
+        await Agent("rotated", **FAST).start()
+    assert "new" not in str(info.value).replace("new credential", "")
+
+
+async def test_unprovisioned_registry_without_auto_provision(
+    sdk_env: str, creds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Credentials.generate("orphan").save(creds_dir / "orphan.json")
+    monkeypatch.setenv("MAS_AUTO_PROVISION", "0")
+    with pytest.raises(CredentialsError, match="no key in the registry"):
+        await Agent("orphan", **FAST).start()
+
+
+def test_credentials_repr_hides_secrets() -> None:
+    creds = Credentials.generate("secretive")
+    assert creds.token not in repr(creds)
+    assert crypto.private_key_to_b64(creds.private_key) not in repr(creds)
+
+
+def test_broken_credential_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"agent_id": "x"}')
+    path.chmod(0o600)
+    with pytest.raises(CredentialsError, match="token"):
+        Credentials.load(path)
+    path.write_text("not json")
+    with pytest.raises(CredentialsError, match="JSON"):
+        Credentials.load(path)
