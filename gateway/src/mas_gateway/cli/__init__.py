@@ -19,6 +19,7 @@ __all__ = ["main"]
 COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.run",
     "mas_gateway.cli.agent",
+    "mas_gateway.cli.policy",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

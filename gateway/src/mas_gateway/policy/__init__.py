@@ -24,7 +24,7 @@ from .ratelimits import RateLimit, RateLimits
 from .rules import BASE_ROLE, Link, Rule
 from .sources import PolicySources, read_sources
 from .store import PolicyStore, ReloadResult, load_verified
-from .testing import CaseResult, DlpCheck, PolicyTestReport, run_policy_tests
+from .testing import CaseResult, Difference, DlpCheck, PolicyTestReport, run_policy_tests
 from .watch import PolicyWatcher
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "ROLE_NAME_GUARD",
     "CaseResult",
     "Decision",
+    "Difference",
     "DlpCheck",
     "Issue",
     "Link",

@@ -97,6 +97,11 @@ def _rows(sources: PolicySources, name: str) -> list[tuple[int, list[str]]]:
     return rows
 
 
+def _count(fields: list[str]) -> str:
+    values = len(fields) - 1
+    return f"{values} value{'' if values == 1 else 's'}"
+
+
 def _name_issue(file: str, line: int, what: str, value: str) -> Issue | None:
     if _NAME.match(value):
         return None
@@ -136,8 +141,7 @@ def parse_policy_lines(sources: PolicySources) -> tuple[list[Rule], list[Issue]]
                 Issue(
                     file,
                     number,
-                    f"expected 'p, subject, target, message_type, effect', got {len(fields) - 1} "
-                    "values",
+                    f"expected 'p, subject, target, message_type, effect', got {_count(fields)}",
                 )
             )
             continue
@@ -180,7 +184,7 @@ def parse_role_lines(sources: PolicySources) -> tuple[list[Link], list[Issue]]:
             continue
         if len(fields) != 3:
             shape = "g, member, role" if kind == "g" else "g2, target, group"
-            issues.append(Issue(file, number, f"expected '{shape}', got {len(fields) - 1} values"))
+            issues.append(Issue(file, number, f"expected '{shape}', got {_count(fields)}"))
             continue
         member, parent = fields[1], fields[2]
         what = ("member", "role") if kind == "g" else ("target", "group")

@@ -63,7 +63,8 @@ def _verify(policy: PolicySet, dlp: DlpCheck | None, validators: Iterable[Valida
             Issue(
                 policy.sources.display(result.case.file),
                 result.case.line,
-                f"policy test {result.case.name!r} fails: {'; '.join(result.differences)}",
+                f"policy test {result.case.name!r} fails: "
+                + "; ".join(str(difference) for difference in result.differences),
             )
             for result in report.failures
         ]

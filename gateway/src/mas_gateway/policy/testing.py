@@ -9,10 +9,29 @@ from .cases import PolicyTestCase
 from .decision import Decision
 from .policyset import PolicySet
 
-__all__ = ["CaseResult", "DlpCheck", "PolicyTestReport", "run_policy_tests"]
+__all__ = [
+    "CaseResult",
+    "Difference",
+    "DlpCheck",
+    "PolicyTestReport",
+    "run_case",
+    "run_policy_tests",
+]
 
 DlpCheck = Callable[[PolicySet, PolicyTestCase], str]
 """Returns the DLP action (block, redact, alert, allow) for a case's payload on its route."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One expectation that did not hold."""
+
+    field: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: expected {self.expected}, got {self.actual}"
 
 
 @dataclass(frozen=True)
@@ -21,7 +40,7 @@ class CaseResult:
 
     case: PolicyTestCase
     decision: Decision
-    differences: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()
     notes: tuple[str, ...] = ()
     dlp_action: str | None = None
 
@@ -55,10 +74,10 @@ def _describe(decision: Decision) -> str:
 def run_case(policy: PolicySet, case: PolicyTestCase, dlp: DlpCheck | None = None) -> CaseResult:
     """Decide one case and compare it with its expectation."""
     decision = policy.decide(case.sender, case.target, case.message_type, case.roles)
-    differences: list[str] = []
+    differences: list[Difference] = []
     notes: list[str] = []
     if decision.effect != case.expect:
-        differences.append(f"decision: expected {case.expect}, got {_describe(decision)}")
+        differences.append(Difference("decision", case.expect, _describe(decision)))
     dlp_action: str | None = None
     if case.dlp_action is not None:
         if dlp is None:
@@ -68,7 +87,7 @@ def run_case(policy: PolicySet, case: PolicyTestCase, dlp: DlpCheck | None = Non
         else:
             dlp_action = dlp(policy, case)
             if dlp_action != case.dlp_action:
-                differences.append(f"dlp_action: expected {case.dlp_action}, got {dlp_action}")
+                differences.append(Difference("dlp_action", case.dlp_action, dlp_action))
     return CaseResult(case, decision, tuple(differences), tuple(notes), dlp_action)
 
 
