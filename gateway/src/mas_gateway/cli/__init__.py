@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.run",
     "mas_gateway.cli.agent",
     "mas_gateway.cli.policy",
+    "mas_gateway.cli.demo",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

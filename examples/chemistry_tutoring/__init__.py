@@ -1,0 +1,1 @@
+"""Chemistry tutoring: a student agent asks, a professor agent explains."""

@@ -1,0 +1,1 @@
+"""Healthcare consultation: a patient, a doctor and a specialist behind the MAS gateway."""

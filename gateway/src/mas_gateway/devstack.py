@@ -1,0 +1,89 @@
+"""A complete local MAS for demos and examples: Redis, the MAS service and a gateway.
+
+Uses the configured Redis (``MAS_REDIS_URL``) when there is one, else starts an
+embedded server. The gateway runs with auto-provisioning on and keeps its key and
+the agents' credential files in a temporary directory that is removed on exit, so
+nothing is left behind. Not for production: there, agents are provisioned by an
+operator and the gateway runs with ``mas gateway``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mas import MASService
+
+from .embedded_redis import EmbeddedRedis
+from .service import GatewayService
+from .settings import GatewaySettings, default_policies_dir
+
+__all__ = ["DevStack"]
+
+
+class DevStack:
+    """`async with DevStack() as stack:` runs Redis (if needed), MASService and a gateway."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        policies_dir: Path | None = None,
+        gateway_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self._configured_url = redis_url or os.environ.get("MAS_REDIS_URL")
+        self._policies_dir = policies_dir or default_policies_dir()
+        self._overrides = gateway_overrides or {}
+        self._stack = contextlib.AsyncExitStack()
+        self.redis_url = ""
+        self.embedded = False
+        self.workdir = Path()
+        self.gateway: GatewayService | None = None
+        self.service: MASService | None = None
+
+    def agent_options(self) -> dict[str, Any]:
+        """Keyword arguments that connect an `Agent` to this stack."""
+        return {
+            "redis_url": self.redis_url,
+            "auto_provision": True,
+            "credentials_dir": str(self.workdir / "credentials"),
+        }
+
+    async def __aenter__(self) -> DevStack:
+        try:
+            tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="mas-dev-"))
+            self.workdir = Path(tmp)
+            if self._configured_url:
+                self.redis_url = self._configured_url
+            else:
+                self.redis_url = self._stack.enter_context(EmbeddedRedis())
+                self.embedded = True
+            self.service = MASService(redis_url=self.redis_url)
+            await self.service.start()
+            self._stack.push_async_callback(self.service.stop)
+            settings = GatewaySettings(
+                redis_url=self.redis_url,
+                policies_dir=self._policies_dir,
+                signing_key_path=self.workdir / "gateway_signing_key",
+                auto_provision=True,
+                **self._overrides,
+            )
+            self.gateway = GatewayService(settings)
+            await self.gateway.start()
+            self._stack.push_async_callback(self.gateway.stop)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()

@@ -1,0 +1,60 @@
+"""The example systems and `mas demo` run offline on a local stack."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mas_gateway.cli import main
+from mas_gateway.devstack import DevStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from examples.chemistry_tutoring.agents import ProfessorAgent, StudentAgent  # noqa: E402
+from examples.healthcare_consultation.scenario import run_scenario  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples must not need an API key; make sure none leaks in from the environment."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+async def test_healthcare_scenario_shows_allowed_denied_and_limited(redis_url: str) -> None:
+    lines: list[str] = []
+    async with DevStack(redis_url=redis_url) as stack:
+        result = await run_scenario(stack.agent_options(), lines.append)
+        assert stack.gateway is not None
+        counts = stack.gateway.counts
+    assert "viral" in result.answers[0]
+    assert "cardiac" in result.answers[1]
+    denied_steps = {step for step, code, _reason in result.rejections if code == 403}
+    assert denied_steps == {"patient->specialist", "external->doctor"}
+    assert any(code == 429 for _step, code, _reason in result.rejections)
+    assert counts["delivered"] >= 6 and counts["denied"] == 2 and counts["rate_limited"] >= 1
+
+
+async def test_chemistry_student_finds_the_professor_and_learns(redis_url: str) -> None:
+    async with DevStack(redis_url=redis_url) as stack:
+        professor = ProfessorAgent(**stack.agent_options())
+        student = StudentAgent(**stack.agent_options())
+        async with professor, student:
+            answer = await student.ask("What is a mole?", "basics")
+            assert "6.022e23" in answer
+            assert student.state.questions == 1
+            assert student.state.notes == [answer]
+            assert professor.state.answered == 1
+
+
+def test_mas_demo_exits_zero_and_prints_each_kind_of_decision(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--redis-url", redis_url]) == 0
+    out = capsys.readouterr().out
+    for mark in ("DELIVERED", "DENIED", "RATE LIMITED"):
+        assert mark in out
+    assert "summary: " in out
