@@ -85,9 +85,11 @@ def _add_policies_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _policies_dir(args: argparse.Namespace) -> Path:
-    directory: Path = args.policies if args.policies is not None else default_policies_dir()
-    if directory.is_absolute() and directory.is_relative_to(Path.cwd()):
-        directory = directory.relative_to(Path.cwd())
+    directory: Path | None = args.policies
+    if directory is None:
+        directory = default_policies_dir()
+        if directory.is_relative_to(Path.cwd()):
+            directory = directory.relative_to(Path.cwd())
     if not directory.is_dir():
         raise ConfigError(f"policies directory {directory} not found")
     return directory
