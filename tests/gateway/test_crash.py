@@ -13,11 +13,11 @@ import redis.asyncio as aioredis
 
 from mas import keys
 from mas.envelope import sign_submission
+from mas_gateway.benchmarks.policies import bulk_policies
 from mas_gateway.signing import write_signing_key
 
 from ..polling import wait_until
-from .bulk_policies import bulk_policies
-from .helpers import ProbeAgent
+from .helpers import REPO_POLICIES, ProbeAgent
 
 MESSAGES = 3000
 
@@ -64,7 +64,7 @@ async def _pending_of(client: aioredis.Redis, gateway_id: str) -> int:
 async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
     redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
-    policies = bulk_policies(tmp_path)
+    policies = bulk_policies(REPO_POLICIES, tmp_path / "policies")
     key = tmp_path / "gateway.key"
     write_signing_key(key)
     loader = await ProbeAgent.provision(redis_client, "loader")
