@@ -27,6 +27,7 @@ from ..policy import (
     load_policy_set,
     run_policy_tests,
 )
+from ..policy.dlp_check import dlp_check_for, dlp_problem
 from ..settings import default_policies_dir
 from .common import add_redis_option, run_async
 
@@ -116,6 +117,11 @@ def _check(args: argparse.Namespace) -> int:
     policy = _load(args)
     if policy is None:
         return 1
+    problem = dlp_problem(policy)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        print("1 problem: the DLP rules are invalid", file=sys.stderr)
+        return 1
     for warning in policy.warnings:
         print(warning, file=sys.stderr)
     grouping = len(policy.links)
@@ -180,7 +186,7 @@ def _test(args: argparse.Namespace) -> int:
     policy = _load(args)
     if policy is None:
         return 1
-    report = run_policy_tests(policy)
+    report = run_policy_tests(policy, dlp_check_for(policy))
     if not report.results:
         print(f"no test cases in {policy.sources.display('tests')}/*.yaml", file=sys.stderr)
         return 1
@@ -295,7 +301,7 @@ def _reload(args: argparse.Namespace) -> int:
         if policy is None:
             print("not publishing: fix the policy first (or use --no-verify)", file=sys.stderr)
             return 1
-        report = run_policy_tests(policy)
+        report = run_policy_tests(policy, dlp_check_for(policy))
         if not report.ok:
             for result in report.failures:
                 detail = "; ".join(str(difference) for difference in result.differences)
