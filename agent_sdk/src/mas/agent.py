@@ -185,15 +185,23 @@ class Agent(Generic[StateT]):
             handlers=type(self)._handlers,
             has_fallback=type(self).on_message is not Agent.on_message,
             trust=trust,
-            ledger=DeliveryLedger(redis, self.agent_id, dedup_ttl=opts.dedup_ttl),
+            ledger=DeliveryLedger(
+                redis, self.agent_id, dedup_ttl=opts.dedup_ttl, lease=opts.claim_idle
+            ),
             requests=requests,
             transport=transport,
             registry=registry,
             max_deliveries=opts.max_deliveries,
             ready=ready,
+            owner=self.instance_id,
         )
         consumer = StreamConsumer(
-            redis, self.agent_id, f"{self.agent_id}-{self.instance_id}", opts, dispatcher.process
+            redis,
+            self.agent_id,
+            f"{self.agent_id}-{self.instance_id}",
+            opts,
+            dispatcher.process,
+            keepalive=dispatcher.refresh_leases,
         )
         heartbeat = Heartbeat(
             registry,

@@ -45,6 +45,7 @@ class StreamConsumer:
         consumer_name: str,
         options: AgentOptions,
         process: Process,
+        keepalive: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = redis
         self._stream = keys.agent_stream(agent_id)
@@ -52,6 +53,7 @@ class StreamConsumer:
         self.name = consumer_name
         self._options = options
         self._process = process
+        self._keepalive = keepalive
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._slot_free = asyncio.Event()
         self._slot_free.set()
@@ -234,6 +236,8 @@ class StreamConsumer:
             if not ids:
                 continue
             try:
+                if self._keepalive is not None:
+                    await self._keepalive()
                 await self._redis.xclaim(
                     self._stream,
                     self._group,

@@ -1,7 +1,8 @@
 """Dispatcher: verifies each stream entry and decides where it goes.
 
 Order for one entry: gateway signature and addressing (else dead letter) →
-already handled? (ack) → too many deliveries? (dead letter) → answer to a pending
+already handled? (ack) → handled right now elsewhere? (leave pending) →
+too many deliveries? (dead letter) → answer to a pending
 request? (settle it) → reserved ``mas.*`` notice? (SDK hook) → handler, whose
 payload model must accept the data (else dead letter and report 422 to the sender).
 A handler that returns gets its entry acknowledged with a dedup marker; one that
@@ -11,6 +12,7 @@ raises leaves it pending for redelivery, up to `max_deliveries`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -79,6 +81,7 @@ class Dispatcher:
         registry: Registry,
         max_deliveries: int,
         ready: asyncio.Event,
+        owner: str,
     ) -> None:
         self._agent_id = agent_id
         self._host = host
@@ -91,7 +94,10 @@ class Dispatcher:
         self._registry = registry
         self._max = max_deliveries
         self._ready = ready
+        self._owner = owner
         self._sender_keys: dict[str, tuple[float, str | None]] = {}
+        self._active: dict[str, asyncio.Event] = {}
+        self._leased: set[str] = set()
 
     async def verify(self, entry_id: str, fields: dict[str, bytes]) -> Delivery | None:
         """The verified delivery, or None after logging why it cannot be trusted."""
@@ -120,10 +126,47 @@ class Dispatcher:
         if delivery is None:
             await self._ledger.dead_letter(entry_id, fields, reason)
             return
+        message_id = delivery.envelope.message_id
+        while (running := self._active.get(message_id)) is not None:
+            await running.wait()
+        finished = asyncio.Event()
+        self._active[message_id] = finished
+        try:
+            await self._process_once(entry_id, fields, delivery, deliveries)
+        finally:
+            self._active.pop(message_id, None)
+            finished.set()
+
+    async def refresh_leases(self) -> None:
+        """Extend the handling leases of messages this instance is handling."""
+        if self._leased:
+            await self._ledger.refresh(list(self._leased))
+
+    async def _process_once(
+        self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
+    ) -> None:
         env = delivery.envelope
-        if await self._ledger.is_done(env.message_id):
-            await self._ledger.skip(entry_id)
+        done, leased = await self._ledger.begin(env.message_id, self._owner)
+        if done:
+            await self._ledger.skip(entry_id, env.message_id if leased else None)
             return
+        if not leased:
+            logger.debug("message %s is being handled by another instance", env.message_id)
+            return
+        self._leased.add(env.message_id)
+        try:
+            await self._route(entry_id, fields, delivery, deliveries)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._ledger.release(env.message_id)
+            raise
+        finally:
+            self._leased.discard(env.message_id)
+
+    async def _route(
+        self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
+    ) -> None:
+        env = delivery.envelope
         if deliveries > self._max:
             error = await self._ledger.last_error(entry_id)
             await self._ledger.dead_letter(
@@ -131,6 +174,7 @@ class Dispatcher:
                 fields,
                 f"delivered {deliveries} times without completing (max {self._max})",
                 error=error,
+                message_id=env.message_id,
             )
             return
         if await self._requests.settle(delivery, fields):
@@ -147,7 +191,10 @@ class Dispatcher:
         is_notice = env.message_type == REJECTION_TYPE and env.sender_id == GATEWAY_SENDER
         if not (is_notice or env.message_type == ERROR_TYPE):
             await self._ledger.dead_letter(
-                entry_id, fields, f"reserved message type {env.message_type!r} from {env.sender_id}"
+                entry_id,
+                fields,
+                f"reserved message type {env.message_type!r} from {env.sender_id}",
+                message_id=env.message_id,
             )
             return
         notice = await self.make_message(delivery)
@@ -170,7 +217,10 @@ class Dispatcher:
                 env.message_id,
             )
             await self._ledger.dead_letter(
-                entry_id, fields, f"no handler for message type {env.message_type!r}"
+                entry_id,
+                fields,
+                f"no handler for message type {env.message_type!r}",
+                message_id=env.message_id,
             )
             return
         message = await self.make_message(delivery)
@@ -230,7 +280,7 @@ class Dispatcher:
             self._max,
             exc_info=exc,
         )
-        await self._ledger.record_failure(entry_id, error)
+        await self._ledger.record_failure(entry_id, message_id, error)
 
     async def _invalid(
         self,
@@ -250,7 +300,9 @@ class Dispatcher:
             env.sender_id,
             summary,
         )
-        await self._ledger.dead_letter(entry_id, fields, "invalid payload", error=summary)
+        await self._ledger.dead_letter(
+            entry_id, fields, "invalid payload", error=summary, message_id=env.message_id
+        )
         try:
             await self._transport.submit(
                 env.sender_id,

@@ -17,9 +17,11 @@ __all__ = [
     "GATEWAY_INGRESS",
     "GATEWAY_KEYS",
     "POLICY_RELOAD_CHANNEL",
+    "POLICY_VERSIONS",
     "SYSTEM_CHANNEL",
     "agent_done",
     "agent_errors",
+    "agent_handling",
     "agent_heartbeat",
     "agent_instance",
     "agent_instances",
@@ -87,6 +89,11 @@ def agent_done(agent_id: str, message_id: str) -> str:
     return f"agent.done:{agent_id}:{message_id}"
 
 
+def agent_handling(agent_id: str, message_id: str) -> str:
+    """String with a TTL: an instance is handling this message_id right now (a lease)."""
+    return f"agent.handling:{agent_id}:{message_id}"
+
+
 def agent_errors(agent_id: str) -> str:
     """Hash stream-entry-id -> last handler error, for dead-lettering."""
     return f"agent.errors:{agent_id}"
@@ -117,6 +124,9 @@ GATEWAY_KEYS = "mas.gateway.keys"
 
 POLICY_RELOAD_CHANNEL = "mas.policy.reload"
 """Pub/sub channel that tells every gateway process to reload policies."""
+
+POLICY_VERSIONS = "mas.policy.versions"
+"""Stream: one entry each time a gateway puts a policy version in force (compliance history)."""
 
 
 def nonce(agent_id: str, value: str) -> str:

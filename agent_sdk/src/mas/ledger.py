@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
@@ -13,34 +14,71 @@ __all__ = ["DeliveryLedger"]
 
 
 class DeliveryLedger:
-    """Acknowledgements, dedup markers, handler errors and dead letters for one agent's stream."""
+    """Acks, dedup markers, handling leases, handler errors and dead letters of one stream.
 
-    def __init__(self, redis: aioredis.Redis, agent_id: str, *, dedup_ttl: float) -> None:
+    A message id is *done* once a handler completed it (marker kept `dedup_ttl`), and
+    *leased* while one instance handles it, so that duplicates of a message never
+    run twice, even on different instances.
+    """
+
+    def __init__(
+        self, redis: aioredis.Redis, agent_id: str, *, dedup_ttl: float, lease: float
+    ) -> None:
         self._redis = redis
         self._agent_id = agent_id
         self._stream = keys.agent_stream(agent_id)
         self._errors = keys.agent_errors(agent_id)
         self._dedup_ttl_ms = int(dedup_ttl * 1000)
+        self._lease_ms = max(int(lease * 1000), 1)
 
-    async def is_done(self, message_id: str) -> bool:
-        """True when a handler already completed this message id."""
-        return bool(await self._redis.exists(keys.agent_done(self._agent_id, message_id)))
+    def _done(self, message_id: str) -> str:
+        return keys.agent_done(self._agent_id, message_id)
 
-    async def complete(self, entry_id: str, message_id: str) -> None:
-        """Acknowledge and remember the message id, atomically (MULTI/EXEC)."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
-        pipe.set(keys.agent_done(self._agent_id, message_id), "1", px=self._dedup_ttl_ms)
-        pipe.hdel(self._errors, entry_id)
+    def _lease(self, message_id: str) -> str:
+        return keys.agent_handling(self._agent_id, message_id)
+
+    async def begin(self, message_id: str, owner: str) -> tuple[bool, bool]:
+        """(already done, lease acquired) for a message about to be handled."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(self._done(message_id))
+        pipe.set(self._lease(message_id), owner, nx=True, px=self._lease_ms)
+        done, leased = await pipe.execute()
+        return bool(done), bool(leased)
+
+    async def refresh(self, message_ids: Iterable[str]) -> None:
+        """Extend the leases of messages still being handled."""
+        pipe = self._redis.pipeline(transaction=False)
+        for message_id in message_ids:
+            pipe.pexpire(self._lease(message_id), self._lease_ms)
         await pipe.execute()
 
-    async def skip(self, entry_id: str) -> None:
-        """Acknowledge an entry whose message was already handled."""
-        await self._redis.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+    async def release(self, message_id: str) -> None:
+        """Give up the lease of a message left pending for a retry."""
+        await self._redis.delete(self._lease(message_id))
 
-    async def record_failure(self, entry_id: str, error: str) -> None:
-        """Remember the last handler error of an entry left pending for redelivery."""
-        await self._redis.hset(self._errors, entry_id, error)
+    async def complete(self, entry_id: str, message_id: str) -> None:
+        """Ack, remember the message id and drop the lease, atomically (MULTI/EXEC)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+        pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
+        pipe.hdel(self._errors, entry_id)
+        pipe.delete(self._lease(message_id))
+        await pipe.execute()
+
+    async def skip(self, entry_id: str, message_id: str | None = None) -> None:
+        """Ack an entry whose message was already handled (and drop our lease on it)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+        if message_id is not None:
+            pipe.delete(self._lease(message_id))
+        await pipe.execute()
+
+    async def record_failure(self, entry_id: str, message_id: str, error: str) -> None:
+        """Remember the handler error of an entry left pending for redelivery; drop the lease."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._errors, entry_id, error)
+        pipe.delete(self._lease(message_id))
+        await pipe.execute()
 
     async def last_error(self, entry_id: str) -> str | None:
         """The last recorded handler error of an entry, if any."""
@@ -48,7 +86,13 @@ class DeliveryLedger:
         return as_text(value) if value is not None else None
 
     async def dead_letter(
-        self, entry_id: str, fields: dict[str, bytes], reason: str, *, error: str | None = None
+        self,
+        entry_id: str,
+        fields: dict[str, bytes],
+        reason: str,
+        *,
+        error: str | None = None,
+        message_id: str | None = None,
     ) -> None:
         """Copy the entry to the dead-letter stream with its reason and ack it, atomically."""
         letter: dict[str, bytes | str] = {
@@ -65,4 +109,6 @@ class DeliveryLedger:
         pipe.xadd(keys.DLQ, letter)  # type: ignore[arg-type]
         pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
         pipe.hdel(self._errors, entry_id)
+        if message_id is not None:
+            pipe.delete(self._lease(message_id))
         await pipe.execute()
