@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,27 @@ import pytest
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mas import crypto, keys
+from mas import Agent, crypto, keys
 from mas.envelope import Envelope, GatewayStamp, sign_delivery
+from mas_gateway import GatewayService, GatewaySettings
+
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+TEST_AGENTS = (
+    "my_agent",
+    "other_agent",
+    "target_agent",
+    "typed_agent",
+    "chat_agent",
+    "agent_1",
+    "agent_2",
+    "agent_3",
+    "client",
+    "asker",
+    "responder",
+    "picky",
+)
+"""Agent ids the test policy lets send anything to anyone (role ``sdk-tester``)."""
 
 FAST: dict[str, Any] = {
     "heartbeat_interval": 0.2,
@@ -104,3 +124,38 @@ async def gateway(redis_client: aioredis.Redis) -> DeliverySigner:
     gw = DeliverySigner(redis_client)
     await gw.publish_key()
     return gw
+
+
+def sdk_policies(target: Path) -> Path:
+    """The repository's policies plus a role ``sdk-tester`` for `TEST_AGENTS` that may send all."""
+    shutil.copytree(REPO_POLICIES, target)
+    with (target / "roles.csv").open("a", encoding="utf-8") as roles:
+        roles.write("\n" + "".join(f"g, {agent_id}, sdk-tester\n" for agent_id in TEST_AGENTS))
+    with (target / "policy.csv").open("a", encoding="utf-8") as policy:
+        policy.write("\n# SDK tests: the test agents may send any type to anyone\n")
+        policy.write("p, sdk-tester, *, *, allow\n")
+    return target
+
+
+@pytest.fixture
+async def gateway_service(sdk_env: str, tmp_path: Path) -> AsyncIterator[GatewayService]:
+    """A real gateway on the test Redis with the SDK test policies; agents trust it on first use."""
+    settings = GatewaySettings(
+        redis_url=sdk_env,
+        policies_dir=sdk_policies(tmp_path / "policies"),
+        auto_provision=True,
+        signing_key_path=tmp_path / "gw.key",
+        block_ms=50,
+        policy_poll_s=None,
+    )
+    async with GatewayService(settings) as service:
+        yield service
+
+
+async def settle(gateway: GatewayService, *agents: Agent[Any], hops: int = 3) -> None:
+    """Let messages travel `hops` times sender -> gateway -> receiver, then return."""
+    for _ in range(hops):
+        async with asyncio.timeout(10):
+            await gateway.wait_idle()
+        for agent in agents:
+            await agent.wait_idle()
