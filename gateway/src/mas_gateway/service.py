@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import uuid
@@ -25,6 +26,7 @@ from mas import crypto, keys
 from mas.envelope import AGENT_ID_PATTERN, decode_fields
 from mas.errors import ConfigError
 
+from .audit import AuditCheckpointer, build_audit_entry
 from .authn import AuthenticationStage
 from .context import MessageContext
 from .delivery import AuditBuilder, Committer
@@ -70,6 +72,7 @@ class GatewayService:
         self._batch_lock = asyncio.Lock()
         self._closers: list[Callable[[], Any]] = []
         self.policy: PolicyStore | None = None
+        self.checkpointer: AuditCheckpointer | None = None
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -120,6 +123,7 @@ class GatewayService:
                 consumer=self.consumer,
                 audit=self._audit_builder(),
             )
+            await self._start_checkpointer()
             with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
                 await client.xgroup_create(
                     keys.GATEWAY_INGRESS, keys.GATEWAY_GROUP, id="0", mkstream=True
@@ -196,9 +200,23 @@ class GatewayService:
         ]
         return stages
 
-    def _audit_builder(self) -> AuditBuilder | None:
-        """The audit entry builder, when the audit stage is available."""
-        return None
+    def _audit_builder(self) -> AuditBuilder:
+        """Builds each decision's audit entry; it is committed with the decision itself."""
+        return functools.partial(
+            build_audit_entry, gateway_id=self.settings.gateway_id, key_id=self.key.key_id
+        )
+
+    async def _start_checkpointer(self) -> None:
+        checkpointer = AuditCheckpointer(
+            self.client,
+            self.key.private_key,
+            every_n=self.settings.audit_checkpoint_every,
+            every_s=self.settings.audit_checkpoint_interval_s,
+            gateway_id=self.settings.gateway_id,
+        )
+        await checkpointer.start()
+        self.checkpointer = checkpointer
+        self._closers.append(checkpointer.stop)
 
     # -- processing ------------------------------------------------------------
     async def _consume_loop(self) -> None:

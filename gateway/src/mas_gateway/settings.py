@@ -48,6 +48,10 @@ class GatewaySettings(BaseSettings):
     block_ms: int = Field(default=500, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=10)
     """Entries pending this long on a gateway consumer are taken over by another."""
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    """A signed audit checkpoint is written at least every this many entries..."""
+    audit_checkpoint_interval_s: float = Field(default=5.0, gt=0)
+    """...and at least this often while new entries arrive."""
     policy_poll_s: float | None = Field(default=2.0, gt=0)
     """How often policy files are checked for changes (None: only on `mas policy reload`)."""
     max_envelope_bytes: int = Field(default=1_048_576, ge=1024)
