@@ -58,3 +58,4 @@ def test_mas_demo_exits_zero_and_prints_each_kind_of_decision(
     for mark in ("DELIVERED", "DENIED", "RATE LIMITED"):
         assert mark in out
     assert "summary: " in out
+    assert "audit log verified" in out

@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mas import crypto
 from mas.errors import ConfigError
 
+from ..audit import verify_log
 from ..context import MessageContext
 from ..devstack import DevStack
+from ..service import GatewayService
 from .common import run_async
 
 __all__ = ["register"]
@@ -77,6 +80,24 @@ def _printer(quiet: bool) -> Any:
     return show
 
 
+async def _verify_audit(gateway: GatewayService) -> bool:
+    """Checkpoint the audit log and verify it against the gateway's own key."""
+    assert gateway.checkpointer is not None
+    await gateway.checkpointer.checkpoint_now()
+    trusted = {gateway.key.key_id: crypto.load_public_key(gateway.key.public_key_b64)}
+    report = await verify_log(gateway.client, trusted=trusted)
+    if report.ok:
+        print(
+            f"audit log verified: {report.entries} entries, {report.checkpoints} signed "
+            f"checkpoint(s), root {report.root}",
+            flush=True,
+        )
+        return True
+    first = report.findings[0]
+    print(f"audit log verification FAILED: {first}", file=sys.stderr)
+    return False
+
+
 def _demo(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     scenario = _load_scenario()
@@ -94,7 +115,10 @@ def _demo(args: argparse.Namespace) -> int:
             async with asyncio.timeout(10):
                 await gateway.wait_idle()
             counts = dict(gateway.counts)
+            audit_ok = await _verify_audit(gateway)
         print("summary: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if not audit_ok:
+            return 1
         missing = [name for name in REQUIRED if not counts.get(name)]
         if missing:
             print(f"demo incomplete: no {', '.join(missing)} message", file=sys.stderr)
