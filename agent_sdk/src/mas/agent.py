@@ -6,10 +6,20 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Literal, Self, cast, get_args, get_origin
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Self,
+    cast,
+    get_args,
+    get_origin,
+    overload,
+)
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
@@ -19,7 +29,16 @@ from .consumer import StreamConsumer
 from .credentials import obtain_credentials
 from .dispatch import Dispatcher
 from .envelope import AGENT_ID_PATTERN, new_message_id
-from .handlers import HandlerSpec, check_message_type, collect_handlers, on
+from .handlers import (
+    HandlerSpec,
+    ModelHandler,
+    ModelT,
+    PlainHandler,
+    SelfT,
+    check_message_type,
+    collect_handlers,
+)
+from .handlers import on as register_handler
 from .heartbeat import Heartbeat
 from .ledger import DeliveryLedger
 from .message import AgentMessage
@@ -84,7 +103,27 @@ class Agent(Generic[StateT]):
     parameters are listed in `mas.options.AgentOptions`.
     """
 
-    on = staticmethod(on)
+    @overload
+    @staticmethod
+    def on(
+        message_type: str, *, model: type[ModelT]
+    ) -> Callable[[ModelHandler[SelfT, ModelT]], ModelHandler[SelfT, ModelT]]: ...
+
+    @overload
+    @staticmethod
+    def on(
+        message_type: str, *, model: None = None
+    ) -> Callable[[PlainHandler[SelfT]], PlainHandler[SelfT]]: ...
+
+    @staticmethod
+    def on(message_type: str, *, model: type[BaseModel] | None = None) -> Any:
+        """Declare the decorated async method as the handler of `message_type`.
+
+        With `model`, the payload is validated into it (a failure is dead-lettered
+        and reported to the sender as 422); without, the handler's payload is None.
+        """
+        return register_handler(message_type, model=model)
+
     _handlers: ClassVar[dict[str, HandlerSpec]] = {}
     _class_state_model: ClassVar[type[BaseModel] | None] = None
 

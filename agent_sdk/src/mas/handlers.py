@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -15,6 +15,10 @@ from .message import AgentMessage
 __all__ = [
     "RESERVED_PREFIX",
     "HandlerSpec",
+    "ModelHandler",
+    "ModelT",
+    "PlainHandler",
+    "SelfT",
     "check_message_type",
     "collect_handlers",
     "on",
@@ -53,22 +57,11 @@ def check_message_type(message_type: str, *, allow_reserved: bool = False) -> No
         )
 
 
-@overload
-def on(
-    message_type: str, *, model: type[ModelT]
-) -> Callable[
-    [Callable[[SelfT, AgentMessage, ModelT], Awaitable[Any]]],
-    Callable[[SelfT, AgentMessage, ModelT], Awaitable[Any]],
-]: ...
+ModelHandler = Callable[[SelfT, AgentMessage, ModelT], Awaitable[Any]]
+"""A handler method whose payload is validated by a model."""
 
-
-@overload
-def on(
-    message_type: str, *, model: None = None
-) -> Callable[
-    [Callable[[SelfT, AgentMessage, None], Awaitable[Any]]],
-    Callable[[SelfT, AgentMessage, None], Awaitable[Any]],
-]: ...
+PlainHandler = Callable[[SelfT, AgentMessage, None], Awaitable[Any]]
+"""A handler method without a payload model (its payload is None)."""
 
 
 def on(message_type: str, *, model: type[BaseModel] | None = None) -> Any:
