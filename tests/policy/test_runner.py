@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,10 @@ cases:
 
 @pytest.fixture
 def dlp_policy(policies: Path) -> PolicySet:
+    """The policy with only the cases above, and without DLP rules (no `dlp.yaml`)."""
+    (policies / "dlp.yaml").unlink(missing_ok=True)
+    shutil.rmtree(policies / "tests")
+    (policies / "tests").mkdir()
     (policies / "tests" / "dlp_cases.yaml").write_text(DLP_CASES)
     return load_policy_set(policies)
 
@@ -48,7 +53,6 @@ def test_payload_is_kept_as_plain_data(dlp_policy: PolicySet) -> None:
 
 
 def test_dlp_expectations_are_noted_without_an_engine(dlp_policy: PolicySet) -> None:
-    # no policies/dlp.yaml here: there are no DLP rules to check against
     assert dlp_check_for(dlp_policy) is None
     report = run_policy_tests(dlp_policy)
     assert report.ok
