@@ -10,7 +10,9 @@ import pytest
 from mas_gateway.cli import main
 from mas_gateway.policy import (
     Difference,
+    DlpCheck,
     PolicySet,
+    PolicyStore,
     PolicyTestCase,
     load_policy_set,
     run_policy_tests,
@@ -93,3 +95,22 @@ def test_cli_reports_unchecked_dlp_expectations(
     out = capsys.readouterr().out
     assert code == 0
     assert "NOTE dlp_action not checked: no DLP engine is configured" in out
+
+
+def test_store_checks_dlp_expectations_of_each_candidate(dlp_policy: PolicySet) -> None:
+    root = dlp_policy.sources.root
+    built: list[str] = []
+
+    def factory(candidate: PolicySet) -> DlpCheck:
+        built.append(candidate.version)
+        return lambda _policy, case: "block" if "card" in str(case.payload) else "allow"
+
+    store = PolicyStore.load(root, dlp=factory)
+    assert built == [store.version]
+    cases = root / "tests" / "dlp_cases.yaml"
+    cases.write_text(cases.read_text().replace("dlp_action: block", "dlp_action: redact"))
+    result = store.reload()
+    assert result.status == "refused"
+    assert result.error is not None
+    assert "dlp_action: expected redact, got block" in result.error
+    assert len(built) == 2 and built[1] == result.candidate

@@ -17,13 +17,14 @@ from .decision import (
     RuleMatch,
     ShadowDecision,
 )
+from .dlp_check import dlp_check_for
 from .errors import Issue, PolicyError
 from .loader import build_policy_set, load_policy_set
 from .policyset import PolicySet
 from .ratelimits import RateLimit, RateLimits
 from .rules import BASE_ROLE, Link, Rule
 from .sources import PolicySources, read_sources
-from .store import PolicyStore, ReloadResult, load_verified
+from .store import DlpFactory, PolicyStore, ReloadResult, load_verified
 from .testing import CaseResult, Difference, DlpCheck, PolicyTestReport, run_policy_tests
 from .watch import PolicyWatcher
 
@@ -38,6 +39,7 @@ __all__ = [
     "Decision",
     "Difference",
     "DlpCheck",
+    "DlpFactory",
     "Issue",
     "Link",
     "PolicyError",
@@ -55,6 +57,7 @@ __all__ = [
     "RuleMatch",
     "ShadowDecision",
     "build_policy_set",
+    "dlp_check_for",
     "load_policy_set",
     "load_verified",
     "read_sources",

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from mas.errors import ConfigError
+
 from .errors import Issue, PolicyError
 from .loader import build_policy_set
 from .policyset import PolicySet
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from .watch import PolicyWatcher
 
-__all__ = ["PolicyStore", "ReloadResult", "load_verified"]
+__all__ = ["DlpFactory", "PolicyStore", "ReloadResult", "load_verified"]
 
 log = logging.getLogger("mas_gateway.policy")
 
@@ -30,6 +32,8 @@ Validator = Callable[[PolicySet], None]
 """Extra check on a candidate version; raise `PolicyError` to refuse it."""
 Listener = Callable[[PolicySet], None]
 """Told about every version that came into force."""
+DlpFactory = Callable[[PolicySet], DlpCheck | None]
+"""Builds the DLP check for a candidate version (e.g. `dlp_check_for`), or None to skip it."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class ReloadResult:
 def load_verified(
     policies_dir: str | Path,
     *,
-    dlp: DlpCheck | None = None,
+    dlp: DlpFactory | None = None,
     validators: Iterable[Validator] = (),
 ) -> PolicySet:
     """Load, validate and test a policies directory; `PolicyError` on any problem."""
@@ -56,8 +60,8 @@ def load_verified(
     return policy
 
 
-def _verify(policy: PolicySet, dlp: DlpCheck | None, validators: Iterable[Validator]) -> None:
-    report = run_policy_tests(policy, dlp)
+def _verify(policy: PolicySet, dlp: DlpFactory | None, validators: Iterable[Validator]) -> None:
+    report = run_policy_tests(policy, dlp(policy) if dlp is not None else None)
     if not report.ok:
         issues = [
             Issue(
@@ -81,7 +85,7 @@ class PolicyStore:
         policy: PolicySet,
         *,
         policies_dir: str | Path | None = None,
-        dlp: DlpCheck | None = None,
+        dlp: DlpFactory | None = None,
     ) -> None:
         self._current = policy
         self.policies_dir = Path(policies_dir) if policies_dir is not None else policy.sources.root
@@ -92,8 +96,12 @@ class PolicyStore:
         self._watcher: PolicyWatcher | None = None
 
     @classmethod
-    def load(cls, policies_dir: str | Path, *, dlp: DlpCheck | None = None) -> PolicyStore:
-        """Load and test the initial version; `PolicyError` (exit 2 in the CLI) when broken."""
+    def load(cls, policies_dir: str | Path, *, dlp: DlpFactory | None = None) -> PolicyStore:
+        """Load and test the initial version; `PolicyError` (exit 2 in the CLI) when broken.
+
+        With `dlp` (e.g. `dlp_check_for`), the cases' `dlp_action` expectations are checked
+        too, on this and every later candidate version.
+        """
         policy = load_verified(policies_dir, dlp=dlp)
         log.info("policy version %s in force (%d rules)", policy.version[:12], len(policy.rules))
         return cls(policy, policies_dir=policies_dir, dlp=dlp)
@@ -122,21 +130,25 @@ class PolicyStore:
 
     # -- reloading ---------------------------------------------------------------
     def _candidate(self) -> tuple[PolicySet | None, str | None, str | None]:
-        """(new version or None if unchanged, its hash, error) — never raises."""
+        """(new version or None if unchanged, the hash read, error) — never raises."""
+        version: str | None = None
         try:
             sources = read_sources(self.policies_dir)
-            if sources.version == self._current.version:
-                return None, sources.version, None
+            version = sources.version
+            if version == self._current.version:
+                return None, version, None
             policy = build_policy_set(sources)
             _verify(policy, self._dlp, self._validators)
         except PolicyError as exc:
             for issue in exc.issues[:20]:
                 log.error("policy problem: %s", issue)
-            return None, None, str(exc)
+            return None, version, str(exc)
+        except ConfigError as exc:
+            return None, version, str(exc)
         except Exception as exc:
             log.exception("policy reload failed unexpectedly")
-            return None, None, f"unexpected error: {type(exc).__name__}: {exc}"
-        return policy, policy.version, None
+            return None, version, f"unexpected error: {type(exc).__name__}: {exc}"
+        return policy, version, None
 
     def _apply(
         self, policy: PolicySet | None, candidate: str | None, error: str | None
