@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,8 +15,9 @@ import redis.asyncio as aioredis
 from mas import keys
 from mas_gateway.cli import main
 from mas_gateway.policy import PolicyError, PolicySet, PolicyStore
+from mas_gateway.policy.sources import fingerprint
 
-from .conftest import line_of, replace_line
+from .conftest import REPO_POLICIES, line_of, replace_line
 
 ALLOW_REPLY = "p, doctor, patients, consultation.response, allow"
 
@@ -175,3 +178,26 @@ async def test_broken_policy_over_redis_is_refused(
         assert store.current is original
     finally:
         await store.stop()
+
+
+def test_mounted_config_swapped_through_a_symlink(tmp_path: Path) -> None:
+    """Like a Kubernetes ConfigMap: files link into a hidden `..data` that is swapped atomically."""
+    first = tmp_path / "..v1"
+    shutil.copytree(REPO_POLICIES, first)
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    (mount / "..data").symlink_to(first)
+    for entry in first.iterdir():
+        (mount / entry.name).symlink_to(Path("..data") / entry.name)
+    store = PolicyStore.load(mount)
+    assert len(store.current.test_cases) == len(PolicyStore.load(REPO_POLICIES).current.test_cases)
+    seen = fingerprint(mount)
+
+    second = tmp_path / "..v2"
+    shutil.copytree(first, second)
+    add_rule(second, "p, doctor, patients, appointment.*, allow")
+    (tmp_path / "..next").symlink_to(second)
+    os.replace(tmp_path / "..next", mount / "..data")
+    assert fingerprint(mount) != seen
+    assert store.reload().status == "replaced"
+    assert store.current.decide("doctor", "patient", "appointment.reminder").allowed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ REQUIRED_FILES = (MODEL_FILE, POLICY_FILE, ROLES_FILE, RATELIMITS_FILE)
 
 MAX_FILE_BYTES = 1 << 20
 MAX_TOTAL_BYTES = 16 << 20
+MAX_DEPTH = 4
 _SCRATCH_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".bak", ".orig", ".pyc")
 
 
@@ -67,13 +69,20 @@ class PolicySources:
 
 
 def _policy_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-            continue
-        if path.name.endswith(_SCRATCH_SUFFIXES) or not path.is_file():
-            continue
-        yield path
+    """Policy files in name order; follows symlinks (mounted config), skips hidden and scratch."""
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        depth = len(Path(folder).relative_to(root).parts)
+        dirs[:] = [] if depth >= MAX_DEPTH else [
+            name for name in dirs if not name.startswith(".") and name != "__pycache__"
+        ]  # fmt: skip
+        for name in names:
+            if name.startswith(".") or name.endswith(_SCRATCH_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            if path.is_file():
+                found.append(path)
+    yield from sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
 
 def read_sources(root: str | Path) -> PolicySources:
