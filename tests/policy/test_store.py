@@ -201,3 +201,27 @@ def test_mounted_config_swapped_through_a_symlink(tmp_path: Path) -> None:
     assert fingerprint(mount) != seen
     assert store.reload().status == "replaced"
     assert store.current.decide("doctor", "patient", "appointment.reminder").allowed
+
+
+async def test_reload_channel_survives_a_dropped_connection(
+    policies: Path, redis_client: aioredis.Redis
+) -> None:
+    """After the server drops the subscription it comes back, and changes made meanwhile load."""
+    store = PolicyStore.load(policies)
+    swaps: asyncio.Queue[PolicySet] = asyncio.Queue()
+    store.add_listener(swaps.put_nowait)
+    await store.start(redis_client, poll_interval=None)
+    try:
+        add_rule(policies, "p, doctor, patients, appointment.*, allow")
+        assert swaps.empty()
+        assert await redis_client.client_kill_filter(_type="pubsub") == 1
+        first = await asyncio.wait_for(swaps.get(), timeout=10)
+        assert first.decide("doctor", "patient", "appointment.reminder").allowed
+
+        add_rule(policies, "p, doctor, patients, lab.*, allow")
+        assert await redis_client.publish(keys.POLICY_RELOAD_CHANNEL, "{}") == 1
+        second = await asyncio.wait_for(swaps.get(), timeout=10)
+        assert second.decide("doctor", "patient", "lab.result").allowed
+        assert store.current is second
+    finally:
+        await store.stop()
