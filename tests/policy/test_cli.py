@@ -175,3 +175,13 @@ def test_reload_with_unreachable_redis_hides_the_password(
     code, _, err = run(capsys, "policy", "reload", "--redis-url", url, "--no-verify")
     assert code == 2
     assert "hunter2" not in err and "user:***@127.0.0.1:1" in err
+
+
+def test_explain_refuses_impossible_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "policy", "explain", "--policies", str(REPO_POLICIES),
+        "--from", "pat ient", "--to", "doctor", "--type", "consultation.request",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err == "mas: --from 'pat ient' is not an agent id\n"

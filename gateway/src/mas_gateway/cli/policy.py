@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -16,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mas import keys
+from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
 from mas.errors import ConfigError
 
 from ..policy import (
@@ -186,7 +188,13 @@ def _test(args: argparse.Namespace) -> int:
     policy = _load(args)
     if policy is None:
         return 1
-    report = run_policy_tests(policy, dlp_check_for(policy))
+    try:
+        dlp = dlp_check_for(policy)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print("1 problem: the DLP rules are invalid", file=sys.stderr)
+        return 1
+    report = run_policy_tests(policy, dlp)
     if not report.results:
         print(f"no test cases in {policy.sources.display('tests')}/*.yaml", file=sys.stderr)
         return 1
@@ -231,7 +239,20 @@ def _explain_json(policy: PolicySet, decision: Decision, args: argparse.Namespac
     return json.dumps(document, indent=2)
 
 
+def _check_request(args: argparse.Namespace) -> None:
+    """Refuse ids and types the gateway would never see (exit 2)."""
+    for option, value, pattern, what in (
+        ("--from", args.sender, AGENT_ID_PATTERN, "an agent id"),
+        ("--to", args.target, AGENT_ID_PATTERN, "an agent id"),
+        ("--type", args.message_type, MESSAGE_TYPE_PATTERN, "a message type"),
+        *(("--role", role, AGENT_ID_PATTERN, "a role name") for role in args.roles),
+    ):
+        if not re.match(pattern, value):
+            raise ConfigError(f"{option} {value!r} is not {what}")
+
+
 def _explain(args: argparse.Namespace) -> int:
+    _check_request(args)
     policy = _load(args)
     if policy is None:
         return 1
