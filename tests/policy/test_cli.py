@@ -58,6 +58,9 @@ def test_test_passes_on_the_repository(capsys: pytest.CaptureFixture[str]) -> No
     passed, total = out.splitlines()[-1].removeprefix("PASS: ").split("/")
     assert passed == total and int(total) >= 20
     assert "FAIL" not in out
+    # with DLP rules in the repository, the cases' dlp_action expectations are really checked
+    has_dlp_rules = (REPO_POLICIES / "dlp.yaml").is_file()
+    assert ("dlp_action not checked: no DLP engine" in out) is not has_dlp_rules
 
 
 def test_a_wrong_case_fails_with_a_readable_diff(
