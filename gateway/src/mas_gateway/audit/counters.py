@@ -1,0 +1,107 @@
+"""Stream counters as a tripwire: Redis remembers how many entries were ever added.
+
+``XINFO STREAM`` reports ``entries-added`` (never decreases) and ``max-deleted-entry-id``
+(set by XDEL). The audit log is only ever appended to and, by `mas audit archive`,
+trimmed with XTRIM MINID after the entries were written to an archive segment. So
+``entries-added == length + archived`` and no XDEL must ever have happened; anything
+else means entries or checkpoints were deleted. Someone able to recreate the keys can
+reset these counters too, which is why the signed checkpoints remain the real proof.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from mas import keys
+
+__all__ = ["StreamCounters", "counter_problems", "read_counters"]
+
+_NO_DELETION = "0-0"
+
+
+@dataclass(frozen=True)
+class StreamCounters:
+    """One consistent snapshot of the audit streams' counters."""
+
+    entries_length: int
+    entries_added: int | None
+    entries_max_deleted: str | None
+    checkpoints_length: int
+    checkpoints_added: int | None
+    checkpoints_max_deleted: str | None
+    archived: int
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+
+
+def _info(reply: Any) -> tuple[int, int | None, str | None]:
+    if isinstance(reply, ResponseError) or not isinstance(reply, dict):
+        return 0, None, None
+    added = reply.get("entries-added")
+    return (
+        int(reply.get("length", 0)),
+        int(added) if added is not None else None,
+        _text(reply.get("max-deleted-entry-id")),
+    )
+
+
+async def read_counters(client: aioredis.Redis) -> StreamCounters:
+    """Read both streams' counters and the archived count atomically (MULTI/EXEC)."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xinfo_stream(keys.AUDIT_MESSAGES)
+        pipe.xinfo_stream(keys.AUDIT_CHECKPOINTS)
+        pipe.lindex(keys.AUDIT_ARCHIVE, -1)
+        entries, checkpoints, last_segment = await pipe.execute(raise_on_error=False)
+    archived = 0
+    if isinstance(last_segment, bytes | str):
+        try:
+            record = json.loads(last_segment)
+            archived = int(record["first_index"]) + int(record["count"])
+        except (ValueError, KeyError, TypeError):
+            archived = -1
+    e_len, e_added, e_deleted = _info(entries)
+    c_len, c_added, c_deleted = _info(checkpoints)
+    return StreamCounters(e_len, e_added, e_deleted, c_len, c_added, c_deleted, archived)
+
+
+def counter_problems(counters: StreamCounters) -> list[str]:
+    """What the counters say was deleted, in words; empty when they are consistent."""
+    problems: list[str] = []
+    if counters.archived < 0:
+        problems.append("the last audit:archive record is malformed")
+    if counters.entries_max_deleted not in (None, _NO_DELETION):
+        problems.append(
+            "entries were deleted from audit:messages with XDEL "
+            f"(highest deleted stream id {counters.entries_max_deleted})"
+        )
+    if counters.entries_added is not None and counters.archived >= 0:
+        present = counters.entries_length + counters.archived
+        if counters.entries_added != present:
+            problems.append(
+                f"audit:messages had {counters.entries_added} entries added but holds "
+                f"{counters.entries_length} plus {counters.archived} archived: "
+                f"{counters.entries_added - present} missing"
+            )
+    if counters.checkpoints_max_deleted not in (None, _NO_DELETION):
+        problems.append(
+            "checkpoints were deleted from audit:checkpoints "
+            f"(highest deleted stream id {counters.checkpoints_max_deleted})"
+        )
+    if (
+        counters.checkpoints_added is not None
+        and counters.checkpoints_added != counters.checkpoints_length
+    ):
+        problems.append(
+            f"audit:checkpoints had {counters.checkpoints_added} checkpoints added but holds "
+            f"{counters.checkpoints_length}"
+        )
+    return problems

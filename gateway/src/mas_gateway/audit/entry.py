@@ -1,0 +1,203 @@
+"""Audit entries: what one gateway decision records, as deterministic canonical JSON bytes.
+
+An entry names the message (id, sender, target, type), the decision and its code, the
+policy rule and version that decided, shadow-rule verdicts, DLP entity types with their
+counts and JSON paths, the SHA-256 of the submitted payload, the gateway and its key,
+and the latency. It never holds the payload or any value found in it.
+
+``payload_sha256`` is SHA-256 over the canonical JSON (`canonical_json`) of the ``data``
+object as submitted, so whoever holds the original payload can show it is the one
+audited; ``envelope_sha256`` covers the exact submission bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from mas import keys
+from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
+
+from ..context import MessageContext
+
+__all__ = [
+    "DECISIONS",
+    "DECISION_BY_CODE",
+    "ENTRY_FIELD",
+    "ENTRY_VERSION",
+    "append_entry",
+    "build_audit_entry",
+    "canonical_json",
+    "message_id_of",
+    "parse_entry",
+    "payload_digest",
+]
+
+ENTRY_VERSION = 1
+ENTRY_FIELD = "entry"
+"""Name of the stream field holding the entry bytes in ``audit:messages``."""
+
+DECISIONS = (
+    "delivered",
+    "redacted",
+    "denied",
+    "rate_limited",
+    "blocked",
+    "parked",
+    "dead_lettered",
+    "malformed",
+    "unauthenticated",
+    "unavailable",
+)
+
+DECISION_BY_CODE = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "denied",
+    422: "dead_lettered",
+    429: "rate_limited",
+    451: "blocked",
+    500: "dead_lettered",
+    503: "unavailable",
+}
+
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
+_MESSAGE_TYPE = re.compile(MESSAGE_TYPE_PATTERN)
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_MAX_CLAIMED = 128
+
+
+def canonical_json(obj: Any) -> bytes:
+    """UTF-8 JSON with sorted keys and no whitespace: equal values give equal bytes."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def payload_digest(data: Any) -> str:
+    """SHA-256 hex of the canonical JSON of a payload."""
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """`value` reduced to JSON types, so that encoding can never fail mid-commit."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return str(value)
+
+
+def _submitted(raw: bytes) -> dict[str, Any] | None:
+    """The submitted envelope as a JSON object, or None when it is not one."""
+    if not raw:
+        return None
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None  # pyright: ignore[reportUnknownVariableType]
+
+
+def _matching(value: Any, pattern: re.Pattern[str]) -> str | None:
+    """`value` when it is a string of the expected shape (so nothing arbitrary is logged)."""
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+
+def _decision(ctx: MessageContext) -> str:
+    if ctx.decision is not None:
+        if ctx.decision not in DECISIONS:
+            raise ValueError(f"unknown audit decision {ctx.decision!r}")
+        return ctx.decision
+    if ctx.rejection is not None:
+        code = ctx.rejection.code
+        return DECISION_BY_CODE.get(code, "unavailable" if code >= 500 else "denied")
+    return "redacted" if ctx.modified or ctx.redacted_paths else "delivered"
+
+
+def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> bytes:
+    """Canonical bytes of the audit entry for one decision; never includes payload values."""
+    envelope = ctx.envelope
+    submitted = _submitted(ctx.raw_envelope)
+    decision = _decision(ctx)
+    if envelope is not None:
+        message_id: str | None = envelope.message_id
+        target: str | None = envelope.target_id
+        message_type: str | None = envelope.message_type
+        correlation_id = _matching(envelope.correlation_id, _MESSAGE_ID)
+        sender = envelope.sender_id
+    else:
+        claimed = submitted or {}
+        message_id = _matching(claimed.get("message_id"), _MESSAGE_ID)
+        target = _matching(claimed.get("target_id"), _AGENT_ID)
+        message_type = _matching(claimed.get("message_type"), _MESSAGE_TYPE)
+        correlation_id = _matching(claimed.get("correlation_id"), _MESSAGE_ID)
+        sender = ctx.sender_id[:_MAX_CLAIMED]
+    if submitted is not None and "data" in submitted:
+        payload_sha256: str | None = payload_digest(submitted["data"])
+    else:
+        payload_sha256 = None
+    code = ctx.rejection.code if ctx.rejection is not None else None
+    if code is None and decision in ("delivered", "redacted"):
+        code = 200
+    entities = Counter(finding.entity_type for finding in ctx.dlp_findings)
+    entry = {
+        "v": ENTRY_VERSION,
+        "message_id": message_id,
+        "time": round(ctx.received_at, 6),
+        "sender": sender,
+        "target": target,
+        "type": message_type,
+        "correlation_id": correlation_id,
+        "decision": decision,
+        "code": code,
+        "rule": ctx.authz_rule,
+        "policy_version": ctx.policy_version,
+        "shadow": _plain(ctx.shadow_decisions),
+        "dlp": {
+            "action": ctx.dlp_action,
+            "entities": dict(sorted(entities.items())),
+            "paths": sorted({finding.path for finding in ctx.dlp_findings}),
+            "redacted_paths": sorted(set(ctx.redacted_paths)),
+        },
+        "payload_sha256": payload_sha256,
+        "envelope_sha256": hashlib.sha256(ctx.raw_envelope).hexdigest()
+        if ctx.raw_envelope
+        else None,
+        "ingress_id": ctx.entry_id,
+        "gateway_id": gateway_id,
+        "key_id": key_id,
+        "latency_ms": round(ctx.elapsed_ms(), 3),
+    }
+    return canonical_json(entry)
+
+
+def parse_entry(raw: bytes) -> dict[str, Any] | None:
+    """The entry as a dict, or None when the bytes are not a JSON object."""
+    return _submitted(raw)
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The message id recorded in an entry, if it has one."""
+    parsed = parse_entry(raw)
+    value = parsed.get("message_id") if parsed is not None else None
+    return value if isinstance(value, str) else None
+
+
+async def append_entry(client: aioredis.Redis, entry: bytes) -> str:
+    """Append one entry to ``audit:messages``; return its stream id (tests and tools).
+
+    The gateway appends inside its commit script instead, with the same field name.
+    """
+    stream_id = await client.xadd(keys.AUDIT_MESSAGES, {ENTRY_FIELD: entry})
+    return stream_id.decode("ascii") if isinstance(stream_id, bytes) else str(stream_id)

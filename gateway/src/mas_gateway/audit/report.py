@@ -1,0 +1,156 @@
+"""The result of a verification, and the checks on a sequence of signed checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mas.errors import SignatureError
+
+from .checkpoint import SignedCheckpoint
+from .replay import Finding, Target
+
+__all__ = ["VerifyReport", "check_chain", "check_witness"]
+
+
+@dataclass
+class VerifyReport:
+    """What was checked and what failed; `ok` only when nothing did."""
+
+    source: str
+    entries: int = 0
+    archived: int = 0
+    checkpoints: int = 0
+    verified_size: int = 0
+    tree_size: int = 0
+    root: str | None = None
+    key_ids: list[str] = field(default_factory=list[str])
+    findings: list[Finding] = field(default_factory=list[Finding])
+    notes: list[str] = field(default_factory=list[str])
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.findings
+
+    @property
+    def first_bad_entry(self) -> Finding | None:
+        """The earliest finding that names an entry."""
+        named = [f for f in self.findings if f.index is not None]
+        return min(named, key=lambda f: f.index or 0) if named else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable form (``--json``)."""
+        first = self.first_bad_entry
+        return {
+            "ok": self.ok,
+            "source": self.source,
+            "entries": self.entries,
+            "archived": self.archived,
+            "checkpoints": self.checkpoints,
+            "verified_size": self.verified_size,
+            "tree_size": self.tree_size,
+            "root": self.root,
+            "key_ids": self.key_ids,
+            "first_bad_entry": first.to_json() if first else None,
+            "findings": [f.to_json() for f in self.findings],
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: a verdict first, then details."""
+        if self.ok:
+            out = [
+                f"OK: {self.source}: {self.entries} entries ({self.archived} archived), "
+                f"{self.checkpoints} checkpoints; tree size {self.tree_size} "
+                f"root {self.root or '-'}; every signature and root verified, "
+                "each checkpoint consistent with the one before",
+                f"signing keys: {', '.join(self.key_ids) or '-'}",
+            ]
+        else:
+            out = [f"FAILED: {self.source}"]
+            first = self.first_bad_entry
+            if first is not None:
+                out.append(f"first bad entry: {first.describe()}")
+            out.extend(f"- {f.describe()}" for f in self.findings if f is not first)
+        out.extend(f"note: {note}" for note in self.notes)
+        return out
+
+
+def check_chain(
+    signed: Sequence[SignedCheckpoint],
+    trusted: Mapping[str, Ed25519PublicKey],
+    *,
+    where: Sequence[str] | None = None,
+) -> tuple[list[Target], list[Finding]]:
+    """Verify signatures and the seq/prev chain; return the checkpoints to trust as targets."""
+    targets: list[Target] = []
+    findings: list[Finding] = []
+    previous: SignedCheckpoint | None = None
+    for position, item in enumerate(signed):
+        cp = item.checkpoint
+        label = f"checkpoint #{cp.seq}" + (f" ({where[position]})" if where else "")
+        try:
+            item.verify(trusted)
+        except SignatureError as exc:
+            findings.append(Finding("checkpoint", f"{label}: {exc}"))
+            previous = item
+            continue
+        if cp.seq != position:
+            findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label} is at position {position}: checkpoints were removed or reordered",
+                )
+            )
+        expected_prev = previous.digest() if previous is not None else None
+        if cp.prev != expected_prev:
+            findings.append(
+                Finding("checkpoint", f"{label} does not chain to the checkpoint before it")
+            )
+        if previous is not None and cp.tree_size < previous.checkpoint.tree_size:
+            findings.append(
+                Finding(
+                    "checkpoint",
+                    f"{label} shrinks the log from {previous.checkpoint.tree_size} "
+                    f"to {cp.tree_size} entries",
+                )
+            )
+        targets.append(Target(cp, label))
+        previous = item
+    return targets, findings
+
+
+def check_witness(
+    witness: SignedCheckpoint,
+    signed: Sequence[SignedCheckpoint],
+    trusted: Mapping[str, Ed25519PublicKey],
+) -> tuple[Target | None, list[Finding]]:
+    """Check a checkpoint kept outside the log; return it as a target when it is genuine."""
+    label = f"the witnessed checkpoint #{witness.checkpoint.seq}"
+    try:
+        witness.verify(trusted)
+    except SignatureError as exc:
+        return None, [Finding("witness", f"{label}: {exc}")]
+    findings: list[Finding] = []
+    same_seq = [s for s in signed if s.checkpoint.seq == witness.checkpoint.seq]
+    if same_seq and all(s.body != witness.body for s in same_seq):
+        findings.append(
+            Finding(
+                "witness",
+                f"checkpoint #{witness.checkpoint.seq} in the log differs from {label}: "
+                "the log's head was reset and re-signed",
+            )
+        )
+    elif not same_seq and signed and signed[-1].checkpoint.seq < witness.checkpoint.seq:
+        findings.append(
+            Finding(
+                "witness",
+                f"the log's checkpoints end at #{signed[-1].checkpoint.seq}, before {label}: "
+                "later checkpoints were removed",
+            )
+        )
+    return Target(witness.checkpoint, label), findings

@@ -1,0 +1,123 @@
+"""Verify the audit log in Redis (and its archive): every signature, chain link and root.
+
+The tree is recomputed from the entries in stream order, across archived segments;
+every checkpoint's root must equal the recomputed root at its size, which also proves
+each checkpoint consistent with the one before. The stream counters are checked for
+deletions, and an optional witness (a checkpoint kept outside Redis) catches a log
+whose tail was cut off and whose head was reset and re-signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mas import keys
+
+from .checkpoint import SignedCheckpoint, StoredCheckpoint, load_gateway_keys, read_checkpoints
+from .counters import counter_problems, read_counters
+from .errors import AuditFormatError
+from .log import iter_log, load_segments
+from .merkle import HASH_SIZE
+from .replay import Finding, Replay
+from .report import VerifyReport, check_chain, check_witness
+
+__all__ = ["load_stored_checkpoints", "stored_leaves", "verify_log"]
+
+
+async def load_stored_checkpoints(
+    client: aioredis.Redis,
+) -> tuple[list[StoredCheckpoint], list[Finding]]:
+    """Parse ``audit:checkpoints``; malformed entries become findings."""
+    stored: list[StoredCheckpoint] = []
+    findings: list[Finding] = []
+    for stream_id, fields in await read_checkpoints(client):
+        try:
+            stored.append(StoredCheckpoint.from_fields(stream_id, fields))
+        except AuditFormatError as exc:
+            findings.append(Finding("checkpoint", f"checkpoint entry {stream_id}: {exc}"))
+    return stored, findings
+
+
+def stored_leaves(stored: list[StoredCheckpoint]) -> list[bytes] | None:
+    """The leaf hashes saved with the checkpoints, or None when they do not line up."""
+    leaves: list[bytes] = []
+    for item in stored:
+        packed = item.leaves
+        if len(packed) % HASH_SIZE or len(leaves) + len(packed) // HASH_SIZE != (
+            item.checkpoint.tree_size
+        ):
+            return None
+        leaves.extend(packed[i : i + HASH_SIZE] for i in range(0, len(packed), HASH_SIZE))
+    return leaves
+
+
+async def verify_log(
+    client: aioredis.Redis,
+    *,
+    trusted: Mapping[str, Ed25519PublicKey] | None = None,
+    archive_dir: Path | None = None,
+    witness: SignedCheckpoint | None = None,
+) -> VerifyReport:
+    """Check the whole log; the report names the first bad entry when there is one.
+
+    Raises:
+        ConfigError: an archive segment file cannot be found or read.
+    """
+    report = VerifyReport(source="audit log in Redis")
+    if trusted is None:
+        trusted = await load_gateway_keys(client)
+        report.notes.append(
+            "signing keys were taken from Redis; pin them with --pubkey for an independent check"
+        )
+    stored, findings = await load_stored_checkpoints(client)
+    report.findings.extend(findings)
+    signed = [s.signed for s in stored]
+    targets, findings = check_chain(signed, trusted, where=[s.stream_id for s in stored])
+    report.findings.extend(findings)
+    if witness is not None:
+        target, findings = check_witness(witness, signed, trusted)
+        report.findings.extend(findings)
+        if target is not None:
+            targets.append(target)
+
+    replay = Replay(targets)
+    problems: list[str] = []
+    async for entry in iter_log(client, archive_dir=archive_dir, problems=problems):
+        if not entry.raw:
+            report.findings.append(
+                Finding("entry", "has no 'entry' field", entry.index, entry.stream_id)
+            )
+        if not replay.add(entry):
+            break
+    replay.finish()
+    report.findings.extend(Finding("archive", problem) for problem in problems)
+    if replay.failed is not None:
+        report.findings.append(replay.locate(stored_leaves(stored)))
+    counters = await read_counters(client)
+    report.findings.extend(Finding("counters", p) for p in counter_problems(counters))
+
+    segments = await load_segments(client)
+    report.archived = segments[-1].end_index if segments else 0
+    report.entries = replay.size if replay.failed is None else await _count(client, report)
+    report.checkpoints = len(stored)
+    report.verified_size = replay.verified_size
+    if stored:
+        latest = stored[-1].checkpoint
+        report.tree_size = latest.tree_size
+        report.root = latest.root.hex()
+        uncovered = report.entries - latest.tree_size
+        if uncovered > 0 and report.ok:
+            report.notes.append(f"{uncovered} newest entries are not covered by a checkpoint yet")
+    elif report.entries:
+        report.notes.append(f"no checkpoint yet: {report.entries} entries are not covered")
+    report.key_ids = sorted({s.key_id for s in signed})
+    return report
+
+
+async def _count(client: aioredis.Redis, report: VerifyReport) -> int:
+    """Entries in the log (archived plus in Redis), without replaying them."""
+    return report.archived + int(await client.xlen(keys.AUDIT_MESSAGES))
