@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.agent",
     "mas_gateway.cli.policy",
     "mas_gateway.cli.demo",
+    "mas_gateway.cli.dlp",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

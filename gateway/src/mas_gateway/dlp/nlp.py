@@ -1,0 +1,118 @@
+"""A lean spaCy NLP engine for Presidio: only the named-entity recognizer, batched.
+
+Presidio's default engine runs the whole pipeline (tagger, parser, lemmatizer)
+on every text; DLP needs only entities (context words come from the analysis
+document, not lemmas). The pipeline is loaded once per process, keeping just
+``ner`` and any component it listens to, and texts are processed in batches
+with ``nlp.pipe``. Without entities in scope, only the tokenizer runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import spacy
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from mas.errors import ConfigError
+
+from .document import AnalysisDocument, DocArtifacts
+
+__all__ = ["LeanSpacyEngine", "load_pipeline"]
+
+_PIPELINES: dict[str, Language] = {}
+
+
+def load_pipeline(model: str) -> Language:
+    """The named spaCy pipeline with only ``ner`` (and what it listens to), loaded once."""
+    cached = _PIPELINES.get(model)
+    if cached is not None:
+        return cached
+    if not spacy.util.is_package(model):
+        raise ConfigError(f"spaCy pipeline {model!r} is not installed (engine.spacy_model)")
+    nlp = spacy.load(model)
+    keep = {"ner"}
+    for name, component in nlp.pipeline:
+        if "ner" in getattr(component, "listening_components", []):
+            keep.add(name)
+    for name in nlp.pipe_names:
+        if name not in keep:
+            nlp.disable_pipe(name)
+    _PIPELINES[model] = nlp
+    return nlp
+
+
+class LeanSpacyEngine(NlpEngine):
+    """Presidio NlpEngine over a NER-only spaCy pipeline."""
+
+    def __init__(self, model: str, language: str = "en") -> None:
+        self.model = model
+        self.language = language
+        self.nlp: Language | None = None
+
+    def load(self) -> None:
+        """Load the pipeline (shared by every engine in this process)."""
+        self.nlp = load_pipeline(self.model)
+
+    def is_loaded(self) -> bool:
+        """Always True: the pipeline loads on first use, not when the analyzer is built."""
+        return True
+
+    def _pipeline(self) -> Language:
+        if self.nlp is None:
+            self.load()
+        assert self.nlp is not None
+        return self.nlp
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """Artifacts for one text (entities included)."""
+        document = AnalysisDocument.build([("", text)])
+        return next(self.analyze_documents([document], ner=True))
+
+    def process_batch(
+        self,
+        texts: Iterable[str],
+        language: str,
+        batch_size: int = 1,
+        n_process: int = 1,
+        **kwargs: object,
+    ) -> Iterator[tuple[str, NlpArtifacts]]:
+        """Artifacts for several texts, batched through ``nlp.pipe``."""
+        documents = [AnalysisDocument.build([("", t)]) for t in texts]
+        for document, artifacts in zip(
+            documents, self.analyze_documents(documents, ner=True), strict=True
+        ):
+            yield document.text, artifacts
+
+    def analyze_documents(
+        self, documents: Sequence[AnalysisDocument], *, ner: bool, batch_size: int = 64
+    ) -> Iterator[DocArtifacts]:
+        """Artifacts per document; with `ner` False only the tokenizer runs."""
+        nlp = self._pipeline()
+        if ner:
+            docs: Iterator[Doc] = nlp.pipe((d.text for d in documents), batch_size=batch_size)
+        else:
+            docs = (nlp.make_doc(d.text) for d in documents)
+        for document, doc in zip(documents, docs, strict=True):
+            yield DocArtifacts(document, list(doc.ents), doc, self, self.language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        """spaCy's stop-word list."""
+        return bool(self._pipeline().vocab[word].is_stop)
+
+    def is_punct(self, word: str, language: str) -> bool:
+        """spaCy's punctuation test."""
+        return bool(self._pipeline().vocab[word].is_punct)
+
+    def get_supported_entities(self) -> list[str]:
+        """Entity labels of the pipeline's recognizer."""
+        nlp = self._pipeline()
+        if "ner" not in nlp.pipe_names:
+            return []
+        return [str(label) for label in getattr(nlp.get_pipe("ner"), "labels", ())]
+
+    def get_supported_languages(self) -> list[str]:
+        """The one configured language."""
+        return [self.language]

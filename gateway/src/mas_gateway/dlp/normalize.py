@@ -1,0 +1,129 @@
+"""Text normalisation for scanning, with a map back to the original characters.
+
+Evasion tricks rewrite sensitive values so that patterns miss them: zero-width
+and other format characters inside a number, full-width or mathematical digits,
+no-break spaces, look-alike letters from other scripts, unusual dashes, and
+"name [at] host [dot] com" spellings. Scanning runs on the normalised text;
+every normalised character remembers the span of original characters it came
+from, so findings (and redaction) apply to what the sender actually wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["NormalizedText", "normalize"]
+
+# Cyrillic and Greek letters that render like Latin ones (the usual homoglyph set).
+_CONFUSABLES = str.maketrans(
+    {
+        "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u043a": "k", "\u043c": "m", "\u043d": "h",
+        "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0442": "t", "\u0443": "y", "\u0445": "x",
+        "\u0455": "s", "\u0456": "i", "\u0458": "j", "\u0501": "d", "\u0261": "g", "\u04cf": "l",
+        "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H",
+        "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X", "\u0423": "Y",
+        "\u0405": "S", "\u0406": "I", "\u0408": "J", "\u03b1": "a", "\u03bf": "o", "\u03c1": "p",
+        "\u03bd": "v", "\u03b9": "i", "\u03ba": "k", "\u03c4": "t", "\u0391": "A", "\u0392": "B",
+        "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I", "\u039a": "K", "\u039c": "M",
+        "\u039d": "N", "\u039f": "O", "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
+    }
+)  # fmt: skip
+
+_KEEP_CONTROLS = frozenset("\n\t\r")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "[at]", "(at)", "{dot}" ... spelled-out separators of e-mail addresses and hosts.
+_SPELLED = re.compile(r"\s*[\[\(\{<]\s*(at|dot)\s*[\]\)\}>]\s*", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """The normalised replacement of one non-ASCII (or control) character."""
+    category = unicodedata.category(ch)
+    if category == "Cf" or (category == "Cc" and ch not in _KEEP_CONTROLS):
+        return ""
+    if category in ("Mn", "Me") and unicodedata.combining(ch) == 0:
+        return ""  # variation selectors and similar invisible marks
+    if category == "Nd":
+        return str(unicodedata.decimal(ch))
+    if category == "Pd" or ch == "\u2212":
+        return "-"
+    if category in ("Zs", "Zl", "Zp"):
+        return " " if category == "Zs" else "\n"
+    folded = unicodedata.normalize("NFKC", ch)
+    if folded == ch:
+        return ch.translate(_CONFUSABLES)
+    return "".join(c if c.isascii() else _fold_char(c) for c in folded)
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """Normalised text plus, per character, the original span it came from."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of the normalised text to the span of the original text."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if end <= start:
+            return (
+                (self.starts[start], self.starts[start])
+                if start < len(self.starts)
+                else (
+                    len(self.original),
+                    len(self.original),
+                )
+            )
+        return self.starts[start], self.ends[end - 1]
+
+
+def _is_plain(text: str) -> bool:
+    return text.isascii() and _CONTROL.search(text) is None
+
+
+def normalize(text: str) -> NormalizedText:
+    """Fold evasion tricks away; cheap identity for plain printable ASCII."""
+    if _is_plain(text) and _SPELLED.search(text) is None:
+        return NormalizedText(text, text)
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(text):
+        rep = ch if ch.isascii() and _CONTROL.match(ch) is None else _fold_char(ch)
+        for r in rep:
+            out.append(r)
+            starts.append(i)
+            ends.append(i + 1)
+    folded = "".join(out)
+    if _SPELLED.search(folded) is not None:
+        folded, starts, ends = _unspell(folded, starts, ends)
+    return NormalizedText(text, folded, tuple(starts), tuple(ends))
+
+
+def _unspell(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    """Replace "[at]" / "(dot)" by "@" / "." when they join two words."""
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for m in _SPELLED.finditer(text):
+        s, e = m.span()
+        if s == 0 or e >= len(text) or not text[s - 1].isalnum() or not text[e].isalnum():
+            continue
+        out.append(text[pos:s])
+        new_starts.extend(starts[pos:s])
+        new_ends.extend(ends[pos:s])
+        out.append("@" if m.group(1).lower() == "at" else ".")
+        new_starts.append(starts[s])
+        new_ends.append(ends[e - 1])
+        pos = e
+    out.append(text[pos:])
+    new_starts.extend(starts[pos:])
+    new_ends.extend(ends[pos:])
+    return "".join(out), new_starts, new_ends

@@ -1,0 +1,137 @@
+"""Walking a nested JSON payload: every string (and integer) with its location and key context.
+
+A location (`Loc`) is the tuple of dict keys and list indices from the root.
+Paths shown to people are JSONPath-like (``$.patient.dob``, ``$.items[2]``); a key
+that is not a plain identifier, or that itself holds sensitive data, is shown by
+its position (``$.contacts[#3]``) so that a path never carries a payload value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Loc",
+    "ScanLimitExceeded",
+    "Segment",
+    "apply_replacements",
+    "humanize_key",
+    "render_path",
+    "walk",
+]
+
+Loc = tuple[str | int, ...]
+
+_SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+
+
+class ScanLimitExceeded(ValueError):
+    """The payload is too large or too deep to scan within the policy's limits."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One scannable text: a value (or a dict key) with where it sits and what names it."""
+
+    loc: Loc
+    positions: tuple[int, ...]
+    """Per element of `loc`: the key's position in its object, or the list index."""
+    text: str
+    context: str
+    """Humanised names of the enclosing keys, e.g. ``patient dob``; empty at the root."""
+    is_key: bool = False
+
+
+def humanize_key(key: str) -> str:
+    """``dateOfBirth`` / ``date_of_birth`` → ``date of birth``."""
+    spaced = _CAMEL.sub(" ", key)
+    return _NON_WORD.sub(" ", spaced).strip().lower()
+
+
+def walk(
+    payload: Any, *, max_depth: int = 64, max_segments: int = 20_000, max_chars: int = 2_000_000
+) -> list[Segment]:
+    """Every string and integer leaf (and every string key) in document order.
+
+    Raises:
+        ScanLimitExceeded: deeper than `max_depth`, more than `max_segments` texts
+            or more than `max_chars` characters in total.
+    """
+    out: list[Segment] = []
+    budget = [max_chars]
+
+    def add(seg: Segment) -> None:
+        budget[0] -= len(seg.text)
+        if budget[0] < 0:
+            raise ScanLimitExceeded(f"payload holds more than {max_chars} characters of text")
+        if len(out) >= max_segments:
+            raise ScanLimitExceeded(f"payload holds more than {max_segments} values")
+        out.append(seg)
+
+    def visit(node: Any, loc: Loc, pos: tuple[int, ...], names: tuple[str, ...]) -> None:
+        if len(loc) > max_depth:
+            raise ScanLimitExceeded(f"payload is nested deeper than {max_depth} levels")
+        context = " ".join(names[-2:])
+        if isinstance(node, str):
+            add(Segment(loc, pos, node, context))
+        elif isinstance(node, int) and not isinstance(node, bool):
+            add(Segment(loc, pos, str(node), context))
+        elif isinstance(node, Mapping):
+            for i, (key, value) in enumerate(node.items()):
+                key_text = str(key)
+                child_loc = (*loc, key_text)
+                child_pos = (*pos, i)
+                if not _SAFE_KEY.fullmatch(key_text) or any(c.isdigit() for c in key_text):
+                    add(Segment(child_loc, child_pos, key_text, context, is_key=True))
+                visit(value, child_loc, child_pos, (*names, humanize_key(key_text)))
+        elif isinstance(node, Sequence) and not isinstance(node, bytes | bytearray):
+            for i, value in enumerate(node):
+                visit(value, (*loc, i), (*pos, i), names)
+
+    visit(payload, (), (), ())
+    return out
+
+
+def render_path(
+    loc: Loc, positions: Sequence[int], hidden: frozenset[Loc] | set[Loc] = frozenset()
+) -> str:
+    """JSONPath-like text for a location; keys that are unsafe or in `hidden` show by position."""
+    parts = ["$"]
+    for depth, (part, position) in enumerate(zip(loc, positions, strict=True)):
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif _SAFE_KEY.fullmatch(part) and loc[: depth + 1] not in hidden:
+            parts.append(f".{part}")
+        else:
+            parts.append(f"[#{position}]")
+    return "".join(parts)
+
+
+def apply_replacements(
+    payload: Any, values: Mapping[Loc, str], keys: Mapping[Loc, str] | None = None
+) -> Any:
+    """A deep copy of `payload` with the texts at `values` (and dict keys at `keys`) replaced."""
+    keys = keys or {}
+
+    def copy(node: Any, loc: Loc) -> Any:
+        if loc in values:
+            return values[loc]
+        if isinstance(node, Mapping):
+            result: dict[str, Any] = {}
+            for key, value in node.items():
+                child = (*loc, str(key))
+                new_key = keys.get(child, str(key))
+                while new_key in result:
+                    new_key = f"{new_key}_"
+                result[new_key] = copy(value, child)
+            return result
+        if isinstance(node, list | tuple):
+            return [copy(value, (*loc, i)) for i, value in enumerate(node)]
+        return node
+
+    return copy(payload, ())

@@ -1,0 +1,234 @@
+"""PERSON: spaCy's named entities, filtered to name-shaped spans, plus cues spaCy misses.
+
+A small model tags many things as PERSON (chemical formulas, eponyms such as
+"Hess's law", key names) and tags some real names as ORG or FAC. This recognizer
+keeps only spans that look like a personal name (two to four capitalised words,
+particles and initials allowed), drops eponyms ("X's law", "the X reaction"), and
+accepts a name-shaped span that spaCy labelled otherwise, or missed, when a cue
+says it is a person: an honorific ("Dr."), a greeting or introduction ("it's",
+"thanks"), or a field whose name says it holds a person ("cardholder", "patient").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import regex
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from .document import AnalysisDocument, DocArtifacts
+
+__all__ = ["NAME_TRIGGER", "PersonNameRecognizer", "name_candidates", "name_span"]
+
+_NAME_WORD = r"\p{Lu}\p{Ll}*(?:\p{Lu}\p{Ll}+)?(?:['\u2019\-]\p{Lu}?\p{Ll}+)*"
+_PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|ibn|al|el|dos|das|ter|ten)"
+_INITIAL = r"\p{Lu}\."
+_NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
+_NAME = rf"{_NAME_PART}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{1,3}}"
+_NAME_RE = regex.compile(rf"^{_NAME}$")
+# Two capitalised words close together: every path of this recognizer needs that.
+NAME_TRIGGER = r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
+_CANDIDATE = regex.compile(rf"(?<![\p{{L}}]){_NAME}")
+_WORD_RE = regex.compile(rf"^{_NAME_WORD}$")
+
+_HONORIFIC = regex.compile(
+    rf"(?<![\p{{L}}])(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Nurse|Sr|Sra|Dra)\.?[ \t]+"
+    rf"(?P<name>{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_WORD}){{0,2}})"
+)
+_INTRO = regex.compile(
+    r"(?<![\p{L}])(?i:thanks|thank you|hi|hello|hey|dear|it's|it\u2019s|it is|i'm|i\u2019m|i am|"
+    r"this is|"
+    r"name is|named|called|patient|applicant|employee|caller|customer|member|subscriber|"
+    r"beneficiary|cardholder|holder|traveler|guest|signed by|attn|attention)[ \t]*,?[ \t]+"
+    rf"(?P<name>{_NAME})"
+)
+_NAME_CUT = regex.compile(r"[/|\n\t(\[{<>:;,]|\s-\s")
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Field names that hold a person.
+PERSON_KEYS = _wordset(
+    "name fullname full names firstname lastname patient holder cardholder employee "
+    "beneficiary traveler traveller subscriber applicant customer contact recipient "
+    "guardian insured physician doctor provider author signer payee owner passenger guest "
+    "member caller sender attendee student teacher professor nurse referring emergency"
+)
+# Nouns that follow an eponym: "Hess's law", "the Diels Alder reaction".
+_EPONYM_NOUNS = _wordset(
+    "law laws rule rules principle constant constants equation equations number effect "
+    "reaction reactions addition rearrangement synthesis theorem lemma hypothesis "
+    "syndrome disease test scale method process cycle distribution coefficient model "
+    "paradox sign maneuver manoeuvre algorithm series conjecture limit relation ratio "
+    "formula function transform reagent ester salt acid cell cells diagram notation "
+    "mechanism condensation degradation oxidation reduction titration"
+)
+# Capitalised words that start many sentences or name things, never people on their own.
+_NOT_NAMES = _wordset(
+    "the this that these those your my our their his her its please thanks thank hi hello "
+    "dear hey order invoice section room building floor suite unit lab ticket case step "
+    "monday tuesday wednesday thursday friday saturday sunday january february march "
+    "april may june july august september october november december street avenue road "
+    "drive lane inc llc ltd corp company university college hospital clinic bank medical "
+    "health center centre group team department office service services support account "
+    "new old north south east west general internal family care insurance review report "
+    "summary note notes update request response error warning info debug"
+)
+
+
+_CUE_BEFORE = regex.compile(
+    r"(?i:\b(?:dr|mr|mrs|ms|mx|prof|patient|it's|it\u2019s|thanks|dear|hi|hello|named|name is))"
+    r"\W*$"
+)
+# After a name: a birth date, an age, an identifier label, e.g. "Ann Lee, DOB ...".
+_CUE_AFTER = regex.compile(
+    r"\W{0,3}(?i:dob\b|d\.o\.b|born\b|date of birth|ssn\b|mrn\b|age[d]?\s*\d"
+    r"|\d{1,3}\s*(?:y/?o\b|years? old))"
+)
+# An e-mail address right after a name whose local part contains one of its words.
+_MAIL_LOCAL = regex.compile(r"^\W{0,4}(?:\S+\s+){0,2}?([\w.+-]+)@[\w-]+\.")
+
+
+def name_span(text: str) -> tuple[int, int] | None:
+    """(start, end) of the personal name in `text` after trimming, or None if not name-shaped."""
+    cut = _NAME_CUT.search(text)
+    end = cut.start() if cut else len(text)
+    core = text[:end].rstrip(" .'\u2019")
+    if core.endswith(("'s", "\u2019s")):
+        core = core[:-2]
+    start = len(core) - len(core.lstrip())
+    core = core.strip()
+    m = _HONORIFIC.match(core)
+    if m is not None:
+        start += m.start("name")
+        core = m.group("name")
+    if not _NAME_RE.match(core):
+        return None
+    words = core.split()
+    named = [w for w in words if _WORD_RE.match(w)]
+    if len(named) < 2 and not (m is not None and named):
+        return None
+    if any(w.lower().strip(".") in _NOT_NAMES for w in words):
+        return None
+    return start, start + len(core)
+
+
+def name_candidates(text: str) -> bool:
+    """True when `text` holds a name-shaped run of words (so spaCy's NER is worth running)."""
+    return _CANDIDATE.search(text) is not None
+
+
+def _is_eponym(doc: str, start: int, end: int) -> bool:
+    after = doc[end : end + 40]
+    m = regex.match(r"(?:['\u2019]s?)?[ \t-]+(\p{L}+)", after)
+    return m is not None and m.group(1).lower() in _EPONYM_NOUNS
+
+
+class PersonNameRecognizer(LocalRecognizer):
+    """Person names from spaCy entities, honorifics, introductions and person fields."""
+
+    PERSON_LABELS = frozenset({"PERSON", "PER"})
+    OTHER_LABELS = frozenset(
+        {"ORG", "FAC", "GPE", "NORP", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT", "LAW"}
+    )
+
+    def __init__(self, supported_language: str = "en", context: list[str] | None = None) -> None:
+        super().__init__(
+            supported_entities=["PERSON"],
+            supported_language=supported_language,
+            name="PersonNameRecognizer",
+            context=context,
+        )
+
+    def load(self) -> None:
+        """Nothing to load: spaCy runs in the NLP engine."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """PERSON results over the analysis document."""
+        if "PERSON" not in entities:
+            return []
+        found: dict[tuple[int, int], float] = {}
+        document = nlp_artifacts.document if isinstance(nlp_artifacts, DocArtifacts) else None
+        ents = nlp_artifacts.entities if nlp_artifacts is not None else []
+        for ent in ents:
+            label = str(ent.label_)
+            if label not in self.PERSON_LABELS and label not in self.OTHER_LABELS:
+                continue
+            span = name_span(text[ent.start_char : ent.end_char])
+            if span is None:
+                continue
+            s, e = ent.start_char + span[0], ent.start_char + span[1]
+            if label in self.PERSON_LABELS:
+                score = 0.85
+            elif self._has_cue(text, s, e, document):
+                score = 0.75
+            else:
+                continue
+            found[(s, e)] = max(found.get((s, e), 0.0), score)
+        for s, e, score in self._cued(text, document):
+            found[(s, e)] = max(found.get((s, e), 0.0), score)
+        return [
+            self._result(s, e, score)
+            for (s, e), score in found.items()
+            if not _is_eponym(text, s, e)
+        ]
+
+    def _cued(
+        self, text: str, document: AnalysisDocument | None
+    ) -> Iterator[tuple[int, int, float]]:
+        for m in _HONORIFIC.finditer(text):
+            yield m.start("name"), m.end("name"), 0.85
+        for m in _INTRO.finditer(text):
+            span = name_span(m.group("name"))
+            if span is not None:
+                yield m.start("name") + span[0], m.start("name") + span[1], 0.75
+        if document is None:
+            return
+        for ds in document.spans:
+            if not ds.context or not PERSON_KEYS.intersection(ds.context.split()):
+                continue
+            value = text[ds.value_start : ds.value_end]
+            if len(value) > 80:
+                continue
+            span = name_span(value)
+            if span is not None:
+                yield ds.value_start + span[0], ds.value_start + span[1], 0.85
+
+    @staticmethod
+    def _has_cue(text: str, start: int, end: int, document: AnalysisDocument | None) -> bool:
+        before = text[max(0, start - 24) : start]
+        if _CUE_BEFORE.search(before):
+            return True
+        after = text[end : end + 64]
+        if _CUE_AFTER.match(after):
+            return True
+        mail = _MAIL_LOCAL.search(after)
+        if mail is not None:
+            local = mail.group(1).lower()
+            if any(len(w) >= 3 and w.lower() in local for w in text[start:end].split()):
+                return True
+        if document is not None:
+            span = document.span_at(start)
+            if span is not None and PERSON_KEYS.intersection(span.context.split()):
+                return True
+        return False
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type="PERSON",
+            start=start,
+            end=end,
+            score=score,
+            analysis_explanation=AnalysisExplanation(
+                recognizer=self.name, original_score=score, textual_explanation="person name"
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )

@@ -1,0 +1,194 @@
+"""Scanning payloads: walk, normalise, decode, one analysis per message, map findings back.
+
+`Scanner.scan_batch` takes many payloads at once: documents that the pre-screen
+clears skip Presidio entirely, documents that may hold a name go through spaCy
+together (``nlp.pipe``), and every finding comes back as offsets into the
+original text of the payload value it was found in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from .analyzer import AnalyzerBundle
+from .decode import decoded_runs
+from .document import AnalysisDocument, DocArtifacts
+from .normalize import NormalizedText, normalize
+from .payload import ScanLimitExceeded, Segment, walk
+from .person import name_candidates
+from .policy import DLPPolicy
+from .results import RawFinding, ScanResult
+
+__all__ = ["Scanner"]
+
+_ALNUM = regex.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One line of the analysis document: a payload text, or text decoded from part of one."""
+
+    segment: Segment
+    text: str
+    norm: NormalizedText | None
+    decoded_span: tuple[int, int] | None = None
+
+
+@dataclass
+class _Prepared:
+    texts: list[_Text]
+    document: AnalysisDocument | None
+    error: str | None = None
+
+
+def _key(value: str) -> str:
+    return _ALNUM.sub("", value).casefold()
+
+
+class Scanner:
+    """Finds entities in payloads with one Presidio analysis per message."""
+
+    def __init__(self, policy: DLPPolicy, bundle: AnalyzerBundle) -> None:
+        self.policy = policy
+        self.bundle = bundle
+        self._floor = policy.min_threshold
+        self._allow = {
+            name: frozenset(_key(v) for v in e.allow_list)
+            for name, e in policy.entities.items()
+            if e.allow_list
+        }
+
+    def _prepare(self, payload: Any) -> _Prepared:
+        settings = self.policy.engine
+        try:
+            segments = walk(
+                payload,
+                max_depth=settings.max_depth,
+                max_segments=settings.max_segments,
+                max_chars=settings.max_chars,
+            )
+        except ScanLimitExceeded as exc:
+            return _Prepared([], None, str(exc))
+        texts: list[_Text] = []
+        for seg in segments:
+            norm = normalize(seg.text)
+            texts.append(_Text(seg, norm.text, norm))
+            self._add_decoded(texts, seg, norm.text, None, settings.decode_depth)
+        if not texts:
+            return _Prepared([], None)
+        document = AnalysisDocument.build([(t.segment.context, t.text) for t in texts])
+        return _Prepared(texts, document)
+
+    def _add_decoded(
+        self, texts: list[_Text], seg: Segment, text: str, span: tuple[int, int] | None, depth: int
+    ) -> None:
+        if depth <= 0:
+            return
+        norm = texts[-1].norm if span is None else None
+        for start, end, decoded in decoded_runs(text, self.policy.engine.decode_min_length):
+            if span is None and norm is not None:
+                original = norm.to_original(start, end)
+            else:
+                assert span is not None
+                original = span
+            clean = normalize(decoded).text
+            texts.append(_Text(seg, clean, None, original))
+            self._add_decoded(texts, seg, clean, original, depth - 1)
+
+    def _needs_ner(self, document: AnalysisDocument) -> bool:
+        return self.bundle.uses_ner and name_candidates(document.text)
+
+    def _needs_analysis(self, document: AnalysisDocument) -> bool:
+        screen = self.bundle.prescreen
+        return screen is None or screen.search(document.text) is not None
+
+    def scan_batch(self, payloads: Sequence[Any]) -> list[ScanResult]:
+        """Scan every payload; one spaCy batch for the documents that need NER."""
+        prepared = [self._prepare(p) for p in payloads]
+        results: list[ScanResult | None] = [None] * len(prepared)
+        ner_docs: list[int] = []
+        plain_docs: list[int] = []
+        for i, prep in enumerate(prepared):
+            if prep.error is not None:
+                results[i] = ScanResult((), prep.error)
+            elif prep.document is None:
+                results[i] = ScanResult()
+            elif self._needs_ner(prep.document):
+                ner_docs.append(i)
+            elif self._needs_analysis(prep.document):
+                plain_docs.append(i)
+            else:
+                results[i] = ScanResult()
+        nlp = self.bundle.nlp
+        for indexes, ner in ((ner_docs, True), (plain_docs, False)):
+            documents = [prepared[i].document for i in indexes]
+            docs = [d for d in documents if d is not None]
+            artifacts = nlp.analyze_documents(
+                docs, ner=ner, batch_size=self.policy.engine.batch_size
+            )
+            for i, art in zip(indexes, artifacts, strict=True):
+                results[i] = self._analyze(prepared[i], art)
+        return [r if r is not None else ScanResult() for r in results]
+
+    def _analyze(self, prep: _Prepared, artifacts: DocArtifacts) -> ScanResult:
+        document = artifacts.document
+        raw = self.bundle.analyzer.analyze(
+            text=document.text,
+            language=self.bundle.language,
+            entities=self.bundle.entities,
+            nlp_artifacts=artifacts,
+            score_threshold=self._floor,
+        )
+        found: list[RawFinding] = []
+        for r in raw:
+            clipped = document.clip(r.start, r.end)
+            if clipped is None:
+                continue
+            span, s, e = clipped
+            item = prep.texts[span.index]
+            allow = self._allow.get(r.entity_type)
+            if allow and _key(item.text[s:e]) in allow:
+                continue
+            if item.decoded_span is not None:
+                start, end = item.decoded_span
+            else:
+                assert item.norm is not None
+                start, end = item.norm.to_original(s, e)
+            seg = item.segment
+            found.append(
+                RawFinding(
+                    r.entity_type, seg.loc, seg.positions, start, end, float(r.score), seg.is_key
+                )
+            )
+        return ScanResult(tuple(_resolve(found)))
+
+
+def _resolve(findings: list[RawFinding]) -> list[RawFinding]:
+    """Drop a finding overlapped by a higher-scoring finding of another type in the same text."""
+    kept: list[RawFinding] = []
+    for f in sorted(findings, key=lambda x: (-x.score, x.start)):
+        clash = any(
+            k.loc == f.loc
+            and k.is_key == f.is_key
+            and k.entity_type != f.entity_type
+            and k.start < f.end
+            and f.start < k.end
+            and k.score > f.score
+            for k in kept
+        )
+        duplicate = any(
+            k.loc == f.loc
+            and k.is_key == f.is_key
+            and k.entity_type == f.entity_type
+            and k.start <= f.start
+            and f.end <= k.end
+            for k in kept
+        )
+        if not clash and not duplicate:
+            kept.append(f)
+    kept.sort(key=lambda x: (x.positions, not x.is_key, x.start))
+    return kept

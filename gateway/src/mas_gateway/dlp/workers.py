@@ -1,0 +1,102 @@
+"""Scanning in worker processes, so that every core analyses messages.
+
+Each worker loads the policy and the spaCy pipeline once (in its initializer) and
+scans lists of payloads; results travel back as `ScanResult` (types, locations,
+offsets and scores, no values). Workers are started with the ``spawn`` method, so
+a gateway process with threads and an event loop never forks.
+
+Warning: as with any ``spawn`` pool, a script that starts a gateway with DLP workers
+must guard its entry point with ``if __name__ == "__main__":``; without it the
+workers cannot start, and the stage falls back to scanning in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from .engine import DLPEngine
+from .results import ScanResult
+
+__all__ = ["BrokenProcessPool", "WorkerPool"]
+
+_ENGINE: DLPEngine | None = None
+
+
+def _init_worker(policy_file: str) -> None:
+    global _ENGINE
+    _ENGINE = DLPEngine.from_file(policy_file)
+    _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
+    _ENGINE.warm_up()
+
+
+def _scan(payloads: Sequence[Any]) -> list[ScanResult]:
+    if _ENGINE is None:  # pragma: no cover - the initializer always ran
+        raise RuntimeError("DLP worker used before its engine loaded")
+    return _ENGINE.scan_batch(payloads)
+
+
+def _ready() -> bool:
+    return _ENGINE is not None
+
+
+class WorkerPool:
+    """A pool of scanning processes for one policy file."""
+
+    def __init__(self, policy_file: Path, workers: int) -> None:
+        self.policy_file = policy_file
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(str(self.policy_file),),
+            )
+        return self._pool
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has loaded its engine."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        await asyncio.gather(*(loop.run_in_executor(pool, _ready) for _ in range(self.workers)))
+
+    async def scan(self, payloads: Sequence[Any]) -> list[ScanResult]:
+        """Scan payloads split over the workers; order is kept.
+
+        Raises:
+            BrokenProcessPool: a worker died (the pool is reset for the next call).
+        """
+        if not payloads:
+            return []
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        parts = min(self.workers, len(payloads))
+        size = -(-len(payloads) // parts)
+        chunks = [list(payloads[i : i + size]) for i in range(0, len(payloads), size)]
+        try:
+            done = await asyncio.gather(*(loop.run_in_executor(pool, _scan, c) for c in chunks))
+        except BrokenProcessPool:
+            self.reset()
+            raise
+        return [scan for chunk in done for scan in chunk]
+
+    def reset(self) -> None:
+        """Drop a broken pool; the next call starts fresh workers."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
