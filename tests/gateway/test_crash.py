@@ -105,7 +105,12 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
         for proc in (victim, survivor):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=10)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # never leave a gateway behind to consume later tests' entries
+                    proc.wait()
+                    raise
 
     delivered = [
         fields[b"envelope"] for _id, fields in await redis_client.xrange(keys.agent_stream("sink"))

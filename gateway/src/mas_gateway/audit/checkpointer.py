@@ -106,7 +106,9 @@ class AuditCheckpointer:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await self._checkpoint_logged(wait=True)
+        # Do not wait for a lock held elsewhere: its holder (or, if it died, the next
+        # checkpointer once the lock expires) covers these entries; stopping must be prompt.
+        await self._checkpoint_logged(wait=False)
 
     # -- work --------------------------------------------------------------------
     async def checkpoint_now(self, *, wait: bool = True) -> SignedCheckpoint | None:
