@@ -225,7 +225,7 @@ class Agent(Generic[StateT]):
             has_fallback=type(self).on_message is not Agent.on_message,
             trust=trust,
             ledger=DeliveryLedger(
-                redis, self.agent_id, dedup_ttl=opts.dedup_ttl, lease=opts.claim_idle
+                redis, self.agent_id, dedup_ttl=opts.dedup_ttl, lease=opts.claim_idle * 0.8
             ),
             requests=requests,
             transport=transport,

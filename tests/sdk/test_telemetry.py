@@ -1,0 +1,64 @@
+"""Trace context travels in the envelope: the receiver's span continues the sender's trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as aioredis
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from mas import Agent, AgentMessage, keys
+from mas.envelope import parse_envelope
+
+from .conftest import FAST, DeliverySigner
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished spans, recorded by an SDK provider (installed once per process)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    try:
+        yield exporter
+    finally:
+        processor.shutdown()
+
+
+class Receiver(Agent):
+    @Agent.on("traced")
+    async def traced(self, message: AgentMessage, payload: None) -> None:
+        trace.get_current_span().set_attribute("test.handled", True)
+
+
+async def test_consumer_span_continues_sender_trace(
+    sdk_env: str,
+    gateway: DeliverySigner,
+    redis_client: aioredis.Redis,
+    spans: InMemorySpanExporter,
+) -> None:
+    async with Agent("sender", **FAST) as sender, Receiver("receiver", **FAST) as receiver:
+        await sender.send("receiver", "traced", {"x": 1})
+        [(_, submission)] = await redis_client.xrange(keys.GATEWAY_INGRESS)
+        envelope = parse_envelope(submission[b"envelope"])
+        assert "traceparent" in envelope.trace
+        await redis_client.xadd(keys.agent_stream("receiver"), gateway.fields(envelope))  # type: ignore[arg-type]
+        await receiver.wait_idle()
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    producer, consumer = finished["send traced"], finished["process traced"]
+    assert producer.kind is SpanKind.PRODUCER and consumer.kind is SpanKind.CONSUMER
+    assert consumer.context is not None and producer.context is not None
+    assert consumer.context.trace_id == producer.context.trace_id
+    assert consumer.parent is not None and consumer.parent.span_id == producer.context.span_id
+    assert consumer.attributes is not None
+    assert consumer.attributes["messaging.message.id"] == envelope.message_id
+    assert consumer.attributes["test.handled"] is True
