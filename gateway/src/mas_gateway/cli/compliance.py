@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mas.errors import ConfigError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mas import crypto
+from mas.errors import ConfigError, SignatureError
 
 from ..compliance import (
     command_problems,
@@ -64,6 +67,15 @@ def register(subparsers: Any) -> None:
         default=None,
         help="where archived audit segments are, when not where mas audit archive wrote them",
     )
+    report.add_argument(
+        "--pubkey",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="trust only this gateway public key (base64, as printed by mas gateway keygen) "
+        "to verify the audit log, instead of the keys published in Redis (repeatable)",
+    )
     report.set_defaults(func=_report)
 
     check = sub.add_parser(
@@ -111,6 +123,22 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trusted_keys(files: list[Path]) -> dict[str, Ed25519PublicKey] | None:
+    """Pinned gateway keys by key id, or None to use the keys published in Redis."""
+    if not files:
+        return None
+    trusted: dict[str, Ed25519PublicKey] = {}
+    for file in files:
+        try:
+            key = crypto.load_public_key(file.read_text(encoding="ascii").strip())
+        except OSError as exc:
+            raise ConfigError(f"cannot read --pubkey {file}: {exc.strerror or exc}") from exc
+        except (UnicodeDecodeError, ValueError, SignatureError) as exc:
+            raise ConfigError(f"--pubkey {file} is not a base64 Ed25519 public key") from exc
+        trusted[crypto.key_id(key)] = key
+    return trusted
+
+
 def _report(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -118,6 +146,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a directory")
     policies: Path = args.policies or default_policies_dir()
+    trusted = _trusted_keys(args.pubkey)
     controls = _controls(args)
     document = asyncio.run(
         generate_report(
@@ -126,6 +155,7 @@ def _report(args: argparse.Namespace) -> int:
             policies_dir=policies,
             since=since,
             archive_dir=args.archive_dir,
+            trusted=trusted,
         )
     )
     html_path, json_path = write_report(document, args.out)

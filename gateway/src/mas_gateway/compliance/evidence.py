@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -80,7 +79,6 @@ class Evidence:
     senders: dict[str, SenderRecord]
     gateway_keys: frozenset[str]
     archive_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 def _relative(text: str, root: Path) -> str:

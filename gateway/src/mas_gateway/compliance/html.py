@@ -59,7 +59,7 @@ def _table(headers: list[str], rows: list[list[str]], empty: str) -> str:
     if not rows:
         return f'<p class="muted">{_e(empty)}</p>'
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(rows[i]) + "</tr>" for i in range(len(rows)))
+    body = "".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

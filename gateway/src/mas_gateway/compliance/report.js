@@ -86,14 +86,17 @@
     var plotW = width - left - right, plotH = height - top - bottom;
     var max = Math.max.apply(null, totals);
     var svg = canvas(host, "timeline", width, height, total);
-    [0, 0.5, 1].forEach(function (f) {
-      var y = top + plotH - f * plotH;
+    var ticks = [0, Math.round(max / 2), max].filter(function (v, i, all) {
+      return all.indexOf(v) === i;
+    });
+    ticks.forEach(function (value) {
+      var y = top + plotH - (value / max) * plotH;
       svg.appendChild(node("line", { x1: left, x2: width - right, y1: y, y2: y, class: "grid" }));
       svg.appendChild(node("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "tick" },
-        Math.round(max * f)));
+        value));
     });
     var step = plotW / buckets.length;
-    var barW = Math.max(1, step * 0.8);
+    var barW = Math.max(1, Math.min(step * 0.8, 48));
     buckets.forEach(function (bucket, i) {
       var y = top + plotH;
       var x = left + i * step + (step - barW) / 2;
@@ -116,7 +119,7 @@
     });
     var labelEvery = Math.max(1, Math.ceil(buckets.length / 6));
     buckets.forEach(function (bucket, i) {
-      if (i % labelEvery !== 0 && i !== buckets.length - 1) {
+      if (i % labelEvery !== 0) {
         return;
       }
       svg.appendChild(node("text", {
