@@ -7,7 +7,6 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import (
     Any,
@@ -25,9 +24,6 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
-from .consumer import StreamConsumer
-from .credentials import obtain_credentials
-from .dispatch import Dispatcher
 from .envelope import AGENT_ID_PATTERN, new_message_id
 from .handlers import (
     HandlerSpec,
@@ -39,16 +35,10 @@ from .handlers import (
     collect_handlers,
 )
 from .handlers import on as register_handler
-from .heartbeat import Heartbeat
-from .ledger import DeliveryLedger
 from .message import AgentMessage
 from .options import AgentOptions, resolve_redis_url
-from .registry import Registry
-from .requests import PendingRequests
-from .scripts import Scripts
-from .state import DefaultState, StateStore, build_state
-from .transport import Transport
-from .trust import GatewayTrust
+from .runtime import Runtime, build_runtime
+from .state import DefaultState, build_state
 
 __all__ = ["Agent"]
 
@@ -79,20 +69,6 @@ def _check_capabilities(capabilities: Iterable[str] | None) -> list[str]:
         if cap not in out:
             out.append(cap)
     return out
-
-
-@dataclass
-class _Session:
-    """Everything that exists only while the agent runs."""
-
-    redis: aioredis.Redis
-    registry: Registry
-    store: StateStore[Any]
-    transport: Transport
-    requests: PendingRequests
-    consumer: StreamConsumer
-    heartbeat: Heartbeat
-    ready: asyncio.Event
 
 
 class Agent(Generic[StateT]):
@@ -161,7 +137,7 @@ class Agent(Generic[StateT]):
         self._state_model = cast("type[StateT]", model)
         self._state: StateT = build_state(self._state_model)
         self.instance_id = uuid.uuid4().hex
-        self._session: _Session | None = None
+        self._session: Runtime | None = None
 
     def __repr__(self) -> str:
         running = "running" if self._session else "stopped"
@@ -195,65 +171,24 @@ class Agent(Generic[StateT]):
             await redis.aclose()
             raise
 
-    async def _open(self, redis: aioredis.Redis) -> _Session:
-        opts = self.options
-        scripts = Scripts(redis)
-        creds = await obtain_credentials(redis, scripts, self.agent_id, opts)
-        trust = GatewayTrust(
+    async def _open(self, redis: aioredis.Redis) -> Runtime:
+        runtime = await build_runtime(
             redis,
-            creds,
-            configured_key=opts.gateway_public_key,
-            trust_on_first_use=opts.provisioning_allowed,
-        )
-        await trust.refresh_if_unpinned()
-        store = StateStore(redis, self.agent_id, self._state_model)
-        self._state = await store.load()
-        registry = Registry(redis, scripts, self.agent_id, self.instance_id)
-        transport = Transport(redis, creds)
-        ready = asyncio.Event()
-        dispatcher: Dispatcher | None = None
-
-        async def verify(entry_id: str, fields: dict[str, bytes]) -> Any:
-            assert dispatcher is not None
-            return await dispatcher.verify(entry_id, fields)
-
-        requests = PendingRequests(redis, self.agent_id, self.instance_id, verify)
-        dispatcher = Dispatcher(
             agent_id=self.agent_id,
+            instance_id=self.instance_id,
+            options=self.options,
+            state_model=self._state_model,
             host=self,
             handlers=type(self)._handlers,
             has_fallback=type(self).on_message is not Agent.on_message,
-            trust=trust,
-            ledger=DeliveryLedger(
-                redis, self.agent_id, dedup_ttl=opts.dedup_ttl, lease=opts.claim_idle * 0.8
-            ),
-            requests=requests,
-            transport=transport,
-            registry=registry,
-            max_deliveries=opts.max_deliveries,
-            ready=ready,
-            owner=self.instance_id,
-        )
-        consumer = StreamConsumer(
-            redis,
-            self.agent_id,
-            f"{self.agent_id}-{self.instance_id}",
-            opts,
-            dispatcher.process,
-            keepalive=dispatcher.refresh_leases,
-        )
-        heartbeat = Heartbeat(
-            registry,
-            interval=opts.heartbeat_interval,
-            ttl=opts.heartbeat_ttl,
             reregister=self._register,
         )
-        session = _Session(redis, registry, store, transport, requests, consumer, heartbeat, ready)
-        self._session = session
-        await consumer.ensure_group()
+        self._state = cast("StateT", runtime.loaded_state)
+        self._session = runtime
+        await runtime.consumer.ensure_group()
         await self._register()
-        await requests.start(dispatcher.make_message)
-        return session
+        await runtime.requests.start(runtime.dispatcher.make_message)
+        return runtime
 
     async def _register(self) -> None:
         session = self._require()
@@ -300,7 +235,7 @@ class Agent(Generic[StateT]):
     ) -> None:
         await self.stop()
 
-    def _require(self) -> _Session:
+    def _require(self) -> Runtime:
         if self._session is None:
             raise RuntimeError(f"agent {self.agent_id!r} is not started; call start() first")
         return self._session

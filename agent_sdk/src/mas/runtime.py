@@ -1,0 +1,128 @@
+"""Runtime: the collaborators of one running agent instance, wired together at start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+
+from .consumer import StreamConsumer
+from .credentials import obtain_credentials
+from .dispatch import Dispatcher, HandlerHost
+from .envelope import Delivery
+from .handlers import HandlerSpec
+from .heartbeat import Heartbeat
+from .ledger import DeliveryLedger
+from .options import AgentOptions
+from .registry import Registry
+from .requests import PendingRequests
+from .scripts import Scripts
+from .state import StateStore
+from .transport import Transport
+from .trust import GatewayTrust
+
+__all__ = ["LEASE_FRACTION", "Runtime", "build_runtime"]
+
+LEASE_FRACTION = 0.8
+"""Handling leases last this fraction of `claim_idle`, so they lapse before a reclaim."""
+
+
+@dataclass
+class Runtime:
+    """Everything that exists only while an agent instance runs."""
+
+    redis: aioredis.Redis
+    registry: Registry
+    store: StateStore[Any]
+    loaded_state: BaseModel
+    transport: Transport
+    requests: PendingRequests
+    dispatcher: Dispatcher
+    consumer: StreamConsumer
+    heartbeat: Heartbeat
+    ready: asyncio.Event
+
+
+async def build_runtime(
+    redis: aioredis.Redis,
+    *,
+    agent_id: str,
+    instance_id: str,
+    options: AgentOptions,
+    state_model: type[BaseModel],
+    host: HandlerHost,
+    handlers: Mapping[str, HandlerSpec],
+    has_fallback: bool,
+    reregister: Callable[[], Awaitable[None]],
+) -> Runtime:
+    """Check credentials, load state and wire the collaborators (nothing runs yet)."""
+    scripts = Scripts(redis)
+    creds = await obtain_credentials(redis, scripts, agent_id, options)
+    trust = GatewayTrust(
+        redis,
+        creds,
+        configured_key=options.gateway_public_key,
+        trust_on_first_use=options.provisioning_allowed,
+    )
+    await trust.refresh_if_unpinned()
+    store = StateStore(redis, agent_id, state_model)
+    loaded = await store.load()
+    registry = Registry(redis, scripts, agent_id, instance_id)
+    transport = Transport(redis, creds)
+    ready = asyncio.Event()
+    dispatcher: Dispatcher | None = None
+
+    async def verify(entry_id: str, fields: dict[str, bytes]) -> Delivery | None:
+        assert dispatcher is not None
+        return await dispatcher.verify(entry_id, fields)
+
+    requests = PendingRequests(redis, agent_id, instance_id, verify)
+    dispatcher = Dispatcher(
+        agent_id=agent_id,
+        host=host,
+        handlers=handlers,
+        has_fallback=has_fallback,
+        trust=trust,
+        ledger=DeliveryLedger(
+            redis,
+            agent_id,
+            dedup_ttl=options.dedup_ttl,
+            lease=options.claim_idle * LEASE_FRACTION,
+        ),
+        requests=requests,
+        transport=transport,
+        registry=registry,
+        max_deliveries=options.max_deliveries,
+        ready=ready,
+        owner=instance_id,
+    )
+    consumer = StreamConsumer(
+        redis,
+        agent_id,
+        f"{agent_id}-{instance_id}",
+        options,
+        dispatcher.process,
+        keepalive=dispatcher.refresh_leases,
+    )
+    heartbeat = Heartbeat(
+        registry,
+        interval=options.heartbeat_interval,
+        ttl=options.heartbeat_ttl,
+        reregister=reregister,
+    )
+    return Runtime(
+        redis=redis,
+        registry=registry,
+        store=store,
+        loaded_state=loaded,
+        transport=transport,
+        requests=requests,
+        dispatcher=dispatcher,
+        consumer=consumer,
+        heartbeat=heartbeat,
+        ready=ready,
+    )
