@@ -46,7 +46,7 @@ def _start_gateway(
                 "--signing-key",
                 str(key),
                 "--log-level",
-                "WARNING",
+                "INFO",
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -82,16 +82,21 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
     try:
         sink = keys.agent_stream("sink")
 
-        async def victim_is_mid_batch() -> bool:
-            return await redis_client.xlen(sink) >= MESSAGES // 5 and (
-                await _pending_of(redis_client, "gw-victim") > 0
-            )
+        async def victim_frozen_mid_batch() -> bool:
+            """Freeze the victim; keep it frozen only if it holds read-but-uncommitted entries."""
+            if await redis_client.xlen(sink) < MESSAGES // 5:
+                return False
+            victim.send_signal(signal.SIGSTOP)
+            if await _pending_of(redis_client, "gw-victim") > 0:
+                return True
+            victim.send_signal(signal.SIGCONT)
+            return False
 
-        await wait_until(victim_is_mid_batch, 60, "the victim gateway to be mid-batch")
+        await wait_until(victim_frozen_mid_batch, 60, "the victim gateway to be mid-batch")
+        stranded = await _pending_of(redis_client, "gw-victim")
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        stranded = await _pending_of(redis_client, "gw-victim")
-        assert stranded > 0, "the kill must leave entries pending on the victim"
+        assert stranded > 0
 
         async def all_forwarded() -> bool:
             return (

@@ -145,6 +145,7 @@ class GatewayService:
 
     async def stop(self) -> None:
         """Finish the batch in progress, stop consuming and close connections."""
+        log.info("gateway %s stopping", self.settings.gateway_id)
         self._stopping.set()
         for task in self._tasks:
             task.cancel()
@@ -153,6 +154,7 @@ class GatewayService:
                 await task
         self._tasks = []
         await self._close()
+        log.info("gateway %s stopped", self.settings.gateway_id)
 
     async def _close(self) -> None:
         for closer in reversed(self._closers):
