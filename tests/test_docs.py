@@ -1,0 +1,61 @@
+"""The README stays true: its key table names every Redis key, and its agent example runs."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mas import keys
+from mas_gateway.devstack import DevStack
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _key_patterns() -> dict[str, str]:
+    patterns: dict[str, str] = {}
+    for name in keys.__all__:
+        value = getattr(keys, name)
+        if callable(value):
+            params = inspect.signature(value).parameters
+            args = ["{id}" if p == "agent_id" else "{" + p + "}" for p in params]
+            patterns[name] = value(*args)
+        elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
+            patterns[name] = value
+    return patterns
+
+
+@pytest.mark.parametrize(("name", "pattern"), sorted(_key_patterns().items()))
+def test_readme_key_table_lists_every_key(name: str, pattern: str) -> None:
+    assert f"| `{pattern}` |" in README, f"README key table lacks {pattern} (keys.{name})"
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+async def test_readme_agent_example_runs(
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [example] = [b for b in _python_blocks(README) if "class Greeter" in b]
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    rule = re.search(r"`(p, agent, [^`]+)`", README)
+    assert rule is not None, "README names the policy line to add"
+    with (policies / "policy.csv").open("a", encoding="utf-8") as f:
+        f.write(f"\n{rule.group(1)}\n")
+    monkeypatch.setenv("MAS_REDIS_URL", redis_url)
+    monkeypatch.setenv("MAS_AUTO_PROVISION", "1")
+    monkeypatch.setenv("MAS_CREDENTIALS_DIR", str(tmp_path / "credentials"))
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(example.replace("asyncio.run(main())", ""), "README.md", "exec"), namespace)
+    async with DevStack(redis_url=redis_url, policies_dir=policies):
+        await namespace["main"]()  # type: ignore[operator]
+    assert "Hello, Ada!" in capsys.readouterr().out
