@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.policy",
     "mas_gateway.cli.demo",
     "mas_gateway.cli.dlp",
+    "mas_gateway.cli.bench",
     "mas_gateway.cli.compliance",
 ]
 

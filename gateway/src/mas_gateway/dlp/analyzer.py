@@ -9,11 +9,8 @@ finding, so Presidio's pattern pass is skipped for it.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import regex
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
@@ -25,19 +22,12 @@ from mas.errors import ConfigError
 
 from .context import WindowContextEnhancer
 from .nlp import LeanSpacyEngine
-from .person import NAME_TRIGGER, PersonNameRecognizer
+from .person import PersonNameRecognizer
 from .policy import DLPPolicy
+from .prescreen import Prescreen, build_prescreen
 from .recognizers import load_recognizer_files
 
 __all__ = ["AnalyzerBundle", "build_analyzer"]
-
-# Necessary conditions for recognizers that are not regex based.
-_TRIGGERS: dict[str, str] = {
-    "PhoneRecognizer": r"\d(?:[^\d\n]{0,3}\d){6}",
-    "PersonNameRecognizer": NAME_TRIGGER,
-}
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
-_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 
 
 @dataclass
@@ -47,41 +37,10 @@ class AnalyzerBundle:
     analyzer: AnalyzerEngine
     nlp: LeanSpacyEngine
     entities: list[str]
-    uses_ner: bool
-    prescreen: regex.Pattern[str] | None
+    ner_entities: frozenset[str]
+    """Entity types reported by a recognizer that uses spaCy's NER."""
+    prescreen: Prescreen | None
     language: str
-
-
-def _scoped(pattern: str, flags: int) -> str:
-    inline = ""
-    m = _LEADING_FLAGS.match(pattern)
-    if m:
-        inline = m.group(1)
-        pattern = pattern[m.end() :]
-    case = "i" if flags & re.IGNORECASE or "i" in inline else "-i"
-    return f"(?{case}:{pattern})" if case == "i" else f"(?-i:{pattern})"
-
-
-def build_prescreen(recognizers: Sequence[EntityRecognizer]) -> regex.Pattern[str] | None:
-    """One regex matching wherever any recognizer could match; None if that cannot be built."""
-    parts: list[str] = []
-    for rec in recognizers:
-        if isinstance(rec, PatternRecognizer):
-            flags = rec.global_regex_flags or 0
-            for pattern in rec.patterns:
-                if _BACKREF.search(pattern.regex):
-                    return None
-                parts.append(_scoped(pattern.regex, flags))
-        elif type(rec).__name__ in _TRIGGERS:
-            parts.append(_TRIGGERS[type(rec).__name__])
-        else:
-            return None
-    if not parts:
-        return None
-    try:
-        return regex.compile("|".join(parts), flags=regex.DOTALL | regex.MULTILINE | regex.V0)
-    except regex.error:
-        return None
 
 
 def build_analyzer(policy: DLPPolicy) -> AnalyzerBundle:
@@ -130,7 +89,14 @@ def build_analyzer(policy: DLPPolicy) -> AnalyzerBundle:
         supported_languages=[language],
         context_aware_enhancer=WindowContextEnhancer(settings.context),
     )
-    uses_ner = any(isinstance(r, PersonNameRecognizer) for r in recognizers)
+    ner_entities = frozenset(
+        e for r in recognizers if isinstance(r, PersonNameRecognizer) for e in r.supported_entities
+    )
     return AnalyzerBundle(
-        analyzer, nlp, sorted(scope & covered), uses_ner, build_prescreen(recognizers), language
+        analyzer,
+        nlp,
+        sorted(scope & covered),
+        ner_entities,
+        build_prescreen(recognizers, policy.min_threshold),
+        language,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
@@ -23,7 +23,7 @@ from .document import DocArtifacts
 from .policy import ContextSettings
 from .recognizers import negative_context
 
-__all__ = ["WindowContextEnhancer", "phrase_in", "split_phrase"]
+__all__ = ["WindowContextEnhancer", "phrase_regex", "split_phrase"]
 
 _SPLIT = re.compile(r"[A-Za-z0-9]+")
 
@@ -33,19 +33,15 @@ def split_phrase(phrase: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _SPLIT.findall(phrase))
 
 
-def _word_matches(word: str, wanted: str) -> bool:
-    return word == wanted or (len(wanted) >= 4 and word.startswith(wanted))
-
-
-def phrase_in(words: Sequence[str], phrase: Sequence[str]) -> bool:
-    """True when `phrase` occurs as consecutive words of `words`."""
-    n = len(phrase)
-    if n == 0 or n > len(words):
-        return False
-    for i in range(len(words) - n + 1):
-        if all(_word_matches(words[i + k], phrase[k]) for k in range(n)):
-            return True
-    return False
+def phrase_regex(phrases: Iterable[tuple[str, ...]]) -> re.Pattern[str] | None:
+    """One regex finding any phrase in a space-joined word window (same rules as `phrase_in`)."""
+    alternatives = []
+    for phrase in phrases:
+        words = [re.escape(w) + ("[a-z0-9]*" if len(w) >= 4 else "") for w in phrase]
+        alternatives.append(" ".join(words))
+    if not alternatives:
+        return None
+    return re.compile(r"(?:^| )(?:" + "|".join(alternatives) + r")(?= |$)")
 
 
 class WindowContextEnhancer(ContextAwareEnhancer):
@@ -58,19 +54,21 @@ class WindowContextEnhancer(ContextAwareEnhancer):
             context_prefix_count=settings.words_before,
             context_suffix_count=settings.words_after,
         )
-        self._phrases: dict[str, tuple[tuple[str, ...], ...]] = {}
-        self._negative: dict[str, tuple[tuple[str, ...], ...]] = {}
+        self._compiled_for: dict[str, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {}
 
     def _compiled(
-        self, recognizer: EntityRecognizer
-    ) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+        self, recognizer: EntityRecognizer, extra: tuple[tuple[str, ...], ...]
+    ) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
         key = recognizer.id
-        if key not in self._phrases:
-            self._phrases[key] = tuple(p for p in map(split_phrase, recognizer.context or []) if p)
-            self._negative[key] = tuple(
-                p for p in map(split_phrase, negative_context(recognizer)) if p
-            )
-        return self._phrases[key], self._negative[key]
+        if extra:
+            key = f"{key}|{extra!r}"
+        found = self._compiled_for.get(key)
+        if found is None:
+            phrases = [p for p in map(split_phrase, recognizer.context or []) if p]
+            negative = [p for p in map(split_phrase, negative_context(recognizer)) if p]
+            found = (phrase_regex([*phrases, *extra]), phrase_regex(negative))
+            self._compiled_for[key] = found
+        return found
 
     def enhance_using_context(
         self,
@@ -93,19 +91,19 @@ class WindowContextEnhancer(ContextAwareEnhancer):
             if recognizer is None or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
                 results.append(result)
                 continue
-            phrases, negative = self._compiled(recognizer)
-            if not phrases and not negative and not extra:
+            positive, negative = self._compiled(recognizer, extra)
+            if positive is None and negative is None:
                 results.append(result)
                 continue
             head, tail = document.words_around(
                 result.start, result.end, self.context_prefix_count, self.context_suffix_count
             )
-            if negative and any(phrase_in(head[-2:], p) for p in negative):
+            if negative is not None and negative.search(" ".join(head[-2:])):
                 continue
             span = document.span_at(result.start)
-            field_words = span.context.split() if span is not None else []
-            window = [*head, "", *tail, "", *field_words]
-            if any(phrase_in(window, p) for p in (*phrases, *extra)):
+            field_words = span.context if span is not None else ""
+            window = f"{' '.join(head)} | {' '.join(tail)} | {field_words}"
+            if positive is not None and positive.search(window):
                 result = copy.copy(result)
                 result.score = min(
                     ContextAwareEnhancer.MAX_SCORE,
@@ -116,9 +114,3 @@ class WindowContextEnhancer(ContextAwareEnhancer):
                 )
             results.append(result)
         return results
-
-
-def contains_any(words: Iterable[str], phrases: Iterable[tuple[str, ...]]) -> bool:
-    """True when any phrase occurs in `words`."""
-    seq = list(words)
-    return any(phrase_in(seq, p) for p in phrases)

@@ -98,9 +98,9 @@ class DLPEngine:
         return cls.from_file(Path(policies_dir) / "dlp.yaml")
 
     @property
-    def uses_ner(self) -> bool:
-        """True when an entity in scope needs spaCy's named-entity recognizer."""
-        return self._bundle.uses_ner
+    def ner_entities(self) -> frozenset[str]:
+        """Entity types in scope that need spaCy's named-entity recognizer."""
+        return self._bundle.ner_entities
 
     def warm_up(self) -> None:
         """Load the spaCy pipeline and run every recognizer once."""

@@ -21,14 +21,22 @@ from typing import Any
 
 import regex
 import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, predefined_recognizers
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer import (
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerResult,
+    predefined_recognizers,
+)
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
 from .checksums import VALIDATORS
 from .person import PersonNameRecognizer
 from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = [
+    "CandidatePhoneRecognizer",
     "OfflineEmailRecognizer",
     "PolicyPatternRecognizer",
     "load_recognizer_files",
@@ -48,6 +56,33 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         """True when the address ends in a known public suffix."""
         return _OFFLINE_TLD(pattern_text).fqdn != ""
+
+
+# A run of at least seven digits with the separators phone numbers use.
+_PHONE_CANDIDATE = regex.compile(r"[+(]?\d(?:[ \t().\-/]{0,3}\d){6,16}")
+
+
+class CandidatePhoneRecognizer(PhoneRecognizer):
+    """Presidio's libphonenumber recognizer, run only on digit runs that could be numbers.
+
+    libphonenumber's matcher walks the whole text once per region; running it on
+    the few candidate runs gives the same matches at a fraction of the cost.
+    """
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Phone numbers found inside candidate digit runs (offsets into `text`)."""
+        results: list[RecognizerResult] = []
+        for m in _PHONE_CANDIDATE.finditer(text):
+            start = max(0, m.start() - 1)
+            end = min(len(text), m.end() + 1)
+            part = super().analyze(text[start:end], entities, nlp_artifacts)  # type: ignore[arg-type]
+            for found in part:
+                found.start += start
+                found.end += start
+                results.append(found)
+        return EntityRecognizer.remove_duplicates(results)
 
 
 class PolicyPatternRecognizer(PatternRecognizer):
@@ -98,6 +133,7 @@ _PREDEFINED_KEYS = {
 # Recognizers written in Python for this gateway, selectable like Presidio's own.
 _OWN_CLASSES: dict[str, type[EntityRecognizer]] = {
     "EmailRecognizer": OfflineEmailRecognizer,
+    "PhoneRecognizer": CandidatePhoneRecognizer,
     "PersonNameRecognizer": PersonNameRecognizer,
 }
 

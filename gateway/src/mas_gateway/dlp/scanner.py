@@ -100,11 +100,11 @@ class Scanner:
             self._add_decoded(texts, seg, clean, original, depth - 1)
 
     def _needs_ner(self, document: AnalysisDocument) -> bool:
-        return self.bundle.uses_ner and name_candidates(document.text)
+        return bool(self.bundle.ner_entities) and name_candidates(document.text)
 
     def _needs_analysis(self, document: AnalysisDocument) -> bool:
         screen = self.bundle.prescreen
-        return screen is None or screen.search(document.text) is not None
+        return screen is None or screen.might_match(document.text)
 
     def scan_batch(self, payloads: Sequence[Any]) -> list[ScanResult]:
         """Scan every payload; one spaCy batch for the documents that need NER."""

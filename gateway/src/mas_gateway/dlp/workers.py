@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,8 +43,9 @@ def _scan(payloads: Sequence[Any]) -> list[ScanResult]:
     return _ENGINE.scan_batch(payloads)
 
 
-def _ready() -> bool:
-    return _ENGINE is not None
+def _ready() -> int:
+    time.sleep(0.05)  # hold this worker so that the others take the next probes
+    return os.getpid()
 
 
 class WorkerPool:
@@ -63,11 +66,22 @@ class WorkerPool:
             )
         return self._pool
 
-    async def start(self) -> None:
-        """Start every worker and wait until each has loaded its engine."""
+    async def start(self, timeout: float = 300.0) -> None:
+        """Start every worker and wait until each has loaded its engine.
+
+        Raises:
+            BrokenProcessPool: a worker failed to start.
+            TimeoutError: not every worker answered within `timeout` seconds.
+        """
         loop = asyncio.get_running_loop()
         pool = self._executor()
-        await asyncio.gather(*(loop.run_in_executor(pool, _ready) for _ in range(self.workers)))
+        seen: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(seen) < self.workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(seen)} of {self.workers} DLP workers started")
+            probes = (loop.run_in_executor(pool, _ready) for _ in range(self.workers))
+            seen.update(await asyncio.gather(*probes))
 
     async def scan(self, payloads: Sequence[Any]) -> list[ScanResult]:
         """Scan payloads split over the workers; order is kept.

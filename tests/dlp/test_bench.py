@@ -1,0 +1,46 @@
+"""``mas bench dlp`` runs both scenarios and reports rates (timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mas_gateway.cli import main
+from mas_gateway.dlp import DLPEngine, load_policy
+from mas_gateway.dlp.bench import pattern_only_policy
+from mas_gateway.dlp.traffic import clean_messages, mixed_messages
+
+from .helpers import POLICIES
+
+
+def test_traffic_is_distinct_and_mixed(engine: DLPEngine) -> None:
+    mixed = mixed_messages(200, seed=1)
+    assert len({json.dumps(m) for m in mixed}) == 200
+    flagged = sum(engine.evaluate(m).action != "allow" for m in mixed)
+    assert 30 <= flagged <= 100
+    assert all(engine.evaluate(m).action == "allow" for m in clean_messages(100, seed=2))
+
+
+def test_pattern_only_policy_drops_ner_entities(engine: DLPEngine, tmp_path: Path) -> None:
+    policy = load_policy(pattern_only_policy(engine, tmp_path))
+    assert "PERSON" not in policy.scope
+    assert policy.scope == engine.policy.scope - {"PERSON"}
+    assert [r.name for r in policy.routes] == [r.name for r in engine.policy.routes]
+    assert DLPEngine(policy).ner_entities == frozenset()
+
+
+def test_mas_bench_dlp_prints_both_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["bench", "dlp", "--messages", "12", "--workers", "0", "--batch-size", "5",
+         "--policies", str(POLICIES), "--json"]
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["scenario"] for r in rows] == ["ner", "patterns"]
+    for row in rows:
+        assert row["messages"] == 12
+        assert row["stage_msgs_per_s"] > 0
+        assert row["baseline_msgs_per_s"] > 0
+    assert rows[1]["stage_flagged"] == 0
