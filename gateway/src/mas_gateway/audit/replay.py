@@ -9,14 +9,14 @@ hash to that same signed root: unauthenticated hints are never believed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .checkpoint import Checkpoint
 from .log import LogEntry
 from .merkle import CompactRange, leaf_hash
 
-__all__ = ["Finding", "Replay", "Target"]
+__all__ = ["Finding", "LeafHints", "Replay", "Target"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,25 @@ class Target:
 
     checkpoint: Checkpoint
     label: str
+
+
+@dataclass(frozen=True)
+class LeafHints:
+    """Leaf hashes someone claims for positions ``left.size`` onwards; never trusted as such."""
+
+    leaves: Sequence[bytes]
+    left: CompactRange = field(default_factory=CompactRange)
+
+    def signed_slice(self, target: Checkpoint, lo: int) -> list[bytes] | None:
+        """Leaves ``lo .. tree_size`` if these hints hash to the target's signed root."""
+        start, hi = self.left.size, target.tree_size
+        if lo < start or len(self.leaves) < hi - start:
+            return None
+        claimed = self.left.copy()
+        claimed.extend(self.leaves[: hi - start])
+        if claimed.root() != target.root:
+            return None
+        return list(self.leaves[lo - start : hi - start])
 
 
 def _first_positions(hashes: Sequence[bytes]) -> dict[bytes, int]:
@@ -91,6 +110,7 @@ class Replay:
         self.frontier.append(leaf)
         self._entries.append(entry)
         self._leaves.append(leaf)
+        passed = 0
         while self._next < len(self._targets):
             target = self._targets[self._next]
             if target.checkpoint.tree_size != self.frontier.size:
@@ -98,9 +118,12 @@ class Replay:
             if self.frontier.root() != target.checkpoint.root:
                 self.failed = target
                 return False
-            self.verified_size = self.frontier.size
-            self.verified_targets += 1
+            passed += 1
             self._next += 1
+        if passed:
+            # Only once every root at this size matched is the prefix vouched for.
+            self.verified_size = self.frontier.size
+            self.verified_targets += passed
             self._entries.clear()
             self._leaves.clear()
         return True
@@ -110,19 +133,16 @@ class Replay:
         if self.failed is None and self._next < len(self._targets):
             self.failed = self._targets[self._next]
 
-    def locate(self, hints: Sequence[bytes] | None) -> Finding:
-        """Name the first bad entry under the failed root; `hints` are leaf hashes from `start`."""
+    def locate(self, hints: Sequence[LeafHints] = ()) -> Finding:
+        """Name the first bad entry under the failed root, pinned by the first authentic hints."""
         target = self.failed
         if target is None:
             raise ValueError("nothing failed")
-        checkpoint = target.checkpoint
-        lo, hi = self.verified_size, checkpoint.tree_size
-        if hints is not None and len(hints) >= hi - self.start:
-            claimed = self._left.copy()
-            claimed.extend(hints[: hi - self.start])
-            if claimed.root() == checkpoint.root:
-                return self._pinned(target, list(hints[lo - self.start : hi - self.start]))
-        return self._bounded(target, hints)
+        for candidate in hints:
+            signed = candidate.signed_slice(target.checkpoint, self.verified_size)
+            if signed is not None:
+                return self._pinned(target, signed)
+        return self._bounded(target, hints[0] if hints else None)
 
     def _named(self, position: int, kind: str, message: str) -> Finding:
         """A finding about the entry now at `lo + position` (if there is one)."""
@@ -163,7 +183,7 @@ class Replay:
             message = "modified: it no longer hashes to the signed leaf"
         return self._named(i, "entry", f"{message} ({target.label} does not match)")
 
-    def _bounded(self, target: Target, hints: Sequence[bytes] | None) -> Finding:
+    def _bounded(self, target: Target, hints: LeafHints | None) -> Finding:
         """Without authenticated leaves: the first entry the signed roots cannot vouch for."""
         lo, hi = self.verified_size, target.checkpoint.tree_size
         if self.size < hi and self.size == lo:
@@ -174,14 +194,14 @@ class Replay:
                 "(the tail was cut off)",
             )
         detail = ""
-        if hints is not None:
-            offset = lo - self.start
-            rec = self._leaves
+        if hints is not None and lo >= hints.left.size:
+            offset = lo - hints.left.size
+            rec, claimed = self._leaves, hints.leaves
             diff = next(
                 (
                     p
                     for p in range(len(rec))
-                    if offset + p >= len(hints) or hints[offset + p] != rec[p]
+                    if offset + p >= len(claimed) or claimed[offset + p] != rec[p]
                 ),
                 None,
             )

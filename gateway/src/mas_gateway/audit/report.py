@@ -11,9 +11,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas.errors import SignatureError
 
 from .checkpoint import SignedCheckpoint
-from .replay import Finding, Target
+from .replay import Finding, LeafHints, Target
 
-__all__ = ["VerifyReport", "check_chain", "check_witness"]
+__all__ = ["VerifyReport", "Witness", "check_chain", "check_witness"]
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A checkpoint kept outside the log (and, from an old export, its leaf hashes)."""
+
+    checkpoint: SignedCheckpoint
+    hints: LeafHints | None = None
 
 
 @dataclass

@@ -22,8 +22,8 @@ from .counters import counter_problems, read_counters
 from .errors import AuditFormatError
 from .log import iter_log, load_segments
 from .merkle import HASH_SIZE
-from .replay import Finding, Replay
-from .report import VerifyReport, check_chain, check_witness
+from .replay import Finding, LeafHints, Replay
+from .report import VerifyReport, Witness, check_chain, check_witness
 
 __all__ = ["load_stored_checkpoints", "stored_leaves", "verify_log"]
 
@@ -60,7 +60,7 @@ async def verify_log(
     *,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     archive_dir: Path | None = None,
-    witness: SignedCheckpoint | None = None,
+    witness: Witness | SignedCheckpoint | None = None,
 ) -> VerifyReport:
     """Check the whole log; the report names the first bad entry when there is one.
 
@@ -78,8 +78,10 @@ async def verify_log(
     signed = [s.signed for s in stored]
     targets, findings = check_chain(signed, trusted, where=[s.stream_id for s in stored])
     report.findings.extend(findings)
+    if isinstance(witness, SignedCheckpoint):
+        witness = Witness(witness)
     if witness is not None:
-        target, findings = check_witness(witness, signed, trusted)
+        target, findings = check_witness(witness.checkpoint, signed, trusted)
         report.findings.extend(findings)
         if target is not None:
             targets.append(target)
@@ -96,7 +98,13 @@ async def verify_log(
     replay.finish()
     report.findings.extend(Finding("archive", problem) for problem in problems)
     if replay.failed is not None:
-        report.findings.append(replay.locate(stored_leaves(stored)))
+        hints: list[LeafHints] = []
+        leaves = stored_leaves(stored)
+        if leaves is not None:
+            hints.append(LeafHints(leaves))
+        if witness is not None and witness.hints is not None:
+            hints.append(witness.hints)
+        report.findings.append(replay.locate(hints))
     counters = await read_counters(client)
     report.findings.extend(Finding("counters", p) for p in counter_problems(counters))
 
