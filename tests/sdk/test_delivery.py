@@ -405,3 +405,28 @@ async def test_poison_message_of_crash_looping_instances_is_dead_lettered(
 async def _first_id(redis: aioredis.Redis, stream: str) -> str:
     [(entry_id, _)] = await redis.xrange(stream, count=1)
     return entry_id.decode()
+
+
+async def test_instances_share_the_stream(
+    sdk_env: str, gateway: DeliverySigner, redis_client: aioredis.Redis
+) -> None:
+    both_busy = asyncio.Event()
+    running: list[str] = []
+    handled: dict[str, list[str]] = {}
+
+    class Shared(Agent):
+        @Agent.on("ping")
+        async def ping(self, message: AgentMessage, payload: None) -> None:
+            running.append(self.instance_id)
+            if len(set(running)) == 2:
+                both_busy.set()
+            await both_busy.wait()
+            handled.setdefault(self.instance_id, []).append(message.message_id)
+
+    options = {**FAST, "concurrency": 1, "batch_size": 1}
+    async with Shared("shared", **options) as one, Shared("shared", **options) as two:
+        sent = [(await gateway.deliver("shared", "ping")).message_id for _ in range(10)]
+        await one.wait_idle()
+        await two.wait_idle()
+    assert set(handled) == {one.instance_id, two.instance_id}
+    assert sorted(handled[one.instance_id] + handled[two.instance_id]) == sorted(sent)
