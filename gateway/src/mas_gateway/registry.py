@@ -149,13 +149,17 @@ async def rotate_token(client: aioredis.Redis, agent_id: str) -> str:
 
 
 async def revoke_agent(client: aioredis.Redis, agent_id: str) -> None:
-    """Revoke an agent: its next submission is refused with 401."""
+    """Revoke an agent: its next submission is refused with 401.
+
+    The token hash stays, so the gateway can still tell the real agent (and only it)
+    why it is refused; the revocation mark alone decides.
+    """
     if not await client.exists(keys.agent_record(agent_id)):
         raise ConfigError(f"unknown agent {agent_id!r}")
     async with client.pipeline(transaction=True) as pipe:
         pipe.hset(
             keys.agent_record(agent_id),
-            mapping={"status": "REVOKED", "token_hash": "", "revoked_at": repr(time.time())},
+            mapping={"status": "REVOKED", "revoked_at": repr(time.time())},
         )
         pipe.delete(keys.agent_heartbeat(agent_id))
         await pipe.execute()
