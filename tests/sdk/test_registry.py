@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from mas import Agent, CredentialsError, keys
+from mas import Agent, AgentMessage, CredentialsError, keys
 
-from .conftest import FAST, eventually
+from .conftest import FAST, DeliverySigner, eventually
 
 
 class MetaAgent(Agent):
@@ -174,3 +174,42 @@ def test_unknown_option_and_direct_mode_are_errors() -> None:
         Agent("x", heartbeat_interval=10, heartbeat_ttl=5)
     with pytest.raises(ValueError, match="gateway"):
         Agent("x", use_gateway=False)
+
+
+async def test_failing_on_start_releases_everything(
+    sdk_env: str, gateway: DeliverySigner, redis_client: aioredis.Redis
+) -> None:
+    class Broken(Agent):
+        async def on_start(self) -> None:
+            raise RuntimeError("no database")
+
+        @Agent.on("ping")
+        async def ping(self, message: AgentMessage, payload: None) -> None:
+            raise AssertionError("never handled before on_start succeeded")
+
+    sent = await gateway.deliver("broken", "ping")
+    agent = Broken("broken", **{**FAST, "stop_timeout": 60})
+    async with asyncio.timeout(5):
+        with pytest.raises(RuntimeError, match="no database"):
+            await agent.start()
+    assert not agent.running
+    assert await redis_client.hget(keys.agent_record("broken"), "status") == b"INACTIVE"
+    assert not await redis_client.exists(keys.agent_handling("broken", sent.message_id))
+
+    handled: list[str] = []
+
+    class Fixed(Agent):
+        @Agent.on("ping")
+        async def ping(self, message: AgentMessage, payload: None) -> None:
+            handled.append(message.message_id)
+
+    async with Fixed("broken", **{**FAST, "claim_idle": 0.2}) as fixed:
+        await fixed.wait_idle()
+    assert handled == [sent.message_id]
+
+
+async def test_concurrent_stops_are_one_stop(sdk_env: str) -> None:
+    agent = Agent("stopper", **FAST)
+    await agent.start()
+    await asyncio.gather(agent.stop(), agent.stop(), agent.stop())
+    assert not agent.running

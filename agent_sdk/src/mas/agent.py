@@ -138,6 +138,7 @@ class Agent(Generic[StateT]):
         self._state: StateT = build_state(self._state_model)
         self.instance_id = uuid.uuid4().hex
         self._session: Runtime | None = None
+        self._stopping: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         running = "running" if self._session else "stopped"
@@ -198,20 +199,28 @@ class Agent(Generic[StateT]):
 
     async def stop(self) -> None:
         """Finish running handlers, run `on_stop`, deregister and disconnect. Idempotent."""
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+            return
         session = self._session
         if session is None:
             return
+        self._stopping = asyncio.get_running_loop().create_future()
         try:
             await self._close(run_hook=True)
         finally:
             await session.redis.aclose()
+            self._stopping.set_result(None)
+            self._stopping = None
 
     async def _close(self, *, run_hook: bool) -> None:
         session = self._session
         if session is None:
             return
+        # Before on_start finished, nothing ran yet: release claimed entries at once.
+        timeout = self.options.stop_timeout if session.ready.is_set() else 0.0
         try:
-            await session.consumer.stop(self.options.stop_timeout)
+            await session.consumer.stop(timeout)
             if run_hook:
                 await self.on_stop()
         finally:
