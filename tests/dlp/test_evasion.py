@@ -31,7 +31,7 @@ from mas_gateway.dlp import DLPEngine
         ("EMAIL_ADDRESS", "Email DaNa.PaTeL@ExAmPlE.CoM now", "DaNa.PaTeL@ExAmPlE.CoM"),
         ("EMAIL_ADDRESS", "mail dana [at] example [dot] com", "dana [at] example [dot] com"),
         ("EMAIL_ADDRESS", "mail dаnа@ехаmple.com", "dаnа@ехаmple.com"),
-        ("AWS_ACCESS_KEY", "AKIA\u200bIOSFODNN7EXAMPLE", "AKIA\u200bIOSFODNN7EXAMPLE"),
+        ("AWS_ACCESS_KEY", "AKIA\u200bJ7QW3XMPLR4N2T6B", "AKIA\u200bJ7QW3XMPLR4N2T6B"),
     ],
 )
 def test_evasion_is_flagged_on_original_text(

@@ -105,7 +105,7 @@ def ssn(text: str) -> bool:
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
         return False
-    return digits not in ("123456789", "078051120", "219099999")
+    return digits not in ("078051120", "219099999")  # numbers the SSA voided after misuse
 
 
 _MBI_LETTER = "ACDEFGHJKMNPQRTUVWXY"
@@ -140,13 +140,35 @@ def icd10(text: str) -> bool:
     return m is not None
 
 
-def ip_address(text: str) -> bool:
-    """A routable or private IP address (not loopback, unspecified, multicast or link-local)."""
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
-        return False
-    return not (ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_link_local)
+        return None
+    if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_link_local:
+        return None
+    return ip
+
+
+_PRIVATE_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+
+
+def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(ip.version == net.version and ip in net for net in _PRIVATE_NETS)
+
+
+def ip_address(text: str) -> bool:
+    """An IP address outside the private ranges (one that can point at a person's device)."""
+    ip = _ip(text)
+    return ip is not None and not _is_private(ip)
+
+
+def private_ip_address(text: str) -> bool:
+    """A private-range (RFC 1918 / ULA) address: an internal host, sensitive only in context."""
+    ip = _ip(text)
+    return ip is not None and _is_private(ip)
 
 
 _MONTHS = {
@@ -262,6 +284,21 @@ def secret(text: str) -> bool:
     return entropy(value) >= 3.2
 
 
+def vendor_token(text: str) -> bool:
+    """A token in a vendor's format that is not a documented example or a template."""
+    return not is_placeholder(text) and entropy(text) >= 2.5
+
+
+def basic_auth(text: str) -> bool:
+    """HTTP Basic credentials: base64 of ``user:password``."""
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, secret_part = raw.partition(":")
+    return bool(sep and user and secret_part) and not is_placeholder(raw)
+
+
 def password(text: str) -> bool:
     """A password value: anything of 6+ characters that is not a template or mask."""
     value = text.strip("\"'`")
@@ -291,6 +328,9 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "mbi": mbi,
     "icd10": icd10,
     "ip_address": ip_address,
+    "private_ip_address": private_ip_address,
+    "vendor_token": vendor_token,
+    "basic_auth": basic_auth,
     "phone": phone,
     "birth_date": birth_date,
     "secret": secret,

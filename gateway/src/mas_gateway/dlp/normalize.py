@@ -36,6 +36,13 @@ _KEEP_CONTROLS = frozenset("\n\t\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "[at]", "(at)", "{dot}" ... spelled-out separators of e-mail addresses and hosts.
 _SPELLED = re.compile(r"\s*[\[\(\{<]\s*(at|dot)\s*[\]\)\}>]\s*", re.IGNORECASE)
+# "jane dot doe at example dot com": an address read out loud (needs "at" and a "dot" after it).
+_SPOKEN_ADDRESS = re.compile(
+    r"\b[\w+-]+(?:\s+dot\s+[\w+-]+)*\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+\b", re.IGNORECASE
+)
+_SPOKEN_WORD = re.compile(r"\s+(at|dot)\s+", re.IGNORECASE)
+# URL escapes (%40) and numeric HTML entities (&#64; &#x40;).
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|&#(\d{2,3});|&#[xX]([0-9A-Fa-f]{2});")
 
 
 @lru_cache(maxsize=4096)
@@ -87,9 +94,44 @@ def _is_plain(text: str) -> bool:
     return text.isascii() and _CONTROL.search(text) is None
 
 
+def _edits(text: str) -> list[tuple[int, int, str]]:
+    """Spans to rewrite: escapes (%40, &#64;) and spelled-out separators ("[at]", " dot ")."""
+    edits: list[tuple[int, int, str]] = []
+    for m in _ESCAPE.finditer(text):
+        code = (
+            int(m.group(1), 16)
+            if m.group(1)
+            else int(m.group(2) or m.group(3), 16 if m.group(3) else 10)
+        )
+        if 32 <= code < 127:
+            edits.append((m.start(), m.end(), chr(code)))
+    for m in _SPELLED.finditer(text):
+        s, e = m.span()
+        if s > 0 and e < len(text) and text[s - 1].isalnum() and text[e].isalnum():
+            edits.append((s, e, "@" if m.group(1).lower() == "at" else "."))
+    for m in _SPOKEN_ADDRESS.finditer(text):
+        for w in _SPOKEN_WORD.finditer(text, m.start(), m.end()):
+            edits.append((w.start(), w.end(), "@" if w.group(1).lower() == "at" else "."))
+    edits.sort()
+    kept: list[tuple[int, int, str]] = []
+    for edit in edits:
+        if not kept or edit[0] >= kept[-1][1]:
+            kept.append(edit)
+    return kept
+
+
+def _needs_edits(text: str) -> bool:
+    return (
+        "%" in text
+        or "&#" in text
+        or _SPELLED.search(text) is not None
+        or (" dot " in text.lower())
+    )
+
+
 def normalize(text: str) -> NormalizedText:
     """Fold evasion tricks away; cheap identity for plain printable ASCII."""
-    if _is_plain(text) and _SPELLED.search(text) is None:
+    if _is_plain(text) and not _needs_edits(text):
         return NormalizedText(text, text)
     out: list[str] = []
     starts: list[int] = []
@@ -101,27 +143,26 @@ def normalize(text: str) -> NormalizedText:
             starts.append(i)
             ends.append(i + 1)
     folded = "".join(out)
-    if _SPELLED.search(folded) is not None:
-        folded, starts, ends = _unspell(folded, starts, ends)
+    if _needs_edits(folded):
+        folded, starts, ends = _apply(folded, starts, ends, _edits(folded))
     return NormalizedText(text, folded, tuple(starts), tuple(ends))
 
 
-def _unspell(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
-    """Replace "[at]" / "(dot)" by "@" / "." when they join two words."""
+def _apply(
+    text: str, starts: list[int], ends: list[int], edits: list[tuple[int, int, str]]
+) -> tuple[str, list[int], list[int]]:
+    """Apply non-overlapping (start, end, replacement) edits, keeping the offset maps."""
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
     pos = 0
-    for m in _SPELLED.finditer(text):
-        s, e = m.span()
-        if s == 0 or e >= len(text) or not text[s - 1].isalnum() or not text[e].isalnum():
-            continue
+    for s, e, replacement in edits:
         out.append(text[pos:s])
         new_starts.extend(starts[pos:s])
         new_ends.extend(ends[pos:s])
-        out.append("@" if m.group(1).lower() == "at" else ".")
-        new_starts.append(starts[s])
-        new_ends.append(ends[e - 1])
+        out.append(replacement)
+        new_starts.extend([starts[s]] * len(replacement))
+        new_ends.extend([ends[e - 1]] * len(replacement))
         pos = e
     out.append(text[pos:])
     new_starts.extend(starts[pos:])

@@ -28,7 +28,7 @@ _NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
 _NAME = rf"{_NAME_PART}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{1,3}}"
 _NAME_RE = regex.compile(rf"^{_NAME}$")
 # Two capitalised words close together: every path of this recognizer needs that.
-NAME_TRIGGER = r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
+NAME_TRIGGER = r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*,?[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
 _CANDIDATE = regex.compile(rf"(?<![\p{{L}}]){_NAME}")
 _WORD_RE = regex.compile(rf"^{_NAME_WORD}$")
 
@@ -116,6 +116,30 @@ def name_span(text: str) -> tuple[int, int] | None:
     return start, start + len(core)
 
 
+# "DOE, JANE" / "Doe, Jane M." as written in forms and records.
+_INVERTED = regex.compile(
+    r"^\s*(\p{L}[\p{L}'\u2019\-]+),\s*(\p{L}[\p{L}'\u2019\-]+)(?:\s+\p{L}\.?)?\s*$"
+)
+
+
+def field_name_span(value: str) -> tuple[int, int] | None:
+    """The name in a field that holds a person: normal, upper-case, or "Last, First" order."""
+    span = name_span(value)
+    if span is not None:
+        return span
+    stripped = value.strip()
+    if stripped.isupper():
+        span = name_span(value.title())
+        if span is not None:
+            return span
+    m = _INVERTED.match(value)
+    if m is None or any(w.lower() in _NOT_NAMES for w in m.groups()):
+        return None
+    if value.isupper() or all(w[:1].isupper() for w in m.groups()):
+        return m.start(1), len(value.rstrip())
+    return None
+
+
 def name_candidates(text: str) -> bool:
     """True when `text` holds a name-shaped run of words (so spaCy's NER is worth running)."""
     return _CANDIDATE.search(text) is not None
@@ -195,7 +219,7 @@ class PersonNameRecognizer(LocalRecognizer):
             value = text[ds.value_start : ds.value_end]
             if len(value) > 80:
                 continue
-            span = name_span(value)
+            span = field_name_span(value)
             if span is not None:
                 yield ds.value_start + span[0], ds.value_start + span[1], 0.85
 
