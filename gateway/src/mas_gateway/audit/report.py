@@ -38,6 +38,8 @@ class VerifyReport:
     key_ids: list[str] = field(default_factory=list[str])
     findings: list[Finding] = field(default_factory=list[Finding])
     notes: list[str] = field(default_factory=list[str])
+    summary: str = ""
+    """What a successful check established, when the default wording does not fit."""
 
     @property
     def ok(self) -> bool:
@@ -66,11 +68,17 @@ class VerifyReport:
             "first_bad_entry": first.to_json() if first else None,
             "findings": [f.to_json() for f in self.findings],
             "notes": self.notes,
+            "summary": self.summary,
         }
 
     def lines(self) -> list[str]:
         """Human-readable lines: a verdict first, then details."""
-        if self.ok:
+        if self.ok and self.summary:
+            out = [
+                f"OK: {self.source}: {self.summary}; root {self.root or '-'}",
+                f"signing keys: {', '.join(self.key_ids) or '-'}",
+            ]
+        elif self.ok:
             out = [
                 f"OK: {self.source}: {self.entries} entries ({self.archived} archived), "
                 f"{self.checkpoints} checkpoints; tree size {self.tree_size} "
