@@ -50,6 +50,8 @@ def _jwt(header: dict[str, str]) -> str:
         ("birth_date", "1964-09-03", "2999-01-01"),
         ("birth_date", "March 21, 1996", "02/30/1990"),
         ("phone", "(415) 892-7345", "(123) 456-7890"),
+        ("phone", "+1-916-802-3051x1234", "415-911-7345"),
+        ("phone", "001-720-555-0134", "1-020-555-0134"),
         ("phone", "+44 20 7946 0958", "+44 12"),
         ("secret", "rBbzhSUwUObxPcL0Pi_Bn_ZiE_Rbw6Xurxu3QiAZ", "<your-token-here>"),
         ("secret", "dbb5c12959a2e7275b31f37f609c78e2", "aaaaaaaaaaaaaaaaaaaaaaaa"),

@@ -22,6 +22,14 @@ from mas_gateway.dlp.normalize import normalize
         ("ann [at] example [dot] org", "ann@example.org"),
         ("soft\u00adhyphen", "softhyphen"),
         ("plain ascii stays as is", "plain ascii stays as is"),
+        ("mail jo%40example.com", "mail jo@example.com"),
+        ("mail jo&#64;example&#x2E;com", "mail jo@example.com"),
+        ("mail jo\\u0040example.com", "mail jo@example.com"),
+        ("jane dot doe at example dot org", "jane.doe@example.org"),
+        ("meet at noon", "meet at noon"),
+        ("ssn 1O5-97-99l1", "ssn 105-97-9911"),
+        ("Fe2O3 and I10", "Fe2O3 and I10"),
+        ("1\u03322\u03323\u0332", "123"),
     ],
 )
 def test_normalize_folds_evasions(raw: str, expected: str) -> None:

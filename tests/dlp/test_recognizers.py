@@ -50,6 +50,9 @@ PEM = (
         ("API_TOKEN", "postgres://app:S3cr3t-Pa55@db.internal:5432/app", "S3cr3t-Pa55"),
         ("API_TOKEN", 'client_secret: "Zq8vN2pL7xR4tY9wK3mB6cF1"', "Zq8vN2pL7xR4tY9wK3mB6cF1"),
         ("PRIVATE_KEY", "key:\n" + PEM, PEM),
+        ("API_TOKEN", "Authorization: Basic YWRtaW46czNjcjN0UGFzcw==", "YWRtaW46czNjcjN0UGFzcw=="),
+        ("IP_ADDRESS", "user logged in from 10.20.30.40", "10.20.30.40"),
+        ("PHONE_NUMBER", "phone +1-916-802-3051x1234", "+1-916-802-3051x1234"),
     ],
 )
 def test_recognizer_finds_valid_value(
@@ -80,6 +83,10 @@ def test_recognizer_finds_valid_value(
         ("API_TOKEN", "Merged c3ce052e96819b8ac3e6dfeb63cc17fd04d50149 into main"),
         ("EMAIL_ADDRESS", "meet (at) noon, bring the lab notebook"),
         ("PHONE_NUMBER", "Zoom meeting ID 867 1404 7137"),
+        ("API_TOKEN", "docs use sk_test_xxxxxxxxxxxxxxxxxxxxxxxx as the key"),
+        ("AWS_ACCESS_KEY", "the documented example AKIAIOSFODNN7EXAMPLE"),
+        ("IP_ADDRESS", "the router's default gateway is 192.168.0.1"),
+        ("IP_ADDRESS", "set DNS to 8.8.8.8"),
     ],
 )
 def test_recognizer_ignores_near_misses(engine: DLPEngine, entity: str, text: str) -> None:

@@ -231,13 +231,32 @@ def birth_date(text: str) -> bool:
     return False
 
 
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d{1,6}\s*$", re.IGNORECASE)
+
+
 def phone(text: str) -> bool:
-    """A dialable number per libphonenumber (North American numbering unless it starts with +)."""
-    try:
-        number = phonenumbers.parse(text, None if text.lstrip().startswith("+") else "US")
-    except phonenumbers.NumberParseException:
+    """A phone number: North American plan rules for 10 digits, libphonenumber for +CC numbers."""
+    value = _EXTENSION.sub("", text)
+    digits = _digits(value)
+    if value.lstrip().startswith("+") and not value.lstrip().startswith("+1"):
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return phonenumbers.is_valid_number(number)
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    elif len(digits) == 13 and digits.startswith("001"):
+        digits = digits[3:]
+    if len(digits) != 10:
         return False
-    return phonenumbers.is_valid_number(number)
+    area, exchange = digits[:3], digits[3:6]
+    return (
+        area[0] in "23456789"
+        and area[1:] != "11"
+        and exchange[0] in "23456789"
+        and (exchange[1:] != "11")
+    )
 
 
 def entropy(text: str) -> float:

@@ -42,7 +42,13 @@ _SPOKEN_ADDRESS = re.compile(
 )
 _SPOKEN_WORD = re.compile(r"\s+(at|dot)\s+", re.IGNORECASE)
 # URL escapes (%40) and numeric HTML entities (&#64; &#x40;).
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|&#(\d{2,3});|&#[xX]([0-9A-Fa-f]{2});")
+_ESCAPE = re.compile(
+    r"%([0-9A-Fa-f]{2})|&#(\d{2,3});|&#[xX]([0-9A-Fa-f]{2});|\\(?:u00|x)([0-9A-Fa-f]{2})"
+)
+# Letters standing in for digits inside a number (4l11, 1O5): a run of digits and O/I/l
+# that starts and ends with a digit.
+_DIGIT_LOOKALIKE = re.compile(r"(?<![A-Za-z0-9])\d[0-9]*[OoIl][0-9OoIl]*\d(?![A-Za-z0-9])")
+_LOOKALIKE_DIGITS = str.maketrans("OoIl", "0011")
 
 
 @lru_cache(maxsize=4096)
@@ -51,8 +57,8 @@ def _fold_char(ch: str) -> str:
     category = unicodedata.category(ch)
     if category == "Cf" or (category == "Cc" and ch not in _KEEP_CONTROLS):
         return ""
-    if category in ("Mn", "Me") and unicodedata.combining(ch) == 0:
-        return ""  # variation selectors and similar invisible marks
+    if category in ("Mn", "Me"):
+        return ""  # combining marks and variation selectors (e.g. underlined digits)
     if category == "Nd":
         return str(unicodedata.decimal(ch))
     if category == "Pd" or ch == "\u2212":
@@ -98,13 +104,11 @@ def _edits(text: str) -> list[tuple[int, int, str]]:
     """Spans to rewrite: escapes (%40, &#64;) and spelled-out separators ("[at]", " dot ")."""
     edits: list[tuple[int, int, str]] = []
     for m in _ESCAPE.finditer(text):
-        code = (
-            int(m.group(1), 16)
-            if m.group(1)
-            else int(m.group(2) or m.group(3), 16 if m.group(3) else 10)
-        )
+        code = int(m.group(2)) if m.group(2) else int(m.group(1) or m.group(3) or m.group(4), 16)
         if 32 <= code < 127:
             edits.append((m.start(), m.end(), chr(code)))
+    for m in _DIGIT_LOOKALIKE.finditer(text):
+        edits.append((m.start(), m.end(), m.group().translate(_LOOKALIKE_DIGITS)))
     for m in _SPELLED.finditer(text):
         s, e = m.span()
         if s > 0 and e < len(text) and text[s - 1].isalnum() and text[e].isalnum():
@@ -124,8 +128,10 @@ def _needs_edits(text: str) -> bool:
     return (
         "%" in text
         or "&#" in text
+        or "\\" in text
         or _SPELLED.search(text) is not None
-        or (" dot " in text.lower())
+        or _DIGIT_LOOKALIKE.search(text) is not None
+        or " dot " in text.lower()
     )
 
 
