@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from mas.errors import BlockedByDLP
+from mas_gateway.audit import build_audit_entry
 from mas_gateway.context import MessageContext
 from mas_gateway.dlp import DLPEngine, DLPStage
 from mas_gateway.stage import BatchStage
@@ -127,7 +128,17 @@ async def test_no_sensitive_value_reaches_data_reason_or_logs(
         await stage.check(redacted)  # the card blocks it too
     redact_only = _ctx({"patient": "Chloe Garcia", "mrn": "MRN 00203592"})
     await stage.check(redact_only)
+    blocked.rejection = info.value
+    redacted.rejection = info2.value
+    audit = [
+        build_audit_entry(ctx, gateway_id="gw-test", key_id="key-test").decode()
+        for ctx in (blocked, redacted, redact_only)
+    ]
+    assert '"action":"block"' in audit[0]
+    assert '"US_SSN":1' in audit[0]
+    assert '"redacted_paths":["$.mrn","$.patient"]' in audit[2]
     exposed = [
+        *audit,
         str(info.value),
         info.value.reason,
         str(info2.value),
