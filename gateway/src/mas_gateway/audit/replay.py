@@ -18,6 +18,9 @@ from .merkle import CompactRange, leaf_hash
 
 __all__ = ["Finding", "LeafHints", "Replay", "Target"]
 
+_LOOKAHEAD = 64
+"""Entries (and leaves) past a failed root kept to tell deleted, inserted and moved apart."""
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -61,7 +64,11 @@ class LeafHints:
     left: CompactRange = field(default_factory=CompactRange)
 
     def signed_slice(self, target: Checkpoint, lo: int) -> list[bytes] | None:
-        """Leaves ``lo .. tree_size`` if these hints hash to the target's signed root."""
+        """Leaves from `lo` if these hints hash to the target's signed root.
+
+        The slice runs to the target's size and, as unauthenticated context for naming
+        what happened, up to `_LOOKAHEAD` leaves further.
+        """
         start, hi = self.left.size, target.tree_size
         if lo < start or len(self.leaves) < hi - start:
             return None
@@ -69,7 +76,7 @@ class LeafHints:
         claimed.extend(self.leaves[: hi - start])
         if claimed.root() != target.root:
             return None
-        return list(self.leaves[lo - start : hi - start])
+        return list(self.leaves[lo - start : hi - start + _LOOKAHEAD])
 
 
 def _first_positions(hashes: Sequence[bytes]) -> dict[bytes, int]:
@@ -103,9 +110,16 @@ class Replay:
         return self.frontier.size
 
     def add(self, entry: LogEntry) -> bool:
-        """Add the next entry; False once a signed root failed (further entries are ignored)."""
+        """Add the next entry; False once a signed root failed and the lookahead is full."""
         if self.failed is not None:
-            return False
+            if (
+                len(self._entries)
+                >= self.failed.checkpoint.tree_size - self.verified_size + _LOOKAHEAD
+            ):
+                return False
+            self._entries.append(entry)
+            self._leaves.append(leaf_hash(entry.raw))
+            return True
         leaf = leaf_hash(entry.raw)
         self.frontier.append(leaf)
         self._entries.append(entry)
@@ -117,7 +131,7 @@ class Replay:
                 break
             if self.frontier.root() != target.checkpoint.root:
                 self.failed = target
-                return False
+                return True
             passed += 1
             self._next += 1
         if passed:
@@ -156,9 +170,10 @@ class Replay:
         """The exact entry, by comparing with authenticated leaf hashes."""
         rec = self._leaves
         lo = self.verified_size
+        covered = target.checkpoint.tree_size - lo
         i = next(
-            (p for p in range(len(signed)) if p >= len(rec) or rec[p] != signed[p]),
-            len(signed),
+            (p for p in range(covered) if p >= len(rec) or rec[p] != signed[p]),
+            covered,
         )
         index = lo + i
         if i >= len(rec):

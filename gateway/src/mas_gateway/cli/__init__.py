@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.dlp",
     "mas_gateway.cli.bench",
     "mas_gateway.cli.compliance",
+    "mas_gateway.cli.audit",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

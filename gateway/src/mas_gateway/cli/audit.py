@@ -1,0 +1,382 @@
+"""``mas audit``: verify, prove, query, export and archive the audit log.
+
+Exit codes: 0 ok, 1 a check failed (tampering, a forged proof, a message not logged),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mas import crypto
+from mas.errors import ConfigError, SignatureError
+
+from ..audit.archive import archive_before
+from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
+from ..audit.entry import DECISIONS
+from ..audit.errors import AuditError, AuditFormatError
+from ..audit.export import build_export
+from ..audit.exportfile import write_csv, write_jsonl
+from ..audit.offline import load_witness, verify_file
+from ..audit.prove import build_proof
+from ..audit.query import AuditQuery, format_table, run_query
+from ..audit.report import VerifyReport
+from ..audit.timespec import parse_time
+from ..audit.verifier import verify_log
+from .common import add_redis_option
+
+__all__ = ["register"]
+
+T = TypeVar("T")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``audit`` command group."""
+    audit = subparsers.add_parser("audit", help="verify, prove, query, export, archive the log")
+    sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+
+    verify = sub.add_parser(
+        "verify",
+        help="recompute the Merkle tree and check every signed checkpoint",
+        description="Exit 0 when the log (or --file) verifies, 1 naming the first bad entry.",
+    )
+    verify.add_argument("--file", type=Path, help="an export or proof to check without Redis")
+    _add_pubkey(verify)
+    verify.add_argument(
+        "--witness",
+        type=Path,
+        help="a checkpoint, proof or export kept elsewhere: the log must still contain it",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_common(verify)
+    verify.set_defaults(func=_verify)
+
+    prove = sub.add_parser("prove", help="inclusion proof of a message's entries (JSON)")
+    prove.add_argument("message_id", metavar="MESSAGE_ID")
+    prove.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    _add_common(prove)
+    prove.set_defaults(func=_prove)
+
+    query = sub.add_parser("query", help="filter entries: a table, or JSON with --json")
+    query.add_argument("--sender")
+    query.add_argument("--target")
+    query.add_argument("--message-id")
+    query.add_argument("--since", help="2026-01-31, 2026-01-31T08:00:00Z, epoch or 7d")
+    query.add_argument("--until", help="same forms as --since")
+    query.add_argument(
+        "--decision", action="append", choices=DECISIONS, default=[], help="repeatable"
+    )
+    query.add_argument("--entity-type", "--entity", dest="entity_type", help="e.g. US_SSN")
+    query.add_argument("--limit", type=int, help="at most this many entries")
+    query.add_argument("--archive", action="store_true", help="include archived entries (slower)")
+    query.add_argument("--json", action="store_true", help="print a JSON array")
+    _add_common(query)
+    query.set_defaults(func=_query)
+
+    export = sub.add_parser(
+        "export", help="entries with proof material, verifiable offline (JSONL or CSV)"
+    )
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    export.add_argument("--since", help="entries appended from then on")
+    export.add_argument("--until", help="up to the last checkpoint signed by then")
+    _add_common(export)
+    export.set_defaults(func=_export)
+
+    archive = sub.add_parser(
+        "archive", help="move checkpointed entries older than a date to compressed files"
+    )
+    archive.add_argument("--before", required=True, help="2026-01-31, epoch or an age (90d)")
+    archive.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("audit-archive"),
+        help="where to write segments and manifest.json (default: %(default)s)",
+    )
+    _add_pubkey(archive)
+    _add_common(archive)
+    archive.set_defaults(func=_archive)
+
+    checkpoint = sub.add_parser(
+        "checkpoint", help="print the latest signed checkpoint, to keep as a witness"
+    )
+    checkpoint.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    add_redis_option(checkpoint)
+    checkpoint.set_defaults(func=_checkpoint)
+
+    keys_ = sub.add_parser("keys", help="list the gateway public keys published in Redis")
+    add_redis_option(keys_)
+    keys_.set_defaults(func=_keys)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--archive-dir",
+        type=Path,
+        help="where archived segments are, when not where mas audit archive wrote them",
+    )
+    add_redis_option(parser)
+
+
+def _add_pubkey(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pubkey",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="trust only this gateway public key: base64, or a file holding one per line "
+        "(repeatable; default: the keys published in Redis; required with --file)",
+    )
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _with_redis(url: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+    """Run `work` with a client; an unreachable Redis is a configuration error (exit 2)."""
+
+    async def run() -> T:
+        try:
+            client = aioredis.Redis.from_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"invalid --redis-url {_redacted(url)}: {exc}") from exc
+        try:
+            return await work(client)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ConfigError(f"cannot reach Redis at {_redacted(url)}: {exc}") from exc
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def _pinned_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
+    """Keys from --pubkey (base64 or files of base64 lines), or None when none given."""
+    if not values:
+        return None
+    trusted: dict[str, Ed25519PublicKey] = {}
+    for value in values:
+        path = Path(value)
+        if path.is_file():
+            try:
+                text = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read --pubkey {path}: {exc}") from exc
+            candidates = [ln.split()[-1] for ln in text.splitlines() if ln.strip()]
+            candidates = [c for c in candidates if not c.startswith("#")]
+        else:
+            candidates = [value]
+        if not candidates:
+            raise ConfigError(f"--pubkey {value} holds no key")
+        for candidate in candidates:
+            try:
+                key = crypto.load_public_key(candidate)
+            except SignatureError:
+                raise ConfigError(
+                    f"--pubkey {value} is neither a file nor a base64 Ed25519 public key"
+                ) from None
+            trusted[crypto.key_id(key)] = key
+    return trusted
+
+
+def _output(path: Path | None, write: Callable[[TextIO], object]) -> None:
+    if path is None:
+        write(sys.stdout)
+        return
+    try:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            write(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _print_report(report: VerifyReport, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        stream = sys.stdout if report.ok else sys.stderr
+        for line in report.lines():
+            print(line, file=stream)
+    return 0 if report.ok else 1
+
+
+def _fail(message: str) -> int:
+    print(f"mas audit: {message}", file=sys.stderr)
+    return 1
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def _verify(args: argparse.Namespace) -> int:
+    trusted = _pinned_keys(args.pubkey)
+    try:
+        witness = load_witness(args.witness) if args.witness else None
+    except AuditFormatError as exc:
+        raise ConfigError(f"--witness {args.witness}: {exc}") from exc
+    if args.file is not None:
+        if trusted is None:
+            raise ConfigError(
+                "--file needs --pubkey: offline verification trusts no key by default"
+            )
+        try:
+            report = verify_file(args.file, trusted, witness=witness)
+        except AuditFormatError as exc:
+            return _fail(f"{args.file}: {exc}")
+        return _print_report(report, args.json)
+
+    async def work(client: aioredis.Redis) -> VerifyReport:
+        return await verify_log(
+            client, trusted=trusted, archive_dir=args.archive_dir, witness=witness
+        )
+
+    try:
+        report = _with_redis(args.redis_url, work)
+    except AuditFormatError as exc:
+        return _fail(str(exc))
+    return _print_report(report, args.json)
+
+
+def _prove(args: argparse.Namespace) -> int:
+    async def work(client: aioredis.Redis) -> dict[str, Any]:
+        return await build_proof(client, args.message_id, archive_dir=args.archive_dir)
+
+    try:
+        proof = _with_redis(args.redis_url, work)
+    except AuditError as exc:
+        return _fail(str(exc))
+    _output(args.out, lambda out: out.write(json.dumps(proof, indent=2) + "\n"))
+    if proof["not_yet_covered"]:
+        print(
+            f"mas audit: {proof['not_yet_covered']} newer entries of this message are not "
+            "checkpointed yet and are not in the proof",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be positive")
+    query = AuditQuery(
+        sender=args.sender,
+        target=args.target,
+        since=parse_time(args.since, option="--since") if args.since else None,
+        until=parse_time(args.until, option="--until") if args.until else None,
+        decisions=frozenset(args.decision),
+        entity_type=args.entity_type,
+        message_id=args.message_id,
+    )
+
+    async def work(client: aioredis.Redis) -> list[Any]:
+        return await run_query(
+            client,
+            query,
+            limit=args.limit,
+            include_archive=args.archive,
+            archive_dir=args.archive_dir,
+        )
+
+    rows = _with_redis(args.redis_url, work)
+    if args.json:
+        print(json.dumps([row.to_json() for row in rows], indent=2))
+    else:
+        print(format_table(rows))
+        print(f"{len(rows)} entries", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    since = parse_time(args.since, option="--since") if args.since else None
+    until = parse_time(args.until, option="--until") if args.until else None
+
+    async def work(client: aioredis.Redis) -> Any:
+        return await build_export(client, since=since, until=until, archive_dir=args.archive_dir)
+
+    try:
+        export = _with_redis(args.redis_url, work)
+    except AuditError as exc:
+        return _fail(str(exc))
+    writer = write_csv if args.format == "csv" else write_jsonl
+    _output(args.out, lambda out: writer(export, out))
+    print(
+        f"mas audit: exported entries #{export.start}..#{export.start + len(export.entries) - 1} "
+        f"under {len(export.checkpoints)} checkpoints (tree size {export.tree_size})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    before = parse_time(args.before, option="--before")
+    trusted = _pinned_keys(args.pubkey)
+
+    async def work(client: aioredis.Redis) -> Any:
+        return await archive_before(
+            client,
+            before=before,
+            directory=args.dir,
+            archive_dir=args.archive_dir,
+            trusted=trusted,
+        )
+
+    try:
+        segment = _with_redis(args.redis_url, work)
+    except AuditError as exc:
+        return _fail(str(exc))
+    if segment is None:
+        print("mas audit: nothing to archive (no checkpointed entry before that date)")
+        return 0
+    print(
+        f"archived entries #{segment.first_index}..#{segment.end_index - 1} "
+        f"({segment.count}) to {Path(segment.directory) / segment.file}; "
+        f"manifest: {Path(segment.directory) / 'manifest.json'}"
+    )
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    async def work(client: aioredis.Redis) -> Any:
+        return await latest_checkpoint(client)
+
+    try:
+        latest = _with_redis(args.redis_url, work)
+    except AuditFormatError as exc:
+        return _fail(f"the latest checkpoint is malformed: {exc}")
+    if latest is None:
+        return _fail("no checkpoint yet")
+    _output(args.out, lambda out: out.write(json.dumps(latest.signed.to_json(), indent=2) + "\n"))
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    async def work(client: aioredis.Redis) -> dict[str, Ed25519PublicKey]:
+        return await load_gateway_keys(client)
+
+    published = _with_redis(args.redis_url, work)
+    if not published:
+        return _fail("no gateway key is published")
+    for key_id, key in sorted(published.items()):
+        print(f"{key_id} {crypto.public_key_to_b64(key)}")
+    return 0
