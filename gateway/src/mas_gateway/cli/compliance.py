@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas import crypto
 from mas.errors import ConfigError, SignatureError
 
+from ..audit.errors import AuditFormatError
+from ..audit.offline import load_witness
+from ..audit.report import Witness
 from ..compliance import (
     command_problems,
     default_controls_file,
@@ -69,12 +72,18 @@ def register(subparsers: Any) -> None:
     )
     report.add_argument(
         "--pubkey",
-        type=Path,
         action="append",
         default=[],
-        metavar="FILE",
-        help="trust only this gateway public key (base64, as printed by mas gateway keygen) "
-        "to verify the audit log, instead of the keys published in Redis (repeatable)",
+        metavar="KEY",
+        help="verify the audit log with this gateway public key only: base64, or a file "
+        "holding one per line (repeatable; default: the keys published in Redis)",
+    )
+    report.add_argument(
+        "--witness",
+        type=Path,
+        default=None,
+        help="a checkpoint kept outside Redis (mas audit checkpoint, a proof or an export): "
+        "the log must still contain it",
     )
     report.set_defaults(func=_report)
 
@@ -123,20 +132,46 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trusted_keys(files: list[Path]) -> dict[str, Ed25519PublicKey] | None:
+def _key_lines(value: str) -> list[str]:
+    """The base64 keys a --pubkey value names: itself, or a file's lines (`key_id key` too)."""
+    path = Path(value)
+    if not path.is_file():
+        return [value]
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read --pubkey {path}: {exc}") from exc
+    lines = [line.split()[-1] for line in text.splitlines() if line.strip()]
+    return [line for line in lines if not line.startswith("#")]
+
+
+def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
     """Pinned gateway keys by key id, or None to use the keys published in Redis."""
-    if not files:
+    if not values:
         return None
     trusted: dict[str, Ed25519PublicKey] = {}
-    for file in files:
-        try:
-            key = crypto.load_public_key(file.read_text(encoding="ascii").strip())
-        except OSError as exc:
-            raise ConfigError(f"cannot read --pubkey {file}: {exc.strerror or exc}") from exc
-        except (UnicodeDecodeError, ValueError, SignatureError) as exc:
-            raise ConfigError(f"--pubkey {file} is not a base64 Ed25519 public key") from exc
-        trusted[crypto.key_id(key)] = key
+    for value in values:
+        lines = _key_lines(value)
+        if not lines:
+            raise ConfigError(f"--pubkey {value} holds no key")
+        for line in lines:
+            try:
+                key = crypto.load_public_key(line)
+            except SignatureError:
+                raise ConfigError(
+                    f"--pubkey {value} is neither a file nor a base64 Ed25519 public key"
+                ) from None
+            trusted[crypto.key_id(key)] = key
     return trusted
+
+
+def _witness(path: Path | None) -> Witness | None:
+    if path is None:
+        return None
+    try:
+        return load_witness(path)
+    except (AuditFormatError, ValueError, KeyError) as exc:
+        raise ConfigError(f"--witness {path} is not a checkpoint, proof or export: {exc}") from exc
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -147,6 +182,7 @@ def _report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} exists and is not a directory")
     policies: Path = args.policies or default_policies_dir()
     trusted = _trusted_keys(args.pubkey)
+    witness = _witness(args.witness)
     controls = _controls(args)
     document = asyncio.run(
         generate_report(
@@ -156,6 +192,7 @@ def _report(args: argparse.Namespace) -> int:
             since=since,
             archive_dir=args.archive_dir,
             trusted=trusted,
+            witness=witness,
         )
     )
     html_path, json_path = write_report(document, args.out)

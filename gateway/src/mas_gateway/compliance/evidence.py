@@ -23,7 +23,7 @@ from ..audit.checkpoint import load_gateway_keys
 from ..audit.errors import AuditFormatError
 from ..audit.log import iter_log
 from ..audit.replay import Finding
-from ..audit.report import VerifyReport
+from ..audit.report import VerifyReport, Witness
 from ..audit.verifier import verify_log
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
 from ..policy.dlp_check import dlp_check_for
@@ -135,6 +135,7 @@ async def collect_evidence(
     redis_url: str,
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
+    witness: Witness | None = None,
 ) -> Evidence:
     """Verify the audit log, count the period's decisions, test the policy, read the history.
 
@@ -144,7 +145,7 @@ async def collect_evidence(
     generated_at = time.time()
     stats = AuditStats(period)
     try:
-        audit = await verify_log(client, trusted=trusted, archive_dir=archive_dir)
+        audit = await verify_log(client, trusted=trusted, archive_dir=archive_dir, witness=witness)
         async for entry in iter_log(client, archive_dir=archive_dir):
             stats.add(entry.raw)
     except AuditFormatError as exc:

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
 
+from ..audit.report import Witness
 from .controls import Controls
 from .evidence import collect_evidence
 from .html import render_html
@@ -38,6 +39,7 @@ async def generate_report(
     until: float | None = None,
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
+    witness: Witness | None = None,
 ) -> dict[str, Any]:
     """The report document for decisions from `since` to `until` (default: now).
 
@@ -60,6 +62,7 @@ async def generate_report(
             redis_url=redis_url,
             archive_dir=archive_dir,
             trusted=trusted,
+            witness=witness,
         )
     finally:
         await client.aclose()
