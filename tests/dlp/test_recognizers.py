@@ -130,3 +130,11 @@ def test_field_name_gives_context(engine: DLPEngine) -> None:
     assert "DATE_OF_BIRTH" in types_found(engine, {"patient": {"dob": "1950-04-02"}})
     assert "DATE_OF_BIRTH" not in types_found(engine, {"invoice": {"due": "1950-04-02"}})
     assert "API_TOKEN" in types_found(engine, {"api_key": "dbb5c12959a2e7275b31f37f609c78e2"})
+
+
+def test_long_texts_are_analysed_in_chunks(engine: DLPEngine) -> None:
+    filler = "The titration data are in the shared folder. " * 1500
+    text = filler + "Please call Oluwaseun Adeyemi tomorrow about the results."
+    result = engine.evaluate({"report": text})
+    names = [text[f.start : f.end] for f in result.findings if f.entity_type == "PERSON"]
+    assert names == ["Oluwaseun Adeyemi"]

@@ -9,7 +9,8 @@ with ``nlp.pipe``. Without entities in scope, only the tokenizer runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import spacy
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
@@ -20,9 +21,36 @@ from mas.errors import ConfigError
 
 from .document import AnalysisDocument, DocArtifacts
 
-__all__ = ["LeanSpacyEngine", "load_pipeline"]
+__all__ = ["EntitySpan", "LeanSpacyEngine", "load_pipeline"]
 
 _PIPELINES: dict[str, Language] = {}
+_CHUNK = 50_000
+"""Longest text given to spaCy at once (its memory grows with the text's length)."""
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    """A named entity: label and character offsets in the analysis document."""
+
+    label_: str
+    start_char: int
+    end_char: int
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, part) pieces of at most `_CHUNK` characters, cut at line or word ends."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text) or not out:
+        end = min(len(text), pos + _CHUNK)
+        if end < len(text):
+            cut = text.rfind("\n", pos, end)
+            if cut <= pos:
+                cut = text.rfind(" ", pos, end)
+            end = cut + 1 if cut > pos else end
+        out.append((pos, text[pos:end]))
+        pos = end
+    return out
 
 
 def load_pipeline(model: str) -> Language:
@@ -87,16 +115,33 @@ class LeanSpacyEngine(NlpEngine):
             yield document.text, artifacts
 
     def analyze_documents(
-        self, documents: Sequence[AnalysisDocument], *, ner: bool, batch_size: int = 64
+        self,
+        documents: Sequence[AnalysisDocument],
+        *,
+        ner: bool,
+        batch_size: int = 64,
+        worth: Callable[[str], bool] | None = None,
     ) -> Iterator[DocArtifacts]:
-        """Artifacts per document; with `ner` False only the tokenizer runs."""
-        nlp = self._pipeline()
-        if ner:
-            docs: Iterator[Doc] = nlp.pipe((d.text for d in documents), batch_size=batch_size)
-        else:
-            docs = (nlp.make_doc(d.text) for d in documents)
-        for document, doc in zip(documents, docs, strict=True):
-            yield DocArtifacts(document, list(doc.ents), doc, self, self.language)
+        """Artifacts per document; entities only when `ner`, from chunks that pass `worth`."""
+        if not ner:
+            for document in documents:
+                yield DocArtifacts(document, [], None, self, self.language)
+            return
+        pieces = [
+            (i, offset, part)
+            for i, d in enumerate(documents)
+            for offset, part in _chunks(d.text)
+            if worth is None or worth(part)
+        ]
+        found: list[list[EntitySpan]] = [[] for _ in documents]
+        docs: Iterator[Doc] = self._pipeline().pipe((p[2] for p in pieces), batch_size=batch_size)
+        for (i, offset, _part), doc in zip(pieces, docs, strict=True):
+            found[i].extend(
+                EntitySpan(str(e.label_), e.start_char + offset, e.end_char + offset)
+                for e in doc.ents
+            )
+        for document, entities in zip(documents, found, strict=True):
+            yield DocArtifacts(document, entities, None, self, self.language)
 
     def is_stopword(self, word: str, language: str) -> bool:
         """spaCy's stop-word list."""

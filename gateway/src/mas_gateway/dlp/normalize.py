@@ -34,6 +34,7 @@ _CONFUSABLES = str.maketrans(
 
 _KEEP_CONTROLS = frozenset("\n\t\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_PLAIN = re.compile(r"[^\x09\x0a\x0d\x20-\x7e]")
 # "[at]", "(at)", "{dot}" ... spelled-out separators of e-mail addresses and hosts.
 _SPELLED = re.compile(r"\s*[\[\(\{<]\s*(at|dot)\s*[\]\)\}>]\s*", re.IGNORECASE)
 # "jane dot doe at example dot com": an address read out loud (needs "at" and a "dot" after it).
@@ -142,12 +143,21 @@ def normalize(text: str) -> NormalizedText:
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    for i, ch in enumerate(text):
-        rep = ch if ch.isascii() and _CONTROL.match(ch) is None else _fold_char(ch)
-        for r in rep:
-            out.append(r)
-            starts.append(i)
-            ends.append(i + 1)
+    pos = 0
+    for m in _NOT_PLAIN.finditer(text):
+        i = m.start()
+        if i > pos:  # a run of plain ASCII, copied as is
+            out.append(text[pos:i])
+            starts.extend(range(pos, i))
+            ends.extend(range(pos + 1, i + 1))
+        rep = _fold_char(m.group())
+        out.append(rep)
+        starts.extend([i] * len(rep))
+        ends.extend([i + 1] * len(rep))
+        pos = i + 1
+    out.append(text[pos:])
+    starts.extend(range(pos, len(text)))
+    ends.extend(range(pos + 1, len(text) + 1))
     folded = "".join(out)
     if _needs_edits(folded):
         folded, starts, ends = _apply(folded, starts, ends, _edits(folded))

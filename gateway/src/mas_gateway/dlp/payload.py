@@ -54,7 +54,7 @@ def humanize_key(key: str) -> str:
 
 
 def walk(
-    payload: Any, *, max_depth: int = 64, max_segments: int = 20_000, max_chars: int = 2_000_000
+    payload: Any, *, max_depth: int = 64, max_segments: int = 20_000, max_chars: int = 500_000
 ) -> list[Segment]:
     """Every string and integer leaf (and every string key) in document order.
 

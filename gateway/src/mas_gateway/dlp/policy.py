@@ -126,7 +126,7 @@ class EngineSettings:
     decode_depth: int = 2
     max_depth: int = 64
     max_segments: int = 20_000
-    max_chars: int = 2_000_000
+    max_chars: int = 500_000
     workers: int = 0
     cache_size: int = 4096
     batch_size: int = 64

@@ -173,7 +173,7 @@ def _engine(raw: dict[str, Any], perf: dict[str, Any], r: _Reader, base: Path) -
         max_segments=r.integer(
             limits.get("max_segments", 20_000), ("engine", "limits"), 1, 10_000_000
         ),
-        max_chars=r.integer(limits.get("max_chars", 2_000_000), ("engine", "limits"), 1, 10**9),
+        max_chars=r.integer(limits.get("max_chars", 500_000), ("engine", "limits"), 1, 10**9),
         workers=_workers(perf.get("workers", "auto"), r, (*pc, "workers")),
         cache_size=r.integer(perf.get("cache_size", 4096), (*pc, "cache_size"), 0, 10_000_000),
         batch_size=r.integer(perf.get("batch_size", 64), (*pc, "batch_size"), 1, 100_000),

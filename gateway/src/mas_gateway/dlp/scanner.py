@@ -128,7 +128,7 @@ class Scanner:
             documents = [prepared[i].document for i in indexes]
             docs = [d for d in documents if d is not None]
             artifacts = nlp.analyze_documents(
-                docs, ner=ner, batch_size=self.policy.engine.batch_size
+                docs, ner=ner, batch_size=self.policy.engine.batch_size, worth=name_candidates
             )
             for i, art in zip(indexes, artifacts, strict=True):
                 results[i] = self._analyze(prepared[i], art)
@@ -168,27 +168,26 @@ class Scanner:
 
 
 def _resolve(findings: list[RawFinding]) -> list[RawFinding]:
-    """Drop a finding overlapped by a higher-scoring finding of another type in the same text."""
+    """Per text, drop findings beaten by an overlapping, higher-scoring one (a sweep by offset)."""
+    groups: dict[tuple[object, bool], list[RawFinding]] = {}
+    for f in findings:
+        groups.setdefault((f.loc, f.is_key), []).append(f)
     kept: list[RawFinding] = []
-    for f in sorted(findings, key=lambda x: (-x.score, x.start)):
-        clash = any(
-            k.loc == f.loc
-            and k.is_key == f.is_key
-            and k.entity_type != f.entity_type
-            and k.start < f.end
-            and f.start < k.end
-            and k.score > f.score
-            for k in kept
-        )
-        duplicate = any(
-            k.loc == f.loc
-            and k.is_key == f.is_key
-            and k.entity_type == f.entity_type
-            and k.start <= f.start
-            and f.end <= k.end
-            for k in kept
-        )
-        if not clash and not duplicate:
-            kept.append(f)
+    for group in groups.values():
+        group.sort(key=lambda x: (x.start, -x.end, -x.score))
+        active: list[RawFinding] = []
+        dropped: set[int] = set()
+        for f in group:
+            active = [g for g in active if g.end > f.start]
+            for g in active:
+                if g.entity_type != f.entity_type:
+                    if g.score > f.score:
+                        dropped.add(id(f))
+                    elif f.score > g.score:
+                        dropped.add(id(g))
+                elif f.end <= g.end and g.score >= f.score:
+                    dropped.add(id(f))
+            active.append(f)
+        kept.extend(f for f in group if id(f) not in dropped)
     kept.sort(key=lambda x: (x.positions, not x.is_key, x.start))
     return kept
