@@ -6,10 +6,13 @@ import json
 
 import pytest
 import redis.asyncio as aioredis
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from mas import crypto, keys
-from mas_gateway.audit import AuditCheckpointer, verify_log
+from mas_gateway.audit import AuditCheckpointer, AuditIntegrityError, verify_log
 from mas_gateway.audit.checkpoint import latest_checkpoint
 from mas_gateway.audit.merkle import leaf_hash
 from mas_gateway.audit.streams import StreamEntry
@@ -135,7 +138,10 @@ async def test_cut_tail_with_new_entries_appended_after_it_is_named(
 
 
 async def test_cut_tail_and_reset_head_is_caught_by_a_witness(
-    redis_client: aioredis.Redis, checkpointer: AuditCheckpointer, trusted: Trusted
+    redis_client: aioredis.Redis,
+    checkpointer: AuditCheckpointer,
+    trusted: Trusted,
+    signing_key: Ed25519PrivateKey,
 ) -> None:
     entries = await signed_log(redis_client, checkpointer)
     witness = await latest_checkpoint(redis_client)
@@ -146,7 +152,12 @@ async def test_cut_tail_and_reset_head_is_caught_by_a_witness(
     await rewrite_stream(redis_client, keys.AUDIT_MESSAGES, entries[:25])
     await rewrite_stream(redis_client, keys.AUDIT_CHECKPOINTS, checkpoints[:2])
     await append_many(redis_client, 8, start=100)
-    await checkpointer.checkpoint_now()
+    with pytest.raises(AuditIntegrityError, match="went back from #2 to #1"):
+        await checkpointer.checkpoint_now()  # a running gateway notices the rollback
+    restarted = AuditCheckpointer(
+        redis_client, signing_key, every_n=10, every_s=60, gateway_id="gw", max_batch=10
+    )
+    await restarted.checkpoint_now()  # a restarted one cannot
 
     alone = await verify_log(redis_client, trusted=trusted)
     assert alone.ok, "a consistently re-signed log needs an outside witness"
@@ -220,3 +231,23 @@ async def test_a_log_re_signed_with_an_attacker_key_fails_against_pinned_keys(
     report = await verify_log(redis_client, trusted=trusted)
     assert not report.ok
     assert any("is not trusted" in f.message for f in report.findings)
+
+
+async def test_removing_every_checkpoint_is_caught_once_entries_age(
+    redis_client: aioredis.Redis, checkpointer: AuditCheckpointer, trusted: Trusted
+) -> None:
+    seconds, _ = await redis_client.time()
+    two_hours_ago = (seconds - 7200) * 1000
+    for i in range(12):
+        await redis_client.xadd(
+            keys.AUDIT_MESSAGES, {"entry": entry_bytes_for(i)}, id=f"{two_hours_ago}-{i + 1}"
+        )
+    await checkpointer.checkpoint_now()
+    assert (await verify_log(redis_client, trusted=trusted)).ok
+
+    await redis_client.delete(keys.AUDIT_CHECKPOINTS)
+    report = await verify_log(redis_client, trusted=trusted)
+    first = report.first_bad_entry
+    assert first is not None and (first.index, first.stream_id) == (0, f"{two_hours_ago}-1")
+    assert "not covered by any checkpoint 120 min after it was appended" in first.message
+    assert (await verify_log(redis_client, trusted=trusted, max_uncovered_age_s=None)).ok

@@ -88,6 +88,8 @@ class AuditCheckpointer:
         self.lock_ttl_s = lock_ttl_s
         self._release = redis.register_script(_RELEASE_LOCK)
         self._task: asyncio.Task[None] | None = None
+        self._seen: tuple[int, str | None] = (-1, None)
+        """(seq, digest) of the newest checkpoint this process saw: the head never goes back."""
         self._stopping = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -194,10 +196,23 @@ class AuditCheckpointer:
             pipe.multi()
             pipe.xadd(keys.AUDIT_CHECKPOINTS, stored.fields())  # pyright: ignore[reportArgumentType]
             await pipe.execute()
+        self._seen = (checkpoint.seq, signed.digest())
         log.debug("audit checkpoint %d: %d entries", checkpoint.seq, checkpoint.tree_size)
         return signed, len(batch) == self.max_batch
 
     async def _head(self, pipe: Pipeline) -> _Head:
+        """The latest checkpoint, verified and no older than the last one seen here."""
+        head = await self._latest_head(pipe)
+        seen_seq, seen_digest = self._seen
+        if head.seq < seen_seq or (head.seq == seen_seq and head.digest != seen_digest):
+            raise AuditIntegrityError(
+                f"the audit checkpoints went back from #{seen_seq} to #{head.seq} while this "
+                "gateway ran: signed checkpoints were removed or replaced"
+            )
+        self._seen = (head.seq, head.digest)
+        return head
+
+    async def _latest_head(self, pipe: Pipeline) -> _Head:
         """The latest checkpoint, verified; the empty tree when there is none yet."""
         latest = stream_entries(await pipe.xrevrange(keys.AUDIT_CHECKPOINTS, count=1))
         if not latest:

@@ -105,6 +105,11 @@ class Replay:
         self._leaves: list[bytes] = []
 
     @property
+    def unverified(self) -> list[LogEntry]:
+        """Entries after the last signed root reached (empty once a root failed)."""
+        return [] if self.failed is not None else list(self._entries)
+
+    @property
     def size(self) -> int:
         """Entries replayed so far (counting those before the start)."""
         return self.frontier.size

@@ -20,12 +20,36 @@ from mas import keys
 from .checkpoint import SignedCheckpoint, StoredCheckpoint, load_gateway_keys, read_checkpoints
 from .counters import counter_problems, read_counters
 from .errors import AuditFormatError
-from .log import iter_log, load_segments
+from .log import LogEntry, iter_log, load_segments
 from .merkle import HASH_SIZE
 from .replay import Finding, LeafHints, Replay
 from .report import VerifyReport, Witness, check_chain, check_witness
 
-__all__ = ["load_stored_checkpoints", "stored_leaves", "verify_log"]
+__all__ = [
+    "DEFAULT_MAX_UNCOVERED_AGE_S",
+    "load_stored_checkpoints",
+    "stored_leaves",
+    "verify_log",
+]
+
+DEFAULT_MAX_UNCOVERED_AGE_S = 3600.0
+"""A checkpointer signs within seconds; an entry unsigned for an hour means trouble."""
+
+
+async def _stale(client: aioredis.Redis, entry: LogEntry, limit_s: float) -> Finding | None:
+    """A finding when `entry` was appended more than `limit_s` ago (by the Redis clock)."""
+    seconds, micros = await client.time()
+    age_s = seconds + micros / 1e6 - int(entry.stream_id.split("-", 1)[0]) / 1000
+    if age_s <= limit_s:
+        return None
+    return Finding(
+        "entry",
+        f"not covered by any checkpoint {age_s / 60:.0f} min after it was appended: "
+        "checkpoints were removed, or no checkpointer is running",
+        entry.index,
+        entry.stream_id,
+        entry.message_id,
+    )
 
 
 async def load_stored_checkpoints(
@@ -61,8 +85,12 @@ async def verify_log(
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     archive_dir: Path | None = None,
     witness: Witness | SignedCheckpoint | None = None,
+    max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
 ) -> VerifyReport:
     """Check the whole log; the report names the first bad entry when there is one.
+
+    An entry still not covered by any checkpoint `max_uncovered_age_s` after it was
+    appended is a finding too: checkpoints were removed, or none is being written.
 
     Raises:
         ConfigError: an archive segment file cannot be found or read.
@@ -105,6 +133,10 @@ async def verify_log(
         if witness is not None and witness.hints is not None:
             hints.append(witness.hints)
         report.findings.append(replay.locate(hints))
+    if max_uncovered_age_s is not None and replay.unverified:
+        finding = await _stale(client, replay.unverified[0], max_uncovered_age_s)
+        if finding is not None:
+            report.findings.append(finding)
     counters = await read_counters(client)
     report.findings.extend(Finding("counters", p) for p in counter_problems(counters))
 

@@ -34,7 +34,7 @@ from ..audit.prove import build_proof
 from ..audit.query import AuditQuery, format_table, run_query
 from ..audit.report import VerifyReport
 from ..audit.timespec import parse_time
-from ..audit.verifier import verify_log
+from ..audit.verifier import DEFAULT_MAX_UNCOVERED_AGE_S, verify_log
 from .common import add_redis_option
 
 __all__ = ["register"]
@@ -58,6 +58,14 @@ def register(subparsers: Any) -> None:
         "--witness",
         type=Path,
         help="a checkpoint, proof or export kept elsewhere: the log must still contain it",
+    )
+    verify.add_argument(
+        "--max-uncovered-age",
+        type=float,
+        default=DEFAULT_MAX_UNCOVERED_AGE_S,
+        metavar="SECONDS",
+        help="fail when an entry is this old and still not checkpointed (0: never; "
+        "default: %(default).0f)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_common(verify)
@@ -248,7 +256,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     async def work(client: aioredis.Redis) -> VerifyReport:
         return await verify_log(
-            client, trusted=trusted, archive_dir=args.archive_dir, witness=witness
+            client,
+            trusted=trusted,
+            archive_dir=args.archive_dir,
+            witness=witness,
+            max_uncovered_age_s=args.max_uncovered_age or None,
         )
 
     try:
