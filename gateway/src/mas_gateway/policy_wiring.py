@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from .authz import AuthorizationStage
+from .compliance import PolicyHistoryRecorder
 from .policy import PolicyStore
 from .settings import GatewaySettings
 from .stage import Stage
@@ -36,5 +37,8 @@ async def build_policy_stages(
 ) -> tuple[PolicyStages, list[Closer]]:
     """Load and test the policies (raises `ConfigError` when broken) and start hot reload."""
     store = await asyncio.to_thread(PolicyStore.load, settings.policies_dir)
+    history = PolicyHistoryRecorder(client, settings.gateway_id)
+    await history.record(store.current)  # compliance evidence: which version was in force when
+    store.add_listener(history.listener)
     await store.start(client, poll_interval=settings.policy_poll_s)
-    return PolicyStages(store, AuthorizationStage(store), []), [store.stop]
+    return PolicyStages(store, AuthorizationStage(store), []), [history.aclose, store.stop]

@@ -6,8 +6,10 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from mas import crypto, keys
 from mas.envelope import AGENT_ID_PATTERN
@@ -70,7 +72,7 @@ class AgentRecord:
 
 async def fetch_record(client: aioredis.Redis, agent_id: str) -> AgentRecord | None:
     """The registry record of `agent_id`, or None when it was never registered."""
-    raw = await client.hgetall(keys.agent_record(agent_id))  # type: ignore[misc]
+    raw = cast(dict[bytes, bytes], await client.hgetall(keys.agent_record(agent_id)))  # type: ignore[misc]
     if not raw:
         return None
     return AgentRecord.from_hash(agent_id, raw)
@@ -112,10 +114,12 @@ async def provision_agent(
         )
     private = crypto.generate_private_key()
     token = crypto.generate_token()
-    mapping = {
+    public_key = crypto.public_key_to_b64(private)
+    kid = crypto.key_id(private)
+    mapping: dict[FieldT, EncodableT] = {
         "id": agent_id,
-        "public_key": crypto.public_key_to_b64(private),
-        "key_id": crypto.key_id(private),
+        "public_key": public_key,
+        "key_id": kid,
         "token_hash": crypto.hash_token(token),
         "provisioned_by": "operator",
         "roles": json.dumps(sorted(set(roles))),
@@ -134,8 +138,8 @@ async def provision_agent(
         agent_id=agent_id,
         token=token,
         private_key_b64=crypto.private_key_to_b64(private),
-        public_key_b64=mapping["public_key"],
-        key_id=mapping["key_id"],
+        public_key_b64=public_key,
+        key_id=kid,
     )
 
 

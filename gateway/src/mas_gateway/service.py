@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,6 +34,7 @@ from .parsing import ParseStage
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .ratelimit import RateLimitStage
+from .redis_types import StreamEntries, read_reply
 from .routing import TargetStage
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
@@ -239,7 +240,7 @@ class GatewayService:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for _stream, entries in response or []:
+            for _stream, entries in read_reply(response):
                 await self.process_entries(entries)
 
     async def _reclaim_loop(self) -> None:
@@ -259,8 +260,10 @@ class GatewayService:
                         start_id=start,
                         count=self.settings.batch_size,
                     )
-                    start, claimed = reply[0], reply[1]
-                    deleted = reply[2] if len(reply) > 2 else []
+                    parts = cast(list[Any], reply)
+                    start = parts[0]
+                    claimed = cast(StreamEntries, parts[1])
+                    deleted = cast(list[bytes], parts[2]) if len(parts) > 2 else []
                     if deleted:
                         await client.xack(keys.GATEWAY_INGRESS, keys.GATEWAY_GROUP, *deleted)
                     live = [(eid, fields) for eid, fields in claimed if fields]
@@ -314,7 +317,7 @@ class GatewayService:
                 keys.GATEWAY_GROUP,
                 self.consumer,
                 min_idle_time=0,
-                message_ids=entry_ids,
+                message_ids=cast(list[Any], entry_ids),
                 justid=True,
             )
 

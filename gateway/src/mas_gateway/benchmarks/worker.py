@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage
 
+from ..redis_types import read_reply
 from .policies import BULK_RECEIVER, BULK_SENDER, BULK_TYPE
 
 RAW_STREAM = "bench.raw"
@@ -75,7 +76,7 @@ async def _raw_receive(args: argparse.Namespace) -> dict[str, Any]:
             reply = await client.xreadgroup(
                 RAW_GROUP, "c1", {RAW_STREAM: ">"}, count=64, block=args.timeout * 1000
             )
-            for _stream, entries in reply or []:
+            for _stream, entries in read_reply(reply):
                 ids = []
                 for entry_id, fields in entries:
                     json.loads(fields[b"data"])

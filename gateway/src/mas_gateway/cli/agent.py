@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from mas import keys
 from mas.errors import ConfigError
+from mas.redis_text import as_text
 
 from ..registry import fetch_record, provision_agent, revoke_agent, rotate_token
 from .common import add_redis_option, credentials_dir, run_async
@@ -69,7 +70,7 @@ def _write_private(path: Path, text: str) -> None:
 
 async def _gateway_keys(client: aioredis.Redis) -> dict[str, str]:
     raw = await client.hgetall(keys.GATEWAY_KEYS)  # type: ignore[misc]
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {as_text(k): as_text(v) for k, v in raw.items()}
 
 
 def _provision(args: argparse.Namespace) -> int:

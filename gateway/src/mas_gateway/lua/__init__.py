@@ -9,4 +9,4 @@ __all__ = ["load_script"]
 
 def load_script(name: str) -> str:
     """Source of ``<name>.lua`` shipped in this package."""
-    return files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    return files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
