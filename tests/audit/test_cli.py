@@ -144,7 +144,7 @@ def test_prove_then_verify_offline(
     proof = tmp_path / "proof.json"
     assert mas(capsys, "prove", "msg-00007", "--redis-url", redis_url, "--out", str(proof))[0] == 0
     code, out, _ = mas(capsys, "verify", "--file", str(proof), "--pubkey", str(pubkey_file))
-    assert code == 0 and "1 entries of message msg-00007 are in the log" in out
+    assert code == 0 and "1 entry of message msg-00007 is in the log" in out
 
     doc = json.loads(proof.read_text())
     doc["entries"][0]["entry"] = doc["entries"][0]["entry"].replace("doctor", "nurse")

@@ -28,7 +28,7 @@ from .merkle import leaf_hash
 from .proofs import verify_consistency, verify_inclusion
 from .prove import PROOF_KIND
 from .replay import Finding, LeafHints, Replay
-from .report import VerifyReport, Witness, check_chain, check_witness
+from .report import VerifyReport, Witness, check_chain, check_witness, plural
 
 __all__ = ["load_witness", "verify_export", "verify_file", "verify_proof"]
 
@@ -192,7 +192,8 @@ def verify_proof(
     report.root = checkpoint.root.hex()
     report.key_ids = [signed.key_id]
     report.summary = (
-        f"{len(entries)} entries of message {proof.get('message_id')} are in the log "  # pyright: ignore[reportUnknownArgumentType]
+        f"{plural(len(entries), 'entry', 'entries')} of message {proof.get('message_id')} "  # pyright: ignore[reportUnknownArgumentType]
+        f"{'is' if len(entries) == 1 else 'are'} in the log "  # pyright: ignore[reportUnknownArgumentType]
         f"under checkpoint #{checkpoint.seq} (tree size {checkpoint.tree_size})"
     )
     return report

@@ -13,7 +13,12 @@ from mas.errors import SignatureError
 from .checkpoint import SignedCheckpoint
 from .replay import Finding, LeafHints, Target
 
-__all__ = ["VerifyReport", "Witness", "check_chain", "check_witness"]
+__all__ = ["VerifyReport", "Witness", "check_chain", "check_witness", "plural"]
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,9 @@ class VerifyReport:
             ]
         elif self.ok:
             out = [
-                f"OK: {self.source}: {self.entries} entries ({self.archived} archived), "
-                f"{self.checkpoints} checkpoints; tree size {self.tree_size} "
+                f"OK: {self.source}: {plural(self.entries, 'entry', 'entries')} "
+                f"({self.archived} archived), {plural(self.checkpoints, 'checkpoint')}; "
+                f"tree size {self.tree_size} "
                 f"root {self.root or '-'}; every signature and root verified, "
                 "each checkpoint consistent with the one before",
                 f"signing keys: {', '.join(self.key_ids) or '-'}",
