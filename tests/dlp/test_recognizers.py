@@ -138,3 +138,16 @@ def test_long_texts_are_analysed_in_chunks(engine: DLPEngine) -> None:
     result = engine.evaluate({"report": text})
     names = [text[f.start : f.end] for f in result.findings if f.entity_type == "PERSON"]
     assert names == ["Oluwaseun Adeyemi"]
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Billing codes for the visit: M54.5 and G43.909", True),
+        ("Problem list includes I10 and E66.9", True),
+        ("Error code E11.9 in the printer log", False),
+        ("Meet in room E11.9 after class", False),
+    ],
+)
+def test_icd10_needs_clinical_context(engine: DLPEngine, text: str, flagged: bool) -> None:
+    assert ("ICD10_CODE" in types_found(engine, {"text": text})) is flagged

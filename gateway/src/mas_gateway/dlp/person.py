@@ -64,7 +64,10 @@ _EPONYM_NOUNS = _wordset(
     "syndrome disease test scale method process cycle distribution coefficient model "
     "paradox sign maneuver manoeuvre algorithm series conjecture limit relation ratio "
     "formula function transform reagent ester salt acid cell cells diagram notation "
-    "mechanism condensation degradation oxidation reduction titration"
+    "mechanism condensation degradation oxidation reduction titration structure structures "
+    "projection plot bond bonds complex apparatus flask funnel burner condenser point stain "
+    "medium agar reflex criteria classification index curve pathway graph spectrum filter "
+    "approximation prize award medal lecture lectures scale scales units"
 )
 # Capitalised words that start many sentences or name things, never people on their own.
 _NOT_NAMES = _wordset(
