@@ -224,7 +224,7 @@ class Dispatcher:
             )
             return
         message = await self.make_message(delivery)
-        with consumer_span(env, keys.AGENTS_GROUP) as span:
+        with consumer_span(env, keys.AGENTS_GROUP, delivery.gateway.trace) as span:
             try:
                 if spec is None:
                     await self._host.on_message(message)

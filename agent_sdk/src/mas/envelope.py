@@ -101,6 +101,8 @@ class GatewayStamp(BaseModel):
     kind: Literal["message", "rejection"] = "message"
     modified: bool = False
     redacted_paths: list[str] = Field(default_factory=list)
+    trace: dict[str, str] = Field(default_factory=dict)
+    """W3C trace context of the gateway's span; the envelope keeps the sender's as signed."""
 
 
 class Delivery(BaseModel):

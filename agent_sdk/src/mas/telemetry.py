@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -42,9 +42,12 @@ def producer_span(sender_id: str, target_id: str, message_type: str) -> Iterator
 
 
 @contextmanager
-def consumer_span(envelope: Envelope, consumer_group: str) -> Iterator[Span]:
-    """Span around handling one delivery, a child of the sender's context carried in it."""
-    parent = propagate.extract(dict(envelope.trace))
+def consumer_span(
+    envelope: Envelope, consumer_group: str, gateway_trace: Mapping[str, str] | None = None
+) -> Iterator[Span]:
+    """Span around handling one delivery: a child of the gateway's span when it sent its
+    context, else of the sender's context carried in the envelope."""
+    parent = propagate.extract(dict(gateway_trace or envelope.trace))
     attributes: dict[str, str] = {
         "messaging.system": "redis",
         "messaging.operation.type": "process",

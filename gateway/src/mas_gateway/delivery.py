@@ -81,6 +81,7 @@ class Committer:
             kind=kind,  # type: ignore[arg-type]
             modified=ctx.modified,
             redacted_paths=list(ctx.redacted_paths),
+            trace=inject_trace(ctx),
         )
 
     def delivery_fields(self, ctx: MessageContext) -> dict[str, bytes]:
@@ -88,9 +89,6 @@ class Committer:
         assert ctx.envelope is not None
         envelope = ctx.envelope.model_dump(mode="json")
         envelope["data"] = ctx.data
-        trace_headers = inject_trace(ctx)
-        if trace_headers:
-            envelope["trace"] = trace_headers
         stamp = self._stamp(kind="message", ctx=ctx)
         if ctx.modified:
             return sign_delivery(envelope, stamp, self._key.private_key)

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError, ResponseError
 from mas import crypto, keys
 from mas.envelope import AGENT_ID_PATTERN, decode_fields
 from mas.errors import ConfigError
+from mas.urls import redact_url
 
 from .audit import AuditCheckpointer, build_audit_entry
 from .authn import AuthenticationStage
@@ -46,14 +47,6 @@ __all__ = ["DecisionListener", "GatewayService"]
 log = logging.getLogger(__name__)
 
 DecisionListener = Callable[[MessageContext], None]
-
-
-def redact_url(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 class GatewayService:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -17,22 +16,11 @@ from ..events import publish_event
 from ..options import resolve_redis_url
 from ..redis_text import as_text
 from ..scripts import Scripts
+from ..urls import redact_url
 
 __all__ = ["MASService", "redact_url", "run_service"]
 
 logger = logging.getLogger(__name__)
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced, safe to log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class MASService:

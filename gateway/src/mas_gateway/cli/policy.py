@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -19,6 +18,7 @@ from redis.exceptions import RedisError
 from mas import keys
 from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
 from mas.errors import ConfigError
+from mas.urls import redact_url
 
 from ..policy import (
     CaseResult,
@@ -295,16 +295,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 # -- reload ----------------------------------------------------------------------
-def _redacted(url: str) -> str:
-    """The URL without its password, fit for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 async def _publish(url: str, message: str) -> int:
@@ -340,7 +330,9 @@ def _reload(args: argparse.Namespace) -> int:
     try:
         receivers = run_async(_publish(args.redis_url, message))
     except (RedisError, OSError) as exc:
-        raise ConfigError(f"cannot publish to Redis at {_redacted(args.redis_url)}: {exc}") from exc
+        raise ConfigError(
+            f"cannot publish to Redis at {redact_url(args.redis_url)}: {exc}"
+        ) from exc
     if receivers == 0:
         print(
             f"no gateway process is listening on {keys.POLICY_RELOAD_CHANNEL}; nothing reloaded",

@@ -16,13 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
+from mas.urls import redact_url
 
 from ..audit.report import Witness
 from .controls import Controls
 from .evidence import collect_evidence
 from .html import render_html
 from .period import Period
-from .report import build_report, redact_url
+from .report import build_report
 
 __all__ = ["HTML_NAME", "JSON_NAME", "generate_report", "write_report"]
 

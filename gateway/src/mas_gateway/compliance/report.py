@@ -7,7 +7,8 @@ listed without theirs, and the Redis URL is shown without its password.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from mas.urls import redact_url
 
 from ..policy import DEFAULT_DENY, CaseResult, PolicySet
 from .controls import Control, Controls
@@ -15,7 +16,7 @@ from .evidence import Evidence, PolicyEvidence
 from .period import iso
 from .rules import RuleResult, Status, combine, evaluate
 
-__all__ = ["SCHEMA", "ControlResult", "build_report", "evaluate_controls", "redact_url"]
+__all__ = ["SCHEMA", "ControlResult", "build_report", "evaluate_controls"]
 
 SCHEMA = "mas.compliance.report/1"
 
@@ -53,18 +54,6 @@ def evaluate_controls(controls: Controls, evidence: Evidence) -> list[ControlRes
         ControlResult(control, [evaluate(r.name, evidence, r.params) for r in control.rules])
         for control in controls.controls
     ]
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 def _case(result: CaseResult) -> dict[str, Any]:
