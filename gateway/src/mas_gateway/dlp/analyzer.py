@@ -25,7 +25,7 @@ from .nlp import LeanSpacyEngine
 from .person import PersonNameRecognizer
 from .policy import DLPPolicy
 from .prescreen import Prescreen, build_prescreen
-from .recognizers import load_recognizer_files
+from .recognizers import CandidatePhoneRecognizer, load_recognizer_files
 
 __all__ = ["AnalyzerBundle", "build_analyzer"]
 
@@ -74,6 +74,9 @@ def build_analyzer(policy: DLPPolicy) -> AnalyzerBundle:
             for rec in recognizers:
                 if name in rec.supported_entities:
                     rec.context = [*(rec.context or []), *entity.context]
+    for rec in recognizers:
+        if isinstance(rec, CandidatePhoneRecognizer):
+            rec.floor = policy.min_threshold
     covered = {e for rec in recognizers for e in rec.supported_entities}
     missing = sorted(scope - covered)
     if missing:

@@ -107,6 +107,10 @@ class DLPEngine:
         self._bundle.nlp.load()
         self._scanner.scan_batch([{"text": "Dr. Ann Lee, ssn 123-45-6789, ann@example.com"}])
 
+    def triage(self, payloads: Sequence[Any]) -> list[ScanResult | None]:
+        """Scans settled by the pre-screen alone (None: the payload needs full analysis)."""
+        return self._scanner.triage(payloads)
+
     def scan(self, payload: Any) -> ScanResult:
         """Everything found in `payload`, before route rules."""
         return self.scan_batch([payload])[0]

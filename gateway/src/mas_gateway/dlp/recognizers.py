@@ -66,13 +66,27 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     """Presidio's libphonenumber recognizer, run only on digit runs that could be numbers.
 
     libphonenumber's matcher walks the whole text once per region; running it on
-    the few candidate runs gives the same matches at a fraction of the cost.
+    the few candidate runs gives the same matches at a fraction of the cost. When its
+    score is below the lowest threshold in use (`floor`), a match only counts with a
+    context word, so texts without one are not matched at all.
     """
+
+    floor: float = 0.0
+
+    def _context_words(self) -> re.Pattern[str]:
+        cached = getattr(self, "_context_re", None)
+        if cached is None:
+            words = "|".join(re.escape(w.lower()) for w in self.context or [])
+            cached = re.compile(rf"(?:{words})" if words else r"(?!)")
+            self._context_re = cached
+        return cached
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         """Phone numbers found inside candidate digit runs (offsets into `text`)."""
+        if self.floor > self.SCORE and not self._context_words().search(text.lower()):
+            return []
         results: list[RecognizerResult] = []
         for m in _PHONE_CANDIDATE.finditer(text):
             start = max(0, m.start() - 1)

@@ -106,23 +106,33 @@ class Scanner:
         screen = self.bundle.prescreen
         return screen is None or screen.might_match(document.text)
 
+    def _settled(self, prep: _Prepared) -> ScanResult | None:
+        """The result when no analysis is needed (unscannable, empty, or cleared); else None."""
+        if prep.error is not None:
+            return ScanResult((), prep.error)
+        if prep.document is None:
+            return ScanResult()
+        if self._needs_ner(prep.document) or self._needs_analysis(prep.document):
+            return None
+        return ScanResult()
+
+    def triage(self, payloads: Sequence[Any]) -> list[ScanResult | None]:
+        """Results for payloads that need no analysis; None for those that do (cheap)."""
+        return [self._settled(self._prepare(p)) for p in payloads]
+
     def scan_batch(self, payloads: Sequence[Any]) -> list[ScanResult]:
         """Scan every payload; one spaCy batch for the documents that need NER."""
         prepared = [self._prepare(p) for p in payloads]
-        results: list[ScanResult | None] = [None] * len(prepared)
+        results: list[ScanResult | None] = [self._settled(prep) for prep in prepared]
         ner_docs: list[int] = []
         plain_docs: list[int] = []
         for i, prep in enumerate(prepared):
-            if prep.error is not None:
-                results[i] = ScanResult((), prep.error)
-            elif prep.document is None:
-                results[i] = ScanResult()
-            elif self._needs_ner(prep.document):
+            if results[i] is not None or prep.document is None:
+                continue
+            if self._needs_ner(prep.document):
                 ner_docs.append(i)
-            elif self._needs_analysis(prep.document):
-                plain_docs.append(i)
             else:
-                results[i] = ScanResult()
+                plain_docs.append(i)
         nlp = self.bundle.nlp
         for indexes, ner in ((ner_docs, True), (plain_docs, False)):
             documents = [prepared[i].document for i in indexes]

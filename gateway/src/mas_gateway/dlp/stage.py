@@ -91,10 +91,17 @@ class DLPStage:
 
     async def _scan_uncached(self, payloads: list[Any]) -> list[ScanResult]:
         if self.pool is not None:
+            # Clean payloads are settled here by the pre-screen; only the rest travel.
+            settled = self.engine.triage(payloads)
+            todo = [i for i, r in enumerate(settled) if r is None]
             try:
-                return await self.pool.scan(payloads)
+                analysed = await self.pool.scan([payloads[i] for i in todo])
             except BrokenProcessPool:
                 self._pool_broken()
+            else:
+                for i, scan in zip(todo, analysed, strict=True):
+                    settled[i] = scan
+                return [r if r is not None else ScanResult(error="not scanned") for r in settled]
         async with self._lock:
             return await asyncio.to_thread(self.engine.scan_batch, payloads)
 
