@@ -21,7 +21,10 @@ from .document import AnalysisDocument, DocArtifacts
 
 __all__ = ["NAME_TRIGGER", "PersonNameRecognizer", "name_candidates", "name_span"]
 
-_NAME_WORD = r"\p{Lu}\p{Ll}*(?:\p{Lu}\p{Ll}+)?(?:['\u2019\-]\p{Lu}?\p{Ll}+)*"
+_NAME_WORD = (
+    r"(?:\p{Lu}['\u2019])?\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:['\u2019\-]\p{Lu}?\p{Ll}+)*"
+    r"(?![\p{L}\p{N}])"
+)
 _PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|ibn|al|el|dos|das|ter|ten)"
 _INITIAL = r"\p{Lu}\."
 _NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
