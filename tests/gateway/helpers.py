@@ -32,6 +32,7 @@ def gateway_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Gatewa
         "signing_key_path": tmp_path / "gateway.key",
         "auto_provision": True,
         "block_ms": 50,
+        "dlp_workers": 0,  # scan in-process: the worker pool has its own tests
     }
     values.update(overrides)
     return GatewaySettings(**values)

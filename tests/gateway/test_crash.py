@@ -31,6 +31,7 @@ def _start_gateway(
         "MAS_BATCH_SIZE": str(batch),
         "MAS_CLAIM_IDLE_MS": "1000",
         "MAS_BLOCK_MS": "100",
+        "MAS_DLP_WORKERS": "0",
     }
     with (key.parent / f"{gateway_id}.log").open("wb") as log:  # the child keeps its copy
         return subprocess.Popen(

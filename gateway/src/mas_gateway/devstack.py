@@ -70,7 +70,7 @@ class DevStack:
                 policies_dir=self._policies_dir,
                 signing_key_path=self.workdir / "gateway_signing_key",
                 auto_provision=True,
-                **self._overrides,
+                **{"dlp_workers": 0, **self._overrides},  # low volume: scan in-process
             )
             self.gateway = GatewayService(settings)
             await self.gateway.start()

@@ -10,7 +10,9 @@ import redis.asyncio as aioredis
 
 from .authz import AuthorizationStage
 from .compliance import PolicyHistoryRecorder
+from .dlp import DLPStage
 from .policy import PolicyStore
+from .policy.dlp_check import DLP_FILE, dlp_check_for
 from .settings import GatewaySettings
 from .stage import Stage
 
@@ -36,9 +38,19 @@ async def build_policy_stages(
     client: aioredis.Redis, settings: GatewaySettings
 ) -> tuple[PolicyStages, list[Closer]]:
     """Load and test the policies (raises `ConfigError` when broken) and start hot reload."""
-    store = await asyncio.to_thread(PolicyStore.load, settings.policies_dir)
+    store = await asyncio.to_thread(PolicyStore.load, settings.policies_dir, dlp=dlp_check_for)
+    closers: list[Closer] = []
+    extra: list[Stage] = []
+    if (settings.policies_dir / DLP_FILE).is_file():
+        dlp = await asyncio.to_thread(
+            DLPStage.from_policies, settings.policies_dir, workers=settings.dlp_workers
+        )
+        await dlp.start()
+        closers.append(dlp.aclose)
+        extra.append(dlp)
     history = PolicyHistoryRecorder(client, settings.gateway_id)
     await history.record(store.current)  # compliance evidence: which version was in force when
     store.add_listener(history.listener)
     await store.start(client, poll_interval=settings.policy_poll_s)
-    return PolicyStages(store, AuthorizationStage(store), []), [history.aclose, store.stop]
+    closers += [history.aclose, store.stop]
+    return PolicyStages(store, AuthorizationStage(store), extra), closers

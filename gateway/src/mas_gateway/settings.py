@@ -52,6 +52,8 @@ class GatewaySettings(BaseSettings):
     """A signed audit checkpoint is written at least every this many entries..."""
     audit_checkpoint_interval_s: float = Field(default=5.0, gt=0)
     """...and at least this often while new entries arrive."""
+    dlp_workers: int | None = Field(default=None, ge=0)
+    """DLP scanning processes; None: as ``performance.workers`` in dlp.yaml, 0: in-process."""
     policy_poll_s: float | None = Field(default=2.0, gt=0)
     """How often policy files are checked for changes (None: only on `mas policy reload`)."""
     max_envelope_bytes: int = Field(default=1_048_576, ge=1024)
