@@ -44,9 +44,12 @@ def start_message_span(ctx: MessageContext) -> None:
 
 
 @contextmanager
-def stage_span(ctx: MessageContext, stage: str) -> Iterator[Span]:
-    """A child span of the message span for one stage."""
-    parent = trace.set_span_in_context(ctx.span) if ctx.span is not None else None
+def stage_span(ctx: MessageContext, stage: str) -> Iterator[Span | None]:
+    """A child span of the message span for one stage (nothing when tracing is off)."""
+    if ctx.span is None or not ctx.span.is_recording():
+        yield None  # a no-op span per stage would cost more than the stage itself
+        return
+    parent = trace.set_span_in_context(ctx.span)
     with _tracer.start_as_current_span(f"gateway.{stage}", context=parent) as span:
         yield span
 

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mas.errors import ConfigError
+
 from ..settings import default_policies_dir
 
 __all__ = ["register"]
@@ -21,6 +23,47 @@ def register(subparsers: Any) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks")
     sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     _add_dlp(sub)
+    _add_gateway(sub)
+
+
+def _add_gateway(sub: Any) -> None:
+    gateway = sub.add_parser(
+        "gateway",
+        help="end-to-end msgs/s A -> B through the gateway next to a plain Redis stream",
+        description=(
+            "Send messages from one agent process to another through gateway processes, then "
+            "the same messages over a plain Redis stream between two processes (the baseline), "
+            "on the same Redis in the same run, and print both rates and their ratio."
+        ),
+    )
+    gateway.add_argument("--messages", type=int, default=5000, help="messages to send")
+    gateway.add_argument("--size", type=int, default=64, help="payload text length")
+    gateway.add_argument("--gateways", type=int, default=1, help="gateway processes")
+    gateway.add_argument(
+        "--redis-url", help="an empty Redis to use (default: start an embedded one)"
+    )
+    gateway.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    gateway.set_defaults(func=_bench_gateway)
+
+
+def _bench_gateway(args: argparse.Namespace) -> int:
+    from ..benchmarks.throughput import run_throughput
+
+    if args.messages < 1 or args.gateways < 1 or args.size < 0:
+        raise SystemExit("mas bench gateway: --messages and --gateways must be positive")
+    result = run_throughput(
+        count=args.messages, size=args.size, gateways=args.gateways, redis_url=args.redis_url
+    )
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    print(f"gateway throughput: {result.count} messages A -> B, separate processes")
+    print(
+        f"  through {result.gateways} gateway process(es) {result.gateway_msgs_per_s:10.1f} msgs/s"
+    )
+    print(f"  plain Redis stream (baseline) {result.baseline_msgs_per_s:10.1f} msgs/s")
+    print(f"  ratio to baseline             {result.ratio:10.3f}")
+    return 0
 
 
 def _add_dlp(sub: Any) -> None:
@@ -43,9 +86,37 @@ def _add_dlp(sub: Any) -> None:
     dlp.add_argument("--workers", type=int, help="worker processes (default: the policy's)")
     dlp.add_argument("--batch-size", type=int, default=64, help="messages per gateway batch")
     dlp.add_argument("--seed", type=int, default=7, help="seed of the message generator")
+    dlp.add_argument(
+        "--payloads",
+        type=Path,
+        help="JSONL file of payloads to use instead of generated traffic "
+        '(a line\'s "payload" member if it has one, else the line)',
+    )
     dlp.add_argument("--policies", type=Path, help="policies directory (default: ./policies)")
     dlp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     dlp.set_defaults(func=_bench_dlp)
+
+
+def _read_payloads(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    out: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        payload = row.get("payload", row) if isinstance(row, dict) else None
+        if not isinstance(payload, dict):
+            raise ConfigError(f"{path}:{number}: a payload must be a JSON object")
+        out.append(payload)
+    if not out:
+        raise ConfigError(f"{path}: no payloads")
+    return out
 
 
 def _bench_dlp(args: argparse.Namespace) -> int:
@@ -54,6 +125,7 @@ def _bench_dlp(args: argparse.Namespace) -> int:
     if args.messages < 1 or args.batch_size < 1:
         raise SystemExit("mas bench dlp: --messages and --batch-size must be positive")
     scenarios = ("ner", "patterns") if args.scenario == "all" else (args.scenario,)
+    payloads = _read_payloads(args.payloads) if args.payloads else None
     figures = asyncio.run(
         bench_dlp(
             args.policies or default_policies_dir(),
@@ -62,6 +134,7 @@ def _bench_dlp(args: argparse.Namespace) -> int:
             workers=args.workers,
             batch_size=args.batch_size,
             seed=args.seed,
+            payloads=payloads,
         )
     )
     if args.json:
