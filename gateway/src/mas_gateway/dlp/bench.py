@@ -192,8 +192,12 @@ async def bench_dlp(
     workers: int | None = None,
     batch_size: int = 64,
     seed: int = 7,
+    payloads: list[dict[str, Any]] | None = None,
 ) -> list[BenchFigures]:
-    """Run the scenarios; each returns stage and baseline timings on the same messages."""
+    """Run the scenarios; each returns stage and baseline timings on the same messages.
+
+    `payloads` replaces the generated traffic of every scenario (e.g. a labelled corpus).
+    """
     engine = DLPEngine.from_policies(policies_dir)
     count = engine.policy.engine.workers if workers is None else workers
     baseline = _plain_presidio(engine.policy.engine.spacy_model)
@@ -201,19 +205,19 @@ async def bench_dlp(
     with tempfile.TemporaryDirectory(prefix="mas-bench-dlp-") as tmp:
         for name in scenarios:
             if name == "ner":
-                payloads = mixed_messages(messages, seed=seed)
+                traffic = payloads or mixed_messages(messages, seed=seed)
                 label = f"{engine.policy.file.name} (NER in scope)"
                 results.append(
-                    await _scenario(name, engine, label, payloads, baseline, count, batch_size)
+                    await _scenario(name, engine, label, traffic, baseline, count, batch_size)
                 )
             elif name == "patterns":
                 slim = DLPEngine.from_file(pattern_only_policy(engine, Path(tmp)))
-                payloads = clean_messages(messages, seed=seed + 1)
+                traffic = payloads or clean_messages(messages, seed=seed + 1)
                 label = (
                     f"{engine.policy.file.name} without {', '.join(sorted(engine.ner_entities))}"
                 )
                 results.append(
-                    await _scenario(name, slim, label, payloads, baseline, count, batch_size)
+                    await _scenario(name, slim, label, traffic, baseline, count, batch_size)
                 )
             else:
                 raise ValueError(f"unknown scenario {name!r} (ner, patterns)")

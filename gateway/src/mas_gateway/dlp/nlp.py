@@ -37,6 +37,32 @@ class EntitySpan:
     end_char: int
 
 
+def _pieces(text: str, worth: Callable[[str], bool] | None) -> list[tuple[int, str]]:
+    """(offset, text) runs of consecutive lines that pass `worth`, each at most `_CHUNK` long."""
+    if worth is None:
+        return _chunks(text)
+    out: list[tuple[int, str]] = []
+    start, parts, size = 0, [], 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        keep = worth(line)
+        if parts and (not keep or size + len(line) > _CHUNK):
+            out.append((start, "".join(parts)))
+            parts, size = [], 0
+        if keep:
+            if len(line) > _CHUNK:
+                out.extend((pos + off, part) for off, part in _chunks(line))
+            else:
+                if not parts:
+                    start = pos
+                parts.append(line)
+                size += len(line)
+        pos += len(line)
+    if parts:
+        out.append((start, "".join(parts)))
+    return out
+
+
 def _chunks(text: str) -> list[tuple[int, str]]:
     """(offset, part) pieces of at most `_CHUNK` characters, cut at line or word ends."""
     out: list[tuple[int, str]] = []
@@ -130,8 +156,7 @@ class LeanSpacyEngine(NlpEngine):
         pieces = [
             (i, offset, part)
             for i, d in enumerate(documents)
-            for offset, part in _chunks(d.text)
-            if worth is None or worth(part)
+            for offset, part in _pieces(d.text, worth)
         ]
         found: list[list[EntitySpan]] = [[] for _ in documents]
         docs: Iterator[Doc] = self._pipeline().pipe((p[2] for p in pieces), batch_size=batch_size)

@@ -54,37 +54,42 @@ def _compile_one(pattern: str, flags: int) -> Matcher:
 class _Gated:
     """Weak patterns of one recognizer, relevant only when its context words occur."""
 
+    entities: frozenset[str]
     context: re.Pattern[str]
     patterns: tuple[Matcher, ...]
 
 
 @dataclass(frozen=True)
 class Prescreen:
-    """`might_match(text)` is False only for texts no recognizer can report."""
+    """`candidates(text)`: the entity types some recognizer could report in `text`."""
 
-    strong: tuple[Matcher, ...]
+    strong: tuple[tuple[frozenset[str], Matcher], ...]
     gated: tuple[_Gated, ...]
 
-    def might_match(self, text: str) -> bool:
-        """True when some recognizer could produce a finding at or above the lowest threshold."""
-        if any(p.search(text) is not None for p in self.strong):
-            return True
-        if not self.gated:
-            return False
-        words = " " + _NON_WORD.sub(" ", text.lower()) + " "
-        return any(
-            g.context.search(words) is not None and any(p.search(text) for p in g.patterns)
-            for g in self.gated
-        )
+    def candidates(self, text: str) -> frozenset[str]:
+        """Entity types with a recognizer that could reach the lowest threshold in `text`."""
+        found: set[str] = set()
+        for entities, pattern in self.strong:
+            if not entities <= found and pattern.search(text) is not None:
+                found |= entities
+        if self.gated:
+            words = " " + _NON_WORD.sub(" ", text.lower()) + " "
+            for g in self.gated:
+                if g.entities <= found or g.context.search(words) is None:
+                    continue
+                if any(p.search(text) is not None for p in g.patterns):
+                    found |= g.entities
+        return frozenset(found)
 
 
 def build_prescreen(recognizers: Sequence[EntityRecognizer], floor: float) -> Prescreen | None:
     """The screen for `recognizers` with findings counted from score `floor`; None: no screen."""
-    strong: list[Matcher] = []
+    strong: list[tuple[frozenset[str], Matcher]] = []
     gated: list[_Gated] = []
     base = re.DOTALL | re.MULTILINE
     for rec in recognizers:
         context = phrase_regex(p for p in map(split_phrase, rec.context or []) if p)
+        entities = frozenset(rec.supported_entities)
         name = type(rec).__name__
         if isinstance(rec, PatternRecognizer):
             flags = base | ((rec.global_regex_flags or 0) & re.IGNORECASE)
@@ -99,15 +104,18 @@ def build_prescreen(recognizers: Sequence[EntityRecognizer], floor: float) -> Pr
                     and context is not None
                     and pattern.score < floor
                 )
-                (weak if needs_context else strong).append(scoped)
+                if needs_context:
+                    weak.append(scoped)
+                else:
+                    strong.append((entities, scoped))
             if weak and context is not None:
-                gated.append(_Gated(context, tuple(weak)))
+                gated.append(_Gated(entities, context, tuple(weak)))
         elif name in _TRIGGERS:
             trigger = _compile_one(_TRIGGERS[name], base)
             if _WEAK_TRIGGERS.get(name, 1.0) < floor and context is not None:
-                gated.append(_Gated(context, (trigger,)))
+                gated.append(_Gated(entities, context, (trigger,)))
             else:
-                strong.append(trigger)
+                strong.append((entities, trigger))
         else:
             return None
     return Prescreen(tuple(strong), tuple(gated))

@@ -43,6 +43,9 @@ class _Prepared:
     texts: list[_Text]
     document: AnalysisDocument | None
     error: str | None = None
+    entities: list[str] | None = None
+    """Entity types worth analysing for (from the pre-screen); None: not screened yet."""
+    ner: bool = False
 
 
 def _key(value: str) -> str:
@@ -99,12 +102,17 @@ class Scanner:
             texts.append(_Text(seg, clean, None, original))
             self._add_decoded(texts, seg, clean, original, depth - 1)
 
-    def _needs_ner(self, document: AnalysisDocument) -> bool:
-        return bool(self.bundle.ner_entities) and name_candidates(document.text)
-
-    def _needs_analysis(self, document: AnalysisDocument) -> bool:
-        screen = self.bundle.prescreen
-        return screen is None or screen.might_match(document.text)
+    def _screen(self, prep: _Prepared, document: AnalysisDocument) -> None:
+        """Decide whether the document needs NER and which entity types to analyse for."""
+        bundle = self.bundle
+        prep.ner = bool(bundle.ner_entities) and name_candidates(document.text)
+        if bundle.prescreen is None:
+            prep.entities = list(bundle.entities)
+            return
+        wanted = set(bundle.prescreen.candidates(document.text))
+        if prep.ner:
+            wanted |= bundle.ner_entities
+        prep.entities = [e for e in bundle.entities if e in wanted]
 
     def _settled(self, prep: _Prepared) -> ScanResult | None:
         """The result when no analysis is needed (unscannable, empty, or cleared); else None."""
@@ -112,7 +120,9 @@ class Scanner:
             return ScanResult((), prep.error)
         if prep.document is None:
             return ScanResult()
-        if self._needs_ner(prep.document) or self._needs_analysis(prep.document):
+        if prep.entities is None:
+            self._screen(prep, prep.document)
+        if prep.entities:
             return None
         return ScanResult()
 
@@ -129,7 +139,7 @@ class Scanner:
         for i, prep in enumerate(prepared):
             if results[i] is not None or prep.document is None:
                 continue
-            if self._needs_ner(prep.document):
+            if prep.ner:
                 ner_docs.append(i)
             else:
                 plain_docs.append(i)
@@ -149,7 +159,7 @@ class Scanner:
         raw = self.bundle.analyzer.analyze(
             text=document.text,
             language=self.bundle.language,
-            entities=self.bundle.entities,
+            entities=prep.entities or self.bundle.entities,
             nlp_artifacts=artifacts,
             score_threshold=self._floor,
         )
