@@ -13,7 +13,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -21,7 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mas import crypto
-from mas.errors import ConfigError, SignatureError
+from mas.errors import ConfigError
+from mas.urls import redact_url
 
 from ..audit.archive import archive_before
 from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
@@ -35,7 +35,7 @@ from ..audit.query import AuditQuery, format_table, run_query
 from ..audit.report import VerifyReport
 from ..audit.timespec import parse_time
 from ..audit.verifier import DEFAULT_MAX_UNCOVERED_AGE_S, verify_log
-from .common import add_redis_option
+from .common import add_redis_option, pinned_keys
 
 __all__ = ["register"]
 
@@ -152,15 +152,6 @@ def _add_pubkey(parser: argparse.ArgumentParser) -> None:
 # -- helpers -------------------------------------------------------------------
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _with_redis(url: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
     """Run `work` with a client; an unreachable Redis is a configuration error (exit 2)."""
 
@@ -168,44 +159,15 @@ def _with_redis(url: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         try:
             client = aioredis.Redis.from_url(url)
         except ValueError as exc:
-            raise ConfigError(f"invalid --redis-url {_redacted(url)}: {exc}") from exc
+            raise ConfigError(f"invalid --redis-url {redact_url(url)}: {exc}") from exc
         try:
             return await work(client)
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ConfigError(f"cannot reach Redis at {_redacted(url)}: {exc}") from exc
+            raise ConfigError(f"cannot reach Redis at {redact_url(url)}: {exc}") from exc
         finally:
             await client.aclose()
 
     return asyncio.run(run())
-
-
-def _pinned_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
-    """Keys from --pubkey (base64 or files of base64 lines), or None when none given."""
-    if not values:
-        return None
-    trusted: dict[str, Ed25519PublicKey] = {}
-    for value in values:
-        path = Path(value)
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read --pubkey {path}: {exc}") from exc
-            candidates = [ln.split()[-1] for ln in text.splitlines() if ln.strip()]
-            candidates = [c for c in candidates if not c.startswith("#")]
-        else:
-            candidates = [value]
-        if not candidates:
-            raise ConfigError(f"--pubkey {value} holds no key")
-        for candidate in candidates:
-            try:
-                key = crypto.load_public_key(candidate)
-            except SignatureError:
-                raise ConfigError(
-                    f"--pubkey {value} is neither a file nor a base64 Ed25519 public key"
-                ) from None
-            trusted[crypto.key_id(key)] = key
-    return trusted
 
 
 def _output(path: Path | None, write: Callable[[TextIO], object]) -> None:
@@ -238,7 +200,7 @@ def _fail(message: str) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    trusted = _pinned_keys(args.pubkey)
+    trusted = pinned_keys(args.pubkey)
     try:
         witness = load_witness(args.witness) if args.witness else None
     except AuditFormatError as exc:
@@ -342,7 +304,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _archive(args: argparse.Namespace) -> int:
     before = parse_time(args.before, option="--before")
-    trusted = _pinned_keys(args.pubkey)
+    trusted = pinned_keys(args.pubkey)
 
     async def work(client: aioredis.Redis) -> Any:
         return await archive_before(

@@ -8,10 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from mas import crypto
-from mas.errors import ConfigError, SignatureError
+from mas.errors import ConfigError
 
 from ..audit.errors import AuditFormatError
 from ..audit.offline import load_witness
@@ -27,7 +24,7 @@ from ..compliance import (
 from ..compliance.controls import Controls, ControlsError
 from ..compliance.rules import RULES
 from ..settings import default_policies_dir
-from .common import add_redis_option
+from .common import add_redis_option, pinned_keys
 
 __all__ = ["register"]
 
@@ -132,39 +129,6 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_lines(value: str) -> list[str]:
-    """The base64 keys a --pubkey value names: itself, or a file's lines (`key_id key` too)."""
-    path = Path(value)
-    if not path.is_file():
-        return [value]
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read --pubkey {path}: {exc}") from exc
-    lines = [line.split()[-1] for line in text.splitlines() if line.strip()]
-    return [line for line in lines if not line.startswith("#")]
-
-
-def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
-    """Pinned gateway keys by key id, or None to use the keys published in Redis."""
-    if not values:
-        return None
-    trusted: dict[str, Ed25519PublicKey] = {}
-    for value in values:
-        lines = _key_lines(value)
-        if not lines:
-            raise ConfigError(f"--pubkey {value} holds no key")
-        for line in lines:
-            try:
-                key = crypto.load_public_key(line)
-            except SignatureError:
-                raise ConfigError(
-                    f"--pubkey {value} is neither a file nor a base64 Ed25519 public key"
-                ) from None
-            trusted[crypto.key_id(key)] = key
-    return trusted
-
-
 def _witness(path: Path | None) -> Witness | None:
     if path is None:
         return None
@@ -181,7 +145,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a directory")
     policies: Path = args.policies or default_policies_dir()
-    trusted = _trusted_keys(args.pubkey)
+    trusted = pinned_keys(args.pubkey)
     witness = _witness(args.witness)
     controls = _controls(args)
     document = asyncio.run(
