@@ -44,3 +44,21 @@ def test_mas_bench_dlp_prints_both_rates(capsys: pytest.CaptureFixture[str]) -> 
         assert row["stage_msgs_per_s"] > 0
         assert row["baseline_msgs_per_s"] > 0
     assert rows[1]["stage_flagged"] == 0
+
+
+def test_mas_bench_dlp_on_given_payloads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "corpus.jsonl"
+    rows = [{"payload": {"text": f"ssn 536-22-{1000 + i}"}} for i in range(4)]
+    file.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code = main(
+        ["bench", "dlp", "--scenario", "patterns", "--workers", "0", "--policies", str(POLICIES),
+         "--payloads", str(file), "--json"]
+    )  # fmt: skip
+    assert code == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["messages"], row["stage_flagged"]) == (4, 4)
+    file.write_text("[1, 2]\n", encoding="utf-8")
+    assert main(["bench", "dlp", "--payloads", str(file)]) == 2
+    assert "must be a JSON object" in capsys.readouterr().err

@@ -2,9 +2,8 @@
 
 The registry holds the recognizers declared in the policy's recognizer files,
 restricted to entities in scope, tuned by the policy (extra context words per
-entity, deny-lists). The pre-screen is one regular expression made of every
-pattern of every recognizer: a text it does not match cannot produce a pattern
-finding, so Presidio's pattern pass is skipped for it.
+entity, deny-lists). The pre-screen (see `prescreen`) is built from the same
+recognizers, so that texts which cannot produce a finding skip Presidio.
 """
 
 from __future__ import annotations
