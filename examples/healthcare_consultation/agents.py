@@ -7,6 +7,7 @@ and the external analytics agent may not reach clinicians at all.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -104,11 +105,18 @@ class DoctorAgent(Agent[DoctorState]):
         super().__init__(
             agent_id, capabilities=["diagnosis", "triage"], state_model=DoctorState, **kwargs
         )
+        self.refused: list[tuple[int, str]] = []
+        self.refusal = asyncio.Event()
         self.responder = responder or make_responder(
             DOCTOR_RULES,
             "Thanks for your question; please book an appointment so we can examine you.",
             "You are a careful general practitioner. Answer briefly. " + DISCLAIMER,
         )
+
+    async def on_rejected(self, notice: AgentMessage) -> None:
+        """Remember what the gateway refused of what this doctor sent (e.g. DLP blocks)."""
+        self.refused.append((int(notice.data.get("code", 0)), str(notice.data.get("reason", ""))))
+        self.refusal.set()
 
     @Agent.on("consultation.request", model=ConsultationRequest)
     async def handle_consultation(

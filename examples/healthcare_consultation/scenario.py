@@ -84,8 +84,8 @@ async def run_scenario(agent_options: dict[str, Any], say: Say = print) -> Scena
             ),
         )
 
-        say("5. the doctor shares a case summary with external analytics")
-        await _expect_rejection_or_delivery(result, say, doctor)
+        say("5. the doctor shares reports with external analytics (de-identified data only)")
+        await _share_with_analytics(result, say, doctor)
 
         say("6. the patient sends ten questions at once (rate limit)")
         outcomes = await asyncio.gather(
@@ -102,23 +102,22 @@ async def run_scenario(agent_options: dict[str, Any], say: Say = print) -> Scena
                 result.rejections.append(("patient flood", outcome.code, outcome.reason))
         limited = sum(1 for o in outcomes if isinstance(o, MessageRejected) and o.code == 429)
         say(f"  -> {10 - limited} answered, {limited} refused with 429 (retry later)")
+        if external.received:
+            say(f"external analytics received: {external.received}")
     finally:
         for agent in reversed(agents):
             await agent.stop()
     return result
 
 
-async def _expect_rejection_or_delivery(
-    result: ScenarioResult, say: Say, doctor: DoctorAgent
-) -> None:
-    summary = {
-        "summary": "Patient Jane Roe, SSN 078-05-1120, MRN: 4820193, reports chest pain.",
-        "ward": "cardiology",
-    }
-    try:
-        await doctor.send("external-analytics", "analytics.report", summary)
-    except MessageRejected as exc:
-        result.rejections.append(("doctor->external", exc.code, exc.reason))
-        say(f"  -> refused by the gateway: {exc.code} {exc.reason}")
-        return
-    say("  -> submitted; the gateway decides what external analytics may see")
+async def _share_with_analytics(result: ScenarioResult, say: Say, doctor: DoctorAgent) -> None:
+    """Two reports to a third party: names are redacted, identifiers are blocked."""
+    weekly = {"summary": "14 consultations this week; follow-up calls by Alan Smith.", "week": 47}
+    with_mrn = {"summary": "Patient Jane Roe, MRN: 4820193, reports chest pain.", "ward": "A"}
+    for report in (weekly, with_mrn):
+        await doctor.send("external-analytics", "analytics.report", report)
+    # A send is answered asynchronously: a refusal arrives as a notice to the sender.
+    await asyncio.wait_for(doctor.refusal.wait(), timeout=10)
+    for code, reason in doctor.refused:
+        result.rejections.append(("doctor->external", code, reason))
+        say(f"  -> the doctor is told: {code} {reason}")

@@ -36,6 +36,8 @@ async def test_healthcare_scenario_shows_allowed_denied_and_limited(redis_url: s
     assert denied_steps == {"patient->specialist", "external->doctor"}
     assert any(code == 429 for _step, code, _reason in result.rejections)
     assert counts["delivered"] >= 6 and counts["denied"] == 2 and counts["rate_limited"] >= 1
+    assert counts["redacted"] == 1 and counts["blocked"] == 1
+    assert any(code == 451 for _step, code, _reason in result.rejections)
 
 
 async def test_chemistry_student_finds_the_professor_and_learns(redis_url: str) -> None:
@@ -55,7 +57,7 @@ def test_mas_demo_exits_zero_and_prints_each_kind_of_decision(
 ) -> None:
     assert main(["demo", "--redis-url", redis_url]) == 0
     out = capsys.readouterr().out
-    for mark in ("DELIVERED", "DENIED", "RATE LIMITED"):
+    for mark in ("DELIVERED", "REDACTED", "BLOCKED", "DENIED", "RATE LIMITED"):
         assert mark in out
     assert "summary: " in out
     assert "audit log verified" in out

@@ -2,8 +2,8 @@
 
 Starts an embedded Redis when none is configured, the MAS service, a gateway on
 ``policies/`` and the healthcare agents; prints each gateway decision as it
-happens; exits 1 unless at least one message was delivered, one denied and one
-rate limited.
+happens; exits 1 unless at least one message was delivered, redacted, blocked by
+DLP, denied and rate limited, and the audit log verifies.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MARKS = {
     "malformed": "MALFORMED   ",
     "dead_lettered": "DEAD LETTER ",
 }
-REQUIRED = ("delivered", "denied", "rate_limited")
+REQUIRED = ("delivered", "redacted", "blocked", "denied", "rate_limited")
 
 
 def register(subparsers: Any) -> None:
