@@ -16,13 +16,14 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mas.errors import ConfigError
 
-from ..dlp.decisions import acted_findings, value_of
-from ..dlp.engine import DLPEngine
 from ..settings import default_policies_dir
+
+if TYPE_CHECKING:  # the engine imports Presidio and spaCy: only when a command needs it
+    from ..dlp.engine import DLPEngine
 
 __all__ = ["register"]
 
@@ -75,6 +76,8 @@ def _payloads(stream: TextIO, jsonl: bool, name: str) -> Iterator[Any]:
 
 
 def _report(engine: DLPEngine, payload: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from ..dlp.decisions import acted_findings, value_of
+
     roles, groups = tuple(args.sender_roles), tuple(args.target_groups)
     scan = engine.scan(payload)
     result = engine.decide(scan, payload, roles, groups)
@@ -98,6 +101,8 @@ def _report(engine: DLPEngine, payload: Any, args: argparse.Namespace) -> dict[s
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from ..dlp.engine import DLPEngine
+
     engine = DLPEngine.from_policies(args.policies or default_policies_dir())
     if args.file in (None, "-"):
         _print_all(engine, _payloads(sys.stdin, args.jsonl, "stdin"), args)
