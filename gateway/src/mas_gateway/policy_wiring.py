@@ -46,8 +46,7 @@ async def build_policy_stages(
             DLPStage.from_policies, settings.policies_dir, workers=settings.dlp_workers
         )
         await dlp.start()
-        closers.append(dlp.aclose)
-        extra.append(dlp)
+        extra.append(dlp)  # the service closes whichever DLP stage is in force at stop
     history = PolicyHistoryRecorder(client, settings.gateway_id)
     await history.record(store.current)  # compliance evidence: which version was in force when
     store.add_listener(history.listener)

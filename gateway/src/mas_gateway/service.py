@@ -31,6 +31,8 @@ from .audit import AuditCheckpointer, build_audit_entry
 from .authn import AuthenticationStage
 from .context import MessageContext
 from .delivery import AuditBuilder, Committer
+from .dlp import DLPStage
+from .dlp_reload import DLPReloader
 from .parsing import ParseStage
 from .pipeline import Pipeline
 from .policy import PolicyStore
@@ -110,6 +112,7 @@ class GatewayService:
             )
             await self._key.publish(client)
             self._pipeline = Pipeline(await self._build_stages())
+            self._watch_dlp_rules()
             self._committer = Committer(
                 client,
                 self._key,
@@ -195,6 +198,26 @@ class GatewayService:
             *policy.extra,
         ]
         return stages
+
+    def _watch_dlp_rules(self) -> None:
+        """Swap in new DLP rules when a new policy version changes them."""
+        if self.policy is None or not any(s.name == "dlp" for s in self.pipeline.stages):
+            return
+        reloader = DLPReloader(
+            self.pipeline,
+            self._batch_lock,
+            self.settings.policies_dir,
+            self.policy.current,
+            workers=self.settings.dlp_workers,
+        )
+        self.policy.add_listener(reloader.listener)
+        self._closers.append(self._close_dlp_stage)
+        self._closers.append(reloader.aclose)
+
+    async def _close_dlp_stage(self) -> None:
+        for stage in self.pipeline.stages:
+            if isinstance(stage, DLPStage):
+                await stage.aclose()
 
     def _audit_builder(self) -> AuditBuilder:
         """Builds each decision's audit entry; it is committed with the decision itself."""
