@@ -61,3 +61,19 @@ def test_mas_demo_exits_zero_and_prints_each_kind_of_decision(
         assert mark in out
     assert "summary: " in out
     assert "audit log verified" in out
+
+
+def test_audit_verify_after_a_demo_without_redis_reads_the_demo_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAS_REDIS_URL", raising=False)
+    assert main(["demo", "--quiet"]) == 0
+    assert (tmp_path / ".mas" / "demo" / "dump.rdb").is_file()
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK: ")
+    assert "last `mas demo`'s data" in captured.err
+    assert main(["compliance", "report", "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "report.html").is_file()

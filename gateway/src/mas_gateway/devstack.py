@@ -34,10 +34,13 @@ class DevStack:
         redis_url: str | None = None,
         policies_dir: Path | None = None,
         gateway_overrides: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._configured_url = redis_url or os.environ.get("MAS_REDIS_URL")
         self._policies_dir = policies_dir or default_policies_dir()
         self._overrides = gateway_overrides or {}
+        self._data_dir = data_dir
+        """Where an embedded Redis keeps its snapshot (None: nothing is kept)."""
         self._stack = contextlib.AsyncExitStack()
         self.redis_url = ""
         self.embedded = False
@@ -60,7 +63,8 @@ class DevStack:
             if self._configured_url:
                 self.redis_url = self._configured_url
             else:
-                self.redis_url = self._stack.enter_context(EmbeddedRedis())
+                embedded = EmbeddedRedis(data_dir=self._data_dir)
+                self.redis_url = self._stack.enter_context(embedded)
                 self.embedded = True
             self.service = MASService(redis_url=self.redis_url)
             await self.service.start()

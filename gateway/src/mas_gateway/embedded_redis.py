@@ -45,9 +45,13 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A Redis server child process; use as a context manager or call start()/stop()."""
 
-    def __init__(self, *, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, binary: str | None = None, data_dir: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.binary = binary or find_server_binary()
+        self.data_dir = data_dir
+        """When set, the server loads ``dump.rdb`` from here and saves it there on stop."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -59,13 +63,17 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> str:
         """Start the server, wait until it answers PING, return its URL."""
         self._dir = tempfile.TemporaryDirectory(prefix="mas-redis-")
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        data = str(self.data_dir) if self.data_dir is not None else self._dir.name
         args = [
             self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
-            "--dir", self._dir.name,
+            "--dir", data,
+            "--dbfilename", "dump.rdb",
             "--protected-mode", "yes",
             "--loglevel", "warning",
         ]  # fmt: skip
@@ -87,7 +95,9 @@ class EmbeddedRedis:
         raise ConfigError(f"Redis server on port {self.port} did not answer within {timeout} s")
 
     def stop(self) -> None:
-        """Stop the server and remove its directory."""
+        """Stop the server (saving a snapshot first when it has a data dir)."""
+        if self.data_dir is not None and self._proc is not None and self._proc.poll() is None:
+            _command(self.port, b"SAVE\r\n")
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -109,11 +119,17 @@ class EmbeddedRedis:
         self.stop()
 
 
+def _command(port: int, command: bytes, timeout: float = 0.2) -> bytes:
+    """Send one inline command and return the first bytes of the reply (b"" on failure)."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout) as s:
+        s.settimeout(max(timeout, 30.0) if command.startswith(b"SAVE") else timeout)
+        s.sendall(command)
+        return s.recv(64)
+    return b""
+
+
 def _answers_ping(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
-        s.sendall(b"PING\r\n")
-        return s.recv(16).startswith(b"+PONG")
-    return False
+    return _command(port, b"PING\r\n").startswith(b"+PONG")
 
 
 @contextlib.contextmanager

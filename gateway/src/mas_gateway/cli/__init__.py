@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 from mas.errors import ConfigError
 
+from .common import resolve_redis_url
+
 __all__ = ["main"]
 
 # Modules that add sub-commands; each defines ``register(subparsers)``.
@@ -48,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Handler = args.func
     try:
-        return func(args)
+        with resolve_redis_url(args):
+            return func(args)
     except ConfigError as exc:
         print(f"mas: {exc}", file=sys.stderr)
         return 2

@@ -121,11 +121,11 @@ def register(subparsers: Any) -> None:
         "checkpoint", help="print the latest signed checkpoint, to keep as a witness"
     )
     checkpoint.add_argument("--out", type=Path, help="write to this file instead of stdout")
-    add_redis_option(checkpoint)
+    add_redis_option(checkpoint, demo_data=True)
     checkpoint.set_defaults(func=_checkpoint)
 
     keys_ = sub.add_parser("keys", help="list the gateway public keys published in Redis")
-    add_redis_option(keys_)
+    add_redis_option(keys_, demo_data=True)
     keys_.set_defaults(func=_keys)
 
 
@@ -135,7 +135,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="where archived segments are, when not where mas audit archive wrote them",
     )
-    add_redis_option(parser)
+    add_redis_option(parser, demo_data=True)
 
 
 def _add_pubkey(parser: argparse.ArgumentParser) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Coroutine
+import sys
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +19,54 @@ from mas.errors import ConfigError, SignatureError
 
 __all__ = [
     "DEFAULT_REDIS_URL",
+    "DEMO_DATA_DIR",
     "add_redis_option",
     "configure_logging",
     "credentials_dir",
     "pinned_keys",
+    "resolve_redis_url",
     "run_async",
 ]
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
-def add_redis_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--redis-url`` (default: env MAS_REDIS_URL, else localhost)."""
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("MAS_REDIS_URL", DEFAULT_REDIS_URL),
-        help="Redis URL (default: $MAS_REDIS_URL or %(default)s)",
-    )
+DEMO_DATA_DIR = Path(".mas") / "demo"
+"""Where `mas demo` keeps its embedded Redis snapshot, relative to the working directory."""
+
+
+def add_redis_option(parser: argparse.ArgumentParser, *, demo_data: bool = False) -> None:
+    """Add ``--redis-url``; `main` resolves a missing one (see `resolve_redis_url`).
+
+    With `demo_data`, a read-only command falls back to the data the last `mas demo`
+    left in `DEMO_DATA_DIR` when no Redis is configured.
+    """
+    fallback = f"$MAS_REDIS_URL, else {DEFAULT_REDIS_URL}"
+    if demo_data:
+        fallback = f"$MAS_REDIS_URL, else the last `mas demo`'s data, else {DEFAULT_REDIS_URL}"
+    parser.add_argument("--redis-url", default=None, help=f"Redis URL (default: {fallback})")
+    parser.set_defaults(redis_option=True, demo_data=demo_data)
+
+
+@contextlib.contextmanager
+def resolve_redis_url(args: argparse.Namespace) -> Iterator[None]:
+    """Fill in ``args.redis_url`` for the command's duration (may start an embedded Redis)."""
+    if not getattr(args, "redis_option", False) or args.redis_url:
+        yield
+        return
+    configured = os.environ.get("MAS_REDIS_URL")
+    snapshot = DEMO_DATA_DIR / "dump.rdb"
+    if configured or not (args.demo_data and snapshot.is_file()):
+        args.redis_url = configured or DEFAULT_REDIS_URL
+        yield
+        return
+    from ..embedded_redis import EmbeddedRedis
+
+    print(f"(no Redis configured: reading the last `mas demo`'s data in {DEMO_DATA_DIR}/)",
+          file=sys.stderr)  # fmt: skip
+    with EmbeddedRedis(data_dir=DEMO_DATA_DIR) as url:
+        args.redis_url = url
+        yield
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
         default=Path("compliance-report"),
         help="directory to write report.html and report.json into (default: %(default)s)",
     )
-    add_redis_option(report)
+    add_redis_option(report, demo_data=True)
     report.add_argument(
         "--policies",
         type=Path,

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ..audit import verify_log
 from ..context import MessageContext
 from ..devstack import DevStack
 from ..service import GatewayService
-from .common import run_async
+from .common import DEMO_DATA_DIR, run_async
 
 __all__ = ["register"]
 
@@ -104,7 +105,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         say = (lambda _text: None) if args.quiet else (lambda text: print(text, flush=True))
-        async with DevStack(redis_url=args.redis_url) as stack:
+        keep = None if args.redis_url or os.environ.get("MAS_REDIS_URL") else DEMO_DATA_DIR
+        if keep is not None:
+            (keep / "dump.rdb").unlink(missing_ok=True)  # each demo starts from nothing
+        async with DevStack(redis_url=args.redis_url, data_dir=keep) as stack:
             where = "embedded Redis" if stack.embedded else "Redis"
             print(f"MAS demo on {where} at {stack.redis_url}", flush=True)
             assert stack.gateway is not None
@@ -117,6 +121,11 @@ def _demo(args: argparse.Namespace) -> int:
             counts = dict(gateway.counts)
             audit_ok = await _verify_audit(gateway)
         print("summary: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if keep is not None:
+            print(
+                f"the demo's data is kept in {keep}/: `mas audit verify`, `mas audit query` "
+                "and `mas compliance report` read it when no Redis is configured"
+            )
         if not audit_ok:
             return 1
         missing = [name for name in REQUIRED if not counts.get(name)]
