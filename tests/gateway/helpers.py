@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,12 @@ class ProbeAgent:
         envelope = self.envelope(target, message_type, data, **kw)
         await self.submit_fields(sign_submission(envelope, self.key, self.token))
         return envelope.message_id
+
+
+async def idle(gateway: GatewayService) -> None:
+    """Wait (at most 10 s) until the gateway has processed everything submitted."""
+    async with asyncio.timeout(10):
+        await gateway.wait_idle()
 
 
 async def deliveries(

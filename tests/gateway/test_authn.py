@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -13,12 +12,7 @@ from mas_gateway import GatewayService
 from mas_gateway.registry import revoke_agent, rotate_token
 from mas_gateway.signing import write_signing_key
 
-from .helpers import ProbeAgent, deliveries, gateway_settings, notices
-
-
-async def _idle(gateway: GatewayService) -> None:
-    async with asyncio.timeout(10):
-        await gateway.wait_idle()
+from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
 
 async def test_signed_submission_is_delivered_with_both_signatures(
@@ -28,7 +22,7 @@ async def test_signed_submission_is_delivered_with_both_signatures(
     await ProbeAgent.provision(redis_client, "doctor")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         mid = await patient.send("doctor", "consultation.request", {"question": "cough"})
-        await _idle(gateway)
+        await idle(gateway)
         [delivery] = await deliveries(redis_client, gateway, "doctor")
     assert delivery.envelope.message_id == mid
     assert delivery.envelope.data == {"question": "cough"}
@@ -47,7 +41,7 @@ async def test_wrong_token_is_refused_without_notice(
     fields = sign_submission(envelope, patient.key, "not-the-token")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.submit_fields(fields)
-        await _idle(gateway)
+        await idle(gateway)
         assert await deliveries(redis_client, gateway, "doctor") == []
         # Somebody without the token learns nothing, and the agent is not spammed.
         assert await notices(redis_client, gateway, "patient") == []
@@ -65,7 +59,7 @@ async def test_forged_signature_is_refused_with_notice(
     fields["envelope"] = fields["envelope"].replace(b'"a":1', b'"a":2')
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.submit_fields(fields)
-        await _idle(gateway)
+        await idle(gateway)
         assert await deliveries(redis_client, gateway, "doctor") == []
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 401
@@ -82,9 +76,9 @@ async def test_replayed_submission_is_rejected(
     )
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.submit_fields(fields)
-        await _idle(gateway)
+        await idle(gateway)
         await patient.submit_fields(dict(fields))  # the same bytes, captured and resent
-        await _idle(gateway)
+        await idle(gateway)
         assert len(await deliveries(redis_client, gateway, "doctor")) == 1
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 401
@@ -99,7 +93,7 @@ async def test_stale_timestamp_is_rejected(
     settings = gateway_settings(redis_url, tmp_path, replay_window_s=30)
     async with GatewayService(settings) as gateway:
         await patient.send("doctor", "consultation.request", {}, timestamp=time.time() - 3600)
-        await _idle(gateway)
+        await idle(gateway)
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 401
     assert "replay window" in notice["reason"]
@@ -112,10 +106,10 @@ async def test_revoked_agent_gets_401_from_the_next_message(
     await ProbeAgent.provision(redis_client, "doctor")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.send("doctor", "consultation.request", {"n": 1})
-        await _idle(gateway)
+        await idle(gateway)
         await revoke_agent(redis_client, "patient")
         await patient.send("doctor", "consultation.request", {"n": 2})
-        await _idle(gateway)
+        await idle(gateway)
         delivered = await deliveries(redis_client, gateway, "doctor")
     assert [d.envelope.data["n"] for d in delivered] == [1]
     assert gateway.counts["unauthenticated"] == 1
@@ -136,7 +130,7 @@ async def test_rotated_token_replaces_the_old_one(
             old_token,
         )
         await patient.submit_fields(fields)
-        await _idle(gateway)
+        await idle(gateway)
         delivered = await deliveries(redis_client, gateway, "doctor")
     assert [d.envelope.data["with"] for d in delivered] == ["new"]
 
@@ -151,7 +145,7 @@ async def test_self_registered_agent_needs_auto_provision(
     write_signing_key(settings.signing_key_path)
     async with GatewayService(settings) as gateway:
         await patient.send("doctor", "consultation.request", {})
-        await _idle(gateway)
+        await idle(gateway)
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 401
     assert "auto-provisioning is off" in notice["reason"]
@@ -165,6 +159,6 @@ async def test_unknown_sender_is_refused_and_nothing_is_created(
     await redis_client.delete("agent:ghost")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await ghost.send("doctor", "consultation.request", {})
-        await _idle(gateway)
+        await idle(gateway)
     assert gateway.counts["unauthenticated"] == 1
     assert not await redis_client.exists("agent.stream:ghost")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -10,12 +9,7 @@ import redis.asyncio as aioredis
 from mas import keys
 from mas_gateway import GatewayService
 
-from .helpers import ProbeAgent, deliveries, gateway_settings, notices
-
-
-async def _idle(gateway: GatewayService) -> None:
-    async with asyncio.timeout(10):
-        await gateway.wait_idle()
+from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
 
 async def test_denied_route_gets_403_notice(
@@ -25,7 +19,7 @@ async def test_denied_route_gets_403_notice(
     await ProbeAgent.provision(redis_client, "specialist")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         mid = await patient.send("specialist", "referral.request", {})
-        await _idle(gateway)
+        await idle(gateway)
         assert await deliveries(redis_client, gateway, "specialist") == []
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 403
@@ -38,7 +32,7 @@ async def test_unknown_target_gets_503(
     doctor = await ProbeAgent.provision(redis_client, "doctor")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await doctor.send("patient", "consultation.response", {"answer": "rest"})
-        await _idle(gateway)
+        await idle(gateway)
         [notice] = await notices(redis_client, gateway, "doctor")
     assert notice["code"] == 503
     assert not await redis_client.exists(keys.agent_stream("patient"))
@@ -52,7 +46,7 @@ async def test_stopped_known_target_keeps_messages_in_its_stream(
     await redis_client.hset("agent:doctor", "status", "INACTIVE")  # type: ignore[misc]
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.send("doctor", "consultation.request", {"q": 1})
-        await _idle(gateway)
+        await idle(gateway)
         assert len(await deliveries(redis_client, gateway, "doctor")) == 1
 
 
@@ -67,8 +61,8 @@ async def test_rate_limit_is_shared_by_two_gateways_and_says_when_to_retry(
         burst = 40  # far above the patient role's bucket
         for i in range(burst):
             await patient.send("doctor", "consultation.request", {"i": i})
-        await _idle(first)
-        await _idle(second)
+        await idle(first)
+        await idle(second)
         delivered = await deliveries(redis_client, first, "doctor")
         limited = await notices(redis_client, first, "patient")
     total = first.counts + second.counts
@@ -100,7 +94,7 @@ async def test_garbage_entries_are_rejected_and_the_gateway_keeps_running(
         for fields in garbage:
             await patient.submit_fields(fields)
         await patient.send("doctor", "consultation.request", {"still": "works"})
-        await _idle(gateway)
+        await idle(gateway)
         delivered = await deliveries(redis_client, gateway, "doctor")
         rejected = await notices(redis_client, gateway, "patient")
     assert gateway.counts["malformed"] == len(garbage)
