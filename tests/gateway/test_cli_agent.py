@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from mas import Agent, AgentMessage, Unauthenticated
 from mas_gateway import GatewayService
 from mas_gateway.cli import main
 
-from .helpers import gateway_settings
+from .helpers import REPO_POLICIES, gateway_settings
 
 
 class Doctor(Agent):
@@ -111,3 +112,18 @@ def test_gateway_refuses_to_start_without_its_key(
                  str(tmp_path / "missing.key")])  # fmt: skip
     assert code == 2
     assert "mas gateway keygen" in capsys.readouterr().err
+
+
+def test_gateway_refuses_to_start_on_an_invalid_policy_naming_file_and_line(
+    redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO_POLICIES, policies)
+    with (policies / "policy.csv").open("a", encoding="utf-8") as f:
+        f.write("p, patient, doctors\n")  # too few fields
+    lines = (policies / "policy.csv").read_text(encoding="utf-8").splitlines()
+    code = main(["gateway", "--redis-url", redis_url, "--policies", str(policies),
+                 "--signing-key", str(tmp_path / "k"), "--auto-provision"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"policy.csv:{len(lines)}" in err
