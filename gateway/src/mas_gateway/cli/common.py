@@ -69,12 +69,19 @@ def resolve_redis_url(args: argparse.Namespace) -> Iterator[None]:
         yield
 
 
+NOISY_LIBRARIES = ("casbin", "presidio-analyzer", "presidio-anonymizer")
+"""Libraries that log their whole configuration at INFO; shown from WARNING on."""
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Plain, one-line log records on stderr."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if logging.getLogger().level > logging.DEBUG:
+        for name in NOISY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def credentials_dir() -> Path:

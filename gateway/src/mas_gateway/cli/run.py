@@ -59,16 +59,16 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
 
 
 async def wait_for_signal() -> None:
-    """Return on SIGINT or SIGTERM."""
+    """Return on SIGINT or SIGTERM.
+
+    The handlers stay installed until the event loop closes, so a repeated signal
+    during the orderly shutdown that follows is absorbed instead of killing the process.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    await stop.wait()
 
 
 def _run_gateway(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +33,10 @@ _ENGINE: DLPEngine | None = None
 
 def _init_worker(policy_file: str) -> None:
     global _ENGINE
+    # The gateway process decides when workers stop (it closes the pool on shutdown);
+    # a Ctrl-C or SIGTERM sent to the whole process group must not kill them mid-scan.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _ENGINE = DLPEngine.from_file(policy_file)
     _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
     _ENGINE.warm_up()
