@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.bench",
     "mas_gateway.cli.compliance",
     "mas_gateway.cli.audit",
+    "mas_gateway.cli.dlq",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

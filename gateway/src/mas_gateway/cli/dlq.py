@@ -1,0 +1,70 @@
+"""``mas dlq``: list dead letters and replay them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ..dlq import ReplayError, list_dead_letters, replay_dead_letter
+from .common import add_redis_option, run_async
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``dlq`` command group."""
+    parser = subparsers.add_parser("dlq", help="list and replay dead letters")
+    sub = parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    show = sub.add_parser("list", help="dead letters with their reason (no payloads)")
+    show.add_argument("--count", type=int, default=100, help="at most this many (oldest first)")
+    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_redis_option(show)
+    show.set_defaults(func=_list)
+    replay = sub.add_parser("replay", help="put a dead letter back into its agent's stream")
+    replay.add_argument("entry_id", nargs="+", help="dead-letter entry id(s) from `mas dlq list`")
+    add_redis_option(replay)
+    replay.set_defaults(func=_replay)
+
+
+def _list(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        client = aioredis.Redis.from_url(args.redis_url)
+        try:
+            letters = await list_dead_letters(client, count=args.count)
+        finally:
+            await client.aclose()
+        for letter in letters:
+            if args.json:
+                print(json.dumps(letter.summary()))
+                continue
+            what = f"{letter.sender_id or '?'} -> {letter.stream} [{letter.message_type or '?'}]"
+            error = f" ({letter.error})" if letter.error else ""
+            print(f"{letter.entry_id}  {what}: {letter.reason}{error}")
+        if not letters and not args.json:
+            print("no dead letters")
+        return 0
+
+    return run_async(run())
+
+
+def _replay(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        client = aioredis.Redis.from_url(args.redis_url)
+        failed = 0
+        try:
+            for entry_id in args.entry_id:
+                try:
+                    new_id = await replay_dead_letter(client, entry_id)
+                except ReplayError as exc:
+                    print(f"not replayed: {exc}")
+                    failed += 1
+                else:
+                    print(f"replayed {entry_id} as {new_id}")
+        finally:
+            await client.aclose()
+        return 1 if failed else 0
+
+    return run_async(run())
