@@ -120,7 +120,7 @@ async def test_same_message_id_is_handled_once(
             await redis_client.xadd(keys.agent_stream("once"), gateway.fields(env))  # type: ignore[arg-type]
         await agent.wait_idle()
     assert [mid for mid, _ in agent.seen] == [env.message_id]
-    assert await redis_client.xlen(keys.agent_stream("once")) == 3
+    assert await redis_client.xlen(keys.agent_stream("once")) == 0  # handled entries are deleted
     assert await _pending(redis_client, "once") == 0
 
 

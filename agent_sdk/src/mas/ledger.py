@@ -57,18 +57,20 @@ class DeliveryLedger:
         await self._redis.delete(self._lease(message_id))
 
     async def complete(self, entry_id: str, message_id: str) -> None:
-        """Ack, remember the message id and drop the lease, atomically (MULTI/EXEC)."""
+        """Ack and delete the entry, remember the message id, drop the lease (MULTI/EXEC)."""
         pipe = self._redis.pipeline(transaction=True)
         pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+        pipe.xdel(self._stream, entry_id)  # handled: the stream keeps only what is still due
         pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
         pipe.hdel(self._errors, entry_id)
         pipe.delete(self._lease(message_id))
         await pipe.execute()
 
     async def skip(self, entry_id: str, message_id: str | None = None) -> None:
-        """Ack an entry whose message was already handled (and drop our lease on it)."""
+        """Ack and delete an entry whose message was already handled (and drop our lease)."""
         pipe = self._redis.pipeline(transaction=True)
         pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+        pipe.xdel(self._stream, entry_id)
         if message_id is not None:
             pipe.delete(self._lease(message_id))
         await pipe.execute()
@@ -108,6 +110,7 @@ class DeliveryLedger:
         pipe = self._redis.pipeline(transaction=True)
         pipe.xadd(keys.DLQ, letter)  # type: ignore[arg-type]
         pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+        pipe.xdel(self._stream, entry_id)
         pipe.hdel(self._errors, entry_id)
         if message_id is not None:
             pipe.delete(self._lease(message_id))
