@@ -25,7 +25,7 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
 from .context import phrase_regex, split_phrase
 from .person import NAME_TRIGGER
-from .recognizers import PolicyPatternRecognizer
+from .recognizers import PolicyPatternRecognizer, message_context
 
 __all__ = ["Prescreen", "build_prescreen"]
 
@@ -88,7 +88,8 @@ def build_prescreen(recognizers: Sequence[EntityRecognizer], floor: float) -> Pr
     gated: list[_Gated] = []
     base = re.DOTALL | re.MULTILINE
     for rec in recognizers:
-        context = phrase_regex(p for p in map(split_phrase, rec.context or []) if p)
+        words = [*(rec.context or []), *message_context(rec)]
+        context = phrase_regex(p for p in map(split_phrase, words) if p)
         entities = frozenset(rec.supported_entities)
         name = type(rec).__name__
         if isinstance(rec, PatternRecognizer):

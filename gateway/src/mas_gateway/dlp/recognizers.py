@@ -9,6 +9,7 @@ keys extend the format:
 
 - ``validator``: a check in Python (``checksums.VALIDATORS``) that a match must pass;
 - ``negative_context``: words that, right before a match, mean it is something else;
+- ``message_context``: words that support a match from anywhere in the message;
 - ``case_sensitive``: match the patterns case-sensitively (default: ignore case).
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "OfflineEmailRecognizer",
     "PolicyPatternRecognizer",
     "load_recognizer_files",
+    "message_context",
     "negative_context",
 ]
 
@@ -107,11 +109,13 @@ class PolicyPatternRecognizer(PatternRecognizer):
         *,
         validator: Callable[[str], bool] | None = None,
         negative: Sequence[str] = (),
+        message: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._validator = validator
         self.negative_context = tuple(negative)
+        self.message_context = tuple(message)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """None (keep the pattern's score) when valid, False (drop) when not."""
@@ -131,6 +135,7 @@ _CUSTOM_KEYS = {
     "deny_list_score",
     "validator",
     "negative_context",
+    "message_context",
     "case_sensitive",
     "enabled",
 }
@@ -155,6 +160,12 @@ _OWN_CLASSES: dict[str, type[EntityRecognizer]] = {
 def negative_context(recognizer: EntityRecognizer) -> tuple[str, ...]:
     """Words that, right before a match of this recognizer, cancel it."""
     value = getattr(recognizer, "negative_context", ())
+    return tuple(value) if isinstance(value, tuple | list) else ()
+
+
+def message_context(recognizer: EntityRecognizer) -> tuple[str, ...]:
+    """Words that support a match of this recognizer from anywhere in the message."""
+    value = getattr(recognizer, "message_context", ())
     return tuple(value) if isinstance(value, tuple | list) else ()
 
 
@@ -207,6 +218,7 @@ def _custom(
     return PolicyPatternRecognizer(
         validator=validator,
         negative=_strings(src, spec.get("negative_context"), (*path, "negative_context")),
+        message=_strings(src, spec.get("message_context"), (*path, "message_context")),
         supported_entity=entity,
         name=str(spec.get("name", entity)),
         supported_language=str(spec.get("supported_language", language)),
