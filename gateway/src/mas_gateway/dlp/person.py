@@ -6,7 +6,8 @@ keeps only spans that look like a personal name (two to four capitalised words,
 particles and initials allowed), drops eponyms ("X's law", "the X reaction"), and
 accepts a name-shaped span that spaCy labelled otherwise, or missed, when a cue
 says it is a person: an honorific ("Dr."), a greeting or introduction ("it's",
-"thanks"), or a field whose name says it holds a person ("cardholder", "patient").
+"thanks"), or a field (or table column) whose name says it holds a person
+("cardholder", "patient").
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from .document import AnalysisDocument, DocArtifacts
+from .tables import table_cells
 
 __all__ = ["NAME_TRIGGER", "PersonNameRecognizer", "name_candidates", "name_span"]
 
@@ -30,8 +33,12 @@ _INITIAL = r"\p{Lu}\."
 _NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
 _NAME = rf"{_NAME_PART}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{1,3}}"
 _NAME_RE = regex.compile(rf"^{_NAME}$")
-# Two capitalised words close together: every path of this recognizer needs that.
-NAME_TRIGGER = r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*,?[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
+# Two capitalised words close together, or a lower-case introduction ("it's ana reyes"):
+# every path of this recognizer needs one of them.
+NAME_TRIGGER = (
+    r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*,?[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
+    r"|(?i:this is|it's|it\u2019s|it is|i'm|i\u2019m|i am|name is|name's)[ \t]+(?-i:\p{Ll}{2})"
+)
 _CANDIDATE = regex.compile(rf"(?<![\p{{L}}]){_NAME}")
 _WORD_RE = regex.compile(rf"^{_NAME_WORD}$")
 
@@ -43,8 +50,16 @@ _INTRO = regex.compile(
     r"(?<![\p{L}])(?i:thanks|thank you|hi|hello|hey|dear|it's|it\u2019s|it is|i'm|i\u2019m|i am|"
     r"this is|"
     r"name is|named|called|patient|applicant|employee|caller|customer|member|subscriber|"
-    r"beneficiary|cardholder|holder|traveler|guest|signed by|attn|attention)[ \t]*,?[ \t]+"
+    r"beneficiary|cardholder|holder|traveler|guest|signed by|attn|attention|name|full name)"
+    r"(?:[ \t]*[,:=][ \t]*|[ \t]+)[\"'\u201c]?"
     rf"(?P<name>{_NAME})"
+)
+# A name typed in lower case in a chat introduction: "hey it's ana reyes, ..." (two or three
+# words, then the end of the clause); the words must not be common English words.
+_LOWER_INTRO = regex.compile(
+    r"(?<![\p{L}])(?i:this is|it's|it\u2019s|it is|i'm|i\u2019m|i am|name is|name's)[ \t]+"
+    r"(?P<name>\p{Ll}[\p{Ll}'\u2019-]+(?:[ \t]+\p{Ll}[\p{Ll}'\u2019-]+){1,2})"
+    r"(?=[ \t]*(?:[,.!?;:\n]|$|and |here\b|from |calling\b|speaking\b))"
 )
 _NAME_CUT = regex.compile(r"[/|\n\t(\[{<>:;,]|\s-\s")
 
@@ -58,7 +73,9 @@ PERSON_KEYS = _wordset(
     "name fullname full names firstname lastname patient holder cardholder employee "
     "beneficiary traveler traveller subscriber applicant customer contact recipient "
     "guardian insured physician doctor provider author signer payee owner passenger guest "
-    "member caller sender attendee student teacher professor nurse referring emergency"
+    "member caller sender attendee student teacher professor nurse referring emergency "
+    "requester assignee reporter driver witness tenant landlord buyer seller client user "
+    "representative manager supervisor approver reviewer spouse parent mother father kin"
 )
 # Nouns that follow an eponym: "Hess's law", "the Diels Alder reaction".
 _EPONYM_NOUNS = _wordset(
@@ -81,7 +98,24 @@ _NOT_NAMES = _wordset(
     "drive lane inc llc ltd corp company university college hospital clinic bank medical "
     "health center centre group team department office service services support account "
     "new old north south east west general internal family care insurance review report "
-    "summary note notes update request response error warning info debug"
+    "summary note notes update request response error warning info debug "
+    "st ave blvd rd ln hwy pkwy boulevard parkway highway way plaza square court ct place "
+    "terrace circle trail"
+)
+# Frequent chat words that are never part of a name typed in lower case.
+_CHAT_WORDS = _wordset(
+    "good great fine ok okay sure sorry happy glad busy late back home here there done ready "
+    "available free new sick tired right wrong true real pretty really very super just still "
+    "also so too much well better worse best worst bad nice cool awesome weird hard easy "
+    "urgent important serious fun funny strange odd same different possible impossible "
+    "open closed broken working fixed wrong lost stuck confused worried sure certain away "
+    "out off over inside outside online offline"
+)
+# Last words that make a capitalised run a thing named after someone ("Glasgow Coma Scale").
+_THING_NOUNS = _wordset(
+    "scale score syndrome disease disorder lymphoma sarcoma carcinoma palsy test equation "
+    "reaction principle theorem lemma hypothesis effect maneuver manoeuvre criteria "
+    "classification index curve stain sign plot cycle"
 )
 
 
@@ -119,6 +153,8 @@ def name_span(text: str) -> tuple[int, int] | None:
         return None
     if any(w.lower().strip(".") in _NOT_NAMES for w in words):
         return None
+    if words[-1].lower() in _THING_NOUNS:
+        return None
     return start, start + len(core)
 
 
@@ -144,6 +180,30 @@ def field_name_span(value: str) -> tuple[int, int] | None:
     if value.isupper() or all(w[:1].isupper() for w in m.groups()):
         return m.start(1), len(value.rstrip())
     return None
+
+
+def _person_cells(text: str, start: int, end: int) -> Iterator[tuple[int, int, float]]:
+    """Names in the cells of a table whose column header says it holds a person."""
+    value = text[start:end]
+    if "\n" not in value:
+        return
+    for cell in table_cells(value):
+        if not PERSON_KEYS.intersection(cell.header.split()):
+            continue
+        span = field_name_span(value[cell.start : cell.end])
+        if span is not None:
+            yield start + cell.start + span[0], start + cell.start + span[1], 0.85
+
+
+def _plain_name_word(word: str) -> bool:
+    """A lower-case word that could be part of a name: not a stop word or common chat word."""
+    w = word.lower()
+    return (
+        len(w) >= 2
+        and w not in STOP_WORDS
+        and w not in _CHAT_WORDS
+        and not w.endswith(("ing", "ed", "ly", "ful", "ous", "able", "ible", "less", "ness"))
+    )
 
 
 def name_candidates(text: str) -> bool:
@@ -213,6 +273,7 @@ class PersonNameRecognizer(LocalRecognizer):
     ) -> Iterator[tuple[int, int, float]]:
         for m in _HONORIFIC.finditer(text):
             yield m.start("name"), m.end("name"), 0.85
+        yield from self._lower_case(text)
         for m in _INTRO.finditer(text):
             span = name_span(m.group("name"))
             if span is not None:
@@ -220,6 +281,7 @@ class PersonNameRecognizer(LocalRecognizer):
         if document is None:
             return
         for ds in document.spans:
+            yield from _person_cells(text, ds.value_start, ds.value_end)
             if not ds.context or not PERSON_KEYS.intersection(ds.context.split()):
                 continue
             value = text[ds.value_start : ds.value_end]
@@ -228,6 +290,13 @@ class PersonNameRecognizer(LocalRecognizer):
             span = field_name_span(value)
             if span is not None:
                 yield ds.value_start + span[0], ds.value_start + span[1], 0.85
+
+    @staticmethod
+    def _lower_case(text: str) -> Iterator[tuple[int, int, float]]:
+        for m in _LOWER_INTRO.finditer(text):
+            words = m.group("name").split()
+            if all(_plain_name_word(w) for w in words):
+                yield m.start("name"), m.end("name"), 0.7
 
     @staticmethod
     def _has_cue(text: str, start: int, end: int, document: AnalysisDocument | None) -> bool:
