@@ -193,6 +193,14 @@ _MONTHS = {
 }
 
 
+def _full_year(year: int) -> int:
+    """A two-digit year in the most recent century that puts it in the past."""
+    if year >= 100:
+        return year
+    this_year = dt.date.today().year
+    return 2000 + year if 2000 + year <= this_year else 1900 + year
+
+
 def _date_parts(text: str) -> list[tuple[int, int, int]]:
     """Candidate (year, month, day) readings of a date string."""
     t = text.strip().lower().replace(",", " ")
@@ -203,9 +211,15 @@ def _date_parts(text: str) -> list[tuple[int, int, int]]:
     if month_word is not None:
         days = [n for n in nums if n <= 31]
         years = [n for n in nums if n > 31 or len(str(n)) == 4]
+        if not years and "'" in t and len(days) == 2:  # Apr 3 '88
+            years = days[1:]
         if days and years:
-            out.append((years[0], month_word, days[0]))
+            out.append((_full_year(years[0]), month_word, days[0]))
         return out
+    digits = re.findall(r"\d+", t)
+    if len(digits) == 1 and len(digits[0]) == 8:  # 19791203
+        d = digits[0]
+        return [(int(d[:4]), int(d[4:6]), int(d[6:]))]
     if len(nums) != 3:
         return out
     a, b, c = nums
@@ -231,6 +245,7 @@ def birth_date(text: str) -> bool:
     return False
 
 
+_SEQUENCES = frozenset({"1234567890", "0123456789", "9876543210"})
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d{1,6}\s*$", re.IGNORECASE)
 
 
@@ -248,8 +263,8 @@ def phone(text: str) -> bool:
         digits = digits[1:]
     elif len(digits) == 13 and digits.startswith("001"):
         digits = digits[3:]
-    if len(digits) != 10:
-        return False
+    if len(digits) != 10 or len(set(digits)) <= 2 or digits in _SEQUENCES:
+        return False  # placeholders such as (555) 555-5555 or 123-456-7890
     area, exchange = digits[:3], digits[3:6]
     return (
         area[0] in "23456789"

@@ -2,8 +2,9 @@
 
 Evasion tricks rewrite sensitive values so that patterns miss them: zero-width
 and other format characters inside a number, full-width or mathematical digits,
-no-break spaces, look-alike letters from other scripts, unusual dashes, and
-"name [at] host [dot] com" spellings. Scanning runs on the normalised text;
+no-break spaces, look-alike letters from other scripts, unusual dashes,
+"name [at] host [dot] com" spellings, and numbers spelled out digit by digit
+("four one one one ..."). Scanning runs on the normalised text;
 every normalised character remembers the span of original characters it came
 from, so findings (and redaction) apply to what the sender actually wrote.
 """
@@ -50,6 +51,15 @@ _ESCAPE = re.compile(
 # that starts and ends with a digit.
 _DIGIT_LOOKALIKE = re.compile(r"(?<![A-Za-z0-9])\d[0-9]*[OoIl][0-9OoIl]*\d(?![A-Za-z0-9])")
 _LOOKALIKE_DIGITS = str.maketrans("OoIl", "0011")
+# Seven or more digits read out one by one ("two oh six, five five five, ..."): a phone
+# number at the least. The run becomes the digits, without the separators.
+_DIGIT_NAMES = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_DIGIT_WORDS = re.compile(rf"\b{_DIGIT_WORD}(?:[ \t,;.-]+{_DIGIT_WORD}){{6,}}\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z]+", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -108,6 +118,9 @@ def _edits(text: str) -> list[tuple[int, int, str]]:
         code = int(m.group(2)) if m.group(2) else int(m.group(1) or m.group(3) or m.group(4), 16)
         if 32 <= code < 127:
             edits.append((m.start(), m.end(), chr(code)))
+    for m in _DIGIT_WORDS.finditer(text):
+        digits = "".join(_DIGIT_NAMES[w.lower()] for w in _WORD.findall(m.group()))
+        edits.append((m.start(), m.end(), digits))
     for m in _DIGIT_LOOKALIKE.finditer(text):
         edits.append((m.start(), m.end(), m.group().translate(_LOOKALIKE_DIGITS)))
     for m in _SPELLED.finditer(text):
@@ -133,6 +146,7 @@ def _needs_edits(text: str) -> bool:
         or _SPELLED.search(text) is not None
         or _DIGIT_LOOKALIKE.search(text) is not None
         or " dot " in text.lower()
+        or _DIGIT_WORDS.search(text) is not None
     )
 
 

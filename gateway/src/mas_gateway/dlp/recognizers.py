@@ -52,11 +52,28 @@ _FLAGS_CASE = re.DOTALL | re.MULTILINE
 _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+# Domains reserved for documentation (RFC 2606) and the generic mailboxes used with them:
+# "user@example.com" is a template, "dana.lee@clinic.example.org" may still be a person.
+_RESERVED_DOMAIN = re.compile(
+    r"(?:^|\.)(?:example\.(?:com|org|net)|example|test|invalid|localhost)$"
+)
+_PLACEHOLDER_LOCAL = frozenset(
+    re.split(
+        r"\s+",
+        "user username name you yourname your.name your_name someone somebody email mail test "
+        "foo bar me firstname.lastname first.last firstname john.doe jane.doe jdoe",
+    )
+)
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer, validating domains against the bundled suffix list."""
 
     def validate_result(self, pattern_text: str) -> bool:
-        """True when the address ends in a known public suffix."""
+        """True when the address ends in a known public suffix and is not a documentation one."""
+        local, _, domain = pattern_text.lower().rpartition("@")
+        if local in _PLACEHOLDER_LOCAL and _RESERVED_DOMAIN.search(domain):
+            return False
         return _OFFLINE_TLD(pattern_text).fqdn != ""
 
 
