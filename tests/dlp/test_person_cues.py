@@ -44,3 +44,14 @@ def test_person_from_more_field_names(engine: DLPEngine) -> None:
 )
 def test_no_person(engine: DLPEngine, text: str) -> None:
     assert "PERSON" not in types_found(engine, {"text": text})
+
+
+def test_history_is_not_personal_data(engine: DLPEngine) -> None:
+    history = "Dmitri Mendeleev published the periodic table in 1869."
+    assert "PERSON" not in types_found(engine, {"text": history})
+    for text, name in [
+        ("Dmitri Mendeleev published the lab rota in 2019.", "Dmitri Mendeleev"),
+        ("Arthur Green, born 1938, moved to Leeds.", "Arthur Green"),
+        ("Thanks Arthur Green, the 1938 deed is scanned.", "Arthur Green"),
+    ]:
+        assert name in found(engine, {"text": text}, "PERSON")

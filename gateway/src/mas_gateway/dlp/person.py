@@ -195,6 +195,27 @@ def _person_cells(text: str, start: int, end: int) -> Iterator[tuple[int, int, f
             yield start + cell.start + span[0], start + cell.start + span[1], 0.85
 
 
+# "Dmitri Mendeleev published the periodic table in 1869": a name followed by a past-tense
+# verb in a sentence dated before living memory is history, not a person's data.
+_PAST_VERB = regex.compile(
+    r"[ \t]+(?:\p{Ll}+ed|won|wrote|made|gave|found|built|led|became|took|drew|saw|began|"
+    r"sang|fought|taught|thought|brought|held|knew|spoke|flew|met|sold|told|went|ruled)\b"
+)
+_OLD_YEAR = regex.compile(r"\b(?:1[0-8]\d\d|19[0-4]\d)\b")
+_BIRTH_WORDS = regex.compile(r"(?i:\b(?:born|birth|dob|d\.o\.b|age|aged|patient|pt)\b)")
+_SENTENCE_END = regex.compile(r"[.!?\n]")
+
+
+def _historical(text: str, start: int, end: int) -> bool:
+    """True for a name in a sentence about history (see `_PAST_VERB`), not in a record."""
+    if _PAST_VERB.match(text, end) is None:
+        return False
+    head = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    tail = _SENTENCE_END.search(text, end)
+    sentence = text[head : tail.start() if tail else len(text)]
+    return _OLD_YEAR.search(sentence) is not None and _BIRTH_WORDS.search(sentence) is None
+
+
 def _plain_name_word(word: str) -> bool:
     """A lower-case word that could be part of a name: not a stop word or common chat word."""
     w = word.lower()
@@ -259,7 +280,8 @@ class PersonNameRecognizer(LocalRecognizer):
                 score = 0.75
             else:
                 continue
-            found[(s, e)] = max(found.get((s, e), 0.0), score)
+            if not _historical(text, s, e):
+                found[(s, e)] = max(found.get((s, e), 0.0), score)
         for s, e, score in self._cued(text, document):
             found[(s, e)] = max(found.get((s, e), 0.0), score)
         return [
