@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from mas_gateway.dlp import DLPEngine
@@ -25,6 +27,8 @@ from .helpers import found, types_found
         ("HEALTH_PLAN_ID", "Insurance member # W571432037-01 (Aetna PPO)", "W571432037-01"),
         ("US_DRIVER_LICENSE", "driver's license S439-198-93-004-8", "S439-198-93-004-8"),
         ("AWS_ACCESS_KEY", "key id AKIA V5U4 TOVX LRDS B2N4", "AKIA V5U4 TOVX LRDS B2N4"),
+        ("US_SSN", "S S N: 5 2 3 - 7 1 - 6 7 8 9", "5 2 3 - 7 1 - 6 7 8 9"),
+        ("PHONE_NUMBER", "Ring Mrs Okafor on 0161 496 0753 tomorrow", "0161 496 0753"),
     ],
 )
 def test_layout(engine: DLPEngine, entity: str, text: str, value: str) -> None:
@@ -73,3 +77,9 @@ def test_documentation_domain_with_a_real_name_still_counts(engine: DLPEngine) -
     assert found(engine, {"text": "mail ana.reyes@clinic.example.org"}, "EMAIL_ADDRESS") == [
         "ana.reyes@clinic.example.org"
     ]
+
+
+def test_every_type_in_decoded_text_is_reported(engine: DLPEngine) -> None:
+    blob = base64.b64encode(b"Patient: Grace Hopper, DOB 1906-12-09, MRN 44556677").decode()
+    kinds = types_found(engine, {"attachment": blob})
+    assert {"PERSON", "DATE_OF_BIRTH", "MEDICAL_RECORD_NUMBER"} <= kinds

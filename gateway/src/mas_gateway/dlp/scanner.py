@@ -163,7 +163,9 @@ class Scanner:
             nlp_artifacts=artifacts,
             score_threshold=self._floor,
         )
-        found: list[RawFinding] = []
+        # Overlaps are settled per scanned text first: findings in text decoded from one
+        # base64 run all map back to that run, and must not compete with each other there.
+        local: list[RawFinding] = []
         for r in raw:
             clipped = document.clip(r.start, r.end)
             if clipped is None:
@@ -173,18 +175,24 @@ class Scanner:
             allow = self._allow.get(r.entity_type)
             if allow and _key(item.text[s:e]) in allow:
                 continue
+            local.append(RawFinding(r.entity_type, (span.index,), (), s, e, float(r.score)))
+        found: dict[tuple[object, ...], RawFinding] = {}
+        for f in _resolve(local):
+            item = prep.texts[int(f.loc[0])]
             if item.decoded_span is not None:
                 start, end = item.decoded_span
             else:
                 assert item.norm is not None
-                start, end = item.norm.to_original(s, e)
+                start, end = item.norm.to_original(f.start, f.end)
             seg = item.segment
-            found.append(
-                RawFinding(
-                    r.entity_type, seg.loc, seg.positions, start, end, float(r.score), seg.is_key
-                )
+            mapped = RawFinding(
+                f.entity_type, seg.loc, seg.positions, start, end, f.score, seg.is_key
             )
-        return ScanResult(tuple(_resolve(found)))
+            key = (f.entity_type, seg.loc, seg.is_key, start, end)
+            if key not in found or found[key].score < f.score:
+                found[key] = mapped
+        ordered = sorted(found.values(), key=lambda x: (x.positions, not x.is_key, x.start))
+        return ScanResult(tuple(ordered))
 
 
 def _resolve(findings: list[RawFinding]) -> list[RawFinding]:
