@@ -159,11 +159,29 @@ class Committer:
             args += _flatten(self.dead_letter_fields(ctx, str(ctx.annotations["dead_letter"])))
         return streams, args
 
+    def _safe_plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
+        """`plan`, failing closed: a context that cannot be planned is dead-lettered (500)."""
+        try:
+            return self.plan(ctx)
+        except Exception:
+            log.exception(
+                "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
+            )
+            reason = "internal gateway error while committing; the message was dead-lettered"
+            accepted = ctx.rejection is None
+            ctx.rejection = MessageRejected(500, reason, message_id=ctx.message_id)
+            ctx.decision = "dead_lettered"
+            ctx.modified = False
+            ctx.annotations["dead_letter"] = reason
+            if accepted:  # an accepted message's sender is authenticated: tell it
+                ctx.annotations["notify_sender"] = True
+            return self.plan(ctx)
+
     async def commit(self, batch: Sequence[MessageContext]) -> list[Outcome]:
         """Commit every context of a batch, pipelined; each commit is atomic on its own."""
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
-                streams, args = self.plan(ctx)
+                streams, args = self._safe_plan(ctx)
                 await self._script(
                     keys=[keys.GATEWAY_INGRESS, *streams],
                     args=[keys.GATEWAY_GROUP, ctx.entry_id, self._consumer, *args],

@@ -256,8 +256,17 @@ class GatewayService:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for _stream, entries in read_reply(response):
-                await self.process_entries(entries)
+            try:
+                for _stream, entries in read_reply(response):
+                    await self.process_entries(entries)
+            except RedisConnectionError:
+                log.warning("lost the Redis connection mid-batch; its entries stay pending")
+            except Exception:
+                # Never stop consuming: the batch's entries stay pending and are taken over
+                # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
+                log.exception("a batch failed unexpectedly; its entries stay pending")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def _reclaim_loop(self) -> None:
         """Take over entries another gateway left pending for too long."""
@@ -290,6 +299,8 @@ class GatewayService:
                         break
             except RedisConnectionError:
                 log.warning("lost the Redis connection while reclaiming; will retry")
+            except Exception:
+                log.exception("taking over pending entries failed; will retry")
 
     async def process_entries(self, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> None:
         """Run one batch of ingress entries through the pipeline and commit the results."""
