@@ -14,29 +14,13 @@ from collections.abc import Sequence
 from mas.errors import MessageRejected
 
 from .context import MessageContext
+from .decisions import decision_for
 from .stage import BatchStage, Stage
 from .tracing import stage_span, start_message_span
 
-__all__ = ["DECISION_BY_CODE", "Pipeline", "decision_for"]
+__all__ = ["Pipeline"]
 
 log = logging.getLogger(__name__)
-
-DECISION_BY_CODE = {
-    400: "malformed",
-    401: "unauthenticated",
-    403: "denied",
-    429: "rate_limited",
-    451: "blocked",
-    500: "dead_lettered",
-    503: "unavailable",
-}
-
-
-def decision_for(ctx: MessageContext) -> str:
-    """The audit decision name of a context once every stage has run."""
-    if ctx.rejection is not None:
-        return DECISION_BY_CODE.get(ctx.rejection.code, "rejected")
-    return "redacted" if ctx.modified else "delivered"
 
 
 class Pipeline:

@@ -25,6 +25,7 @@ from mas import keys
 from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
 
 from ..context import MessageContext
+from ..decisions import DECISION_BY_CODE, DECISIONS, decision_for
 
 __all__ = [
     "DECISIONS",
@@ -42,30 +43,6 @@ __all__ = [
 ENTRY_VERSION = 1
 ENTRY_FIELD = "entry"
 """Name of the stream field holding the entry bytes in ``audit:messages``."""
-
-DECISIONS = (
-    "delivered",
-    "redacted",
-    "denied",
-    "rate_limited",
-    "blocked",
-    "parked",
-    "dead_lettered",
-    "malformed",
-    "unauthenticated",
-    "unavailable",
-)
-
-DECISION_BY_CODE = {
-    400: "malformed",
-    401: "unauthenticated",
-    403: "denied",
-    422: "dead_lettered",
-    429: "rate_limited",
-    451: "blocked",
-    500: "dead_lettered",
-    503: "unavailable",
-}
 
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 _MESSAGE_TYPE = re.compile(MESSAGE_TYPE_PATTERN)
@@ -115,14 +92,10 @@ def _matching(value: Any, pattern: re.Pattern[str]) -> str | None:
 
 
 def _decision(ctx: MessageContext) -> str:
-    if ctx.decision is not None:
-        if ctx.decision not in DECISIONS:
-            raise ValueError(f"unknown audit decision {ctx.decision!r}")
-        return ctx.decision
-    if ctx.rejection is not None:
-        code = ctx.rejection.code
-        return DECISION_BY_CODE.get(code, "unavailable" if code >= 500 else "denied")
-    return "redacted" if ctx.modified or ctx.redacted_paths else "delivered"
+    decision = ctx.decision if ctx.decision is not None else decision_for(ctx)
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown audit decision {decision!r}")
+    return decision
 
 
 def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> bytes:

@@ -1,0 +1,40 @@
+"""Decision names: what happened to a message, as the gateway logs, counts and audits it."""
+
+from __future__ import annotations
+
+from .context import MessageContext
+
+__all__ = ["DECISIONS", "DECISION_BY_CODE", "decision_for"]
+
+DECISIONS = (
+    "delivered",
+    "redacted",
+    "denied",
+    "rate_limited",
+    "blocked",
+    "parked",
+    "dead_lettered",
+    "malformed",
+    "unauthenticated",
+    "unavailable",
+)
+"""Every decision an audit entry may record (``parked`` is reserved for circuit breakers)."""
+
+DECISION_BY_CODE = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "denied",
+    422: "dead_lettered",
+    429: "rate_limited",
+    451: "blocked",
+    500: "dead_lettered",
+    503: "unavailable",
+}
+
+
+def decision_for(ctx: MessageContext) -> str:
+    """The decision of a context whose stages have run (an unknown code fails safe)."""
+    if ctx.rejection is not None:
+        code = ctx.rejection.code
+        return DECISION_BY_CODE.get(code, "unavailable" if code >= 500 else "denied")
+    return "redacted" if ctx.modified or ctx.redacted_paths else "delivered"
