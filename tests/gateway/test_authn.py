@@ -162,3 +162,17 @@ async def test_unknown_sender_is_refused_and_nothing_is_created(
         await idle(gateway)
     assert gateway.counts["unauthenticated"] == 1
     assert not await redis_client.exists("agent.stream:ghost")
+
+
+async def test_corrupt_registered_key_is_refused_not_crashed(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    await redis_client.hset("agent:patient", "public_key", "not-a-key")  # type: ignore[misc]
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.send("doctor", "consultation.request", {})
+        await patient.send("doctor", "consultation.request", {})
+        await idle(gateway)
+        assert await deliveries(redis_client, gateway, "doctor") == []
+    assert gateway.counts["unauthenticated"] == 2

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mas import crypto, keys
 from mas.errors import SignatureError, Unauthenticated
@@ -42,12 +43,12 @@ class AuthenticationStage:
         self._auto_provision = auto_provision
         self._clock = clock
         self._errors: dict[str, Unauthenticated | None] = {}
-        self._records: dict[str, AgentRecord] = {}
+        self._keys: dict[str, Ed25519PublicKey | None] = {}
 
     async def prepare(self, batch: Sequence[MessageContext]) -> None:
         """Authenticate the whole batch; results are read back by `check`."""
         self._errors.clear()
-        self._records.clear()
+        self._keys.clear()  # per batch: a rotated key must take effect with the next batch
         senders = sorted({ctx.sender_id for ctx in batch})
         async with self._client.pipeline(transaction=False) as pipe:
             for sender in senders:
@@ -58,7 +59,6 @@ class AuthenticationStage:
             for sender, raw in zip(senders, raws, strict=True)
             if raw
         }
-        self._records = records
         passed: list[MessageContext] = []
         for ctx in batch:
             error = self._verify(ctx, records.get(ctx.sender_id))
@@ -85,8 +85,10 @@ class AuthenticationStage:
         token = ctx.fields["token"].decode("utf-8", "replace")
         if not crypto.token_matches(token, record.token_hash):
             return Unauthenticated("invalid token", message_id=mid)
+        public_key = self._public_key(record.public_key)
         try:
-            public_key = crypto.load_public_key(record.public_key)
+            if public_key is None:
+                raise SignatureError("the registered public key is invalid")
             crypto.verify(public_key, ctx.raw_envelope, ctx.fields["signature"])
         except SignatureError:
             return Unauthenticated("signature does not verify", message_id=mid)
@@ -128,6 +130,11 @@ class AuthenticationStage:
         if error is not None:
             raise error
 
-    def record_of(self, agent_id: str) -> AgentRecord | None:
-        """The sender record read during the current batch."""
-        return self._records.get(agent_id)
+    def _public_key(self, encoded: str) -> Ed25519PublicKey | None:
+        """The decoded key, parsed once per batch however many messages its agent sent."""
+        if encoded not in self._keys:
+            try:
+                self._keys[encoded] = crypto.load_public_key(encoded)
+            except SignatureError:
+                self._keys[encoded] = None
+        return self._keys[encoded]

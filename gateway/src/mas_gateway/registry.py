@@ -47,17 +47,13 @@ class AgentRecord:
     public_key: str
     token_hash: str
     provisioned_by: str
-    roles: tuple[str, ...]
     raw: dict[str, str]
+    """Every field as text; authorization reads the operator-set ``roles`` from here."""
 
     @classmethod
     def from_hash(cls, agent_id: str, raw: dict[bytes, bytes]) -> AgentRecord:
         """Decode an HGETALL result."""
         text = {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items()}
-        try:
-            roles = json.loads(text.get("roles") or "[]")
-        except json.JSONDecodeError:
-            roles = []
         return cls(
             agent_id=agent_id,
             status=text.get("status", ""),
@@ -65,7 +61,6 @@ class AgentRecord:
             public_key=text.get("public_key", ""),
             token_hash=text.get("token_hash", ""),
             provisioned_by=text.get("provisioned_by", ""),
-            roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
             raw=text,
         )
 
