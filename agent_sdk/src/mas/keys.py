@@ -1,6 +1,6 @@
 """Every Redis key, stream, group and channel name MAS uses, in one place.
 
-The README's key table is generated from the same names; keep both true.
+The README's key table must list every name here; `tests/test_docs.py` checks it.
 """
 
 from __future__ import annotations

@@ -73,7 +73,9 @@ class GatewaySettings(BaseSettings):
             raise ConfigError(f"settings file {file} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"settings file {file} must hold a mapping")
+        # Precedence: explicit overrides (CLI flags) > MAS_* environment > the file.
+        from_file = {k: v for k, v in loaded.items() if f"MAS_{str(k).upper()}" not in os.environ}
         try:
-            return cls(**{**loaded, **overrides})
+            return cls(**{**from_file, **overrides})
         except ValidationError as exc:
             raise ConfigError(f"invalid settings in {file}: {exc}") from exc
