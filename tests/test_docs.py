@@ -59,3 +59,10 @@ async def test_readme_agent_example_runs(
     async with DevStack(redis_url=redis_url, policies_dir=policies):
         await namespace["main"]()  # type: ignore[operator]
     assert "Hello, Ada!" in capsys.readouterr().out
+
+
+def test_readme_names_every_gateway_setting() -> None:
+    from mas_gateway import GatewaySettings
+
+    missing = [name for name in GatewaySettings.model_fields if f"`{name}`" not in README]
+    assert missing == [], f"README does not name the gateway settings {missing}"
