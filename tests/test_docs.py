@@ -20,9 +20,11 @@ def _key_patterns() -> dict[str, str]:
     patterns: dict[str, str] = {}
     for name in keys.__all__:
         value = getattr(keys, name)
+        if name == "tag":
+            continue
         if callable(value):
             params = inspect.signature(value).parameters
-            args = ["{id}" if p == "agent_id" else "{" + p + "}" for p in params]
+            args = ["id" if p == "agent_id" else "{" + p + "}" for p in params]
             patterns[name] = value(*args)
         elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
             patterns[name] = value

@@ -92,7 +92,7 @@ def test_explicit_decision_wins_and_unknown_ones_are_refused() -> None:
 
 
 def test_unparseable_submission_records_only_well_formed_claims() -> None:
-    ctx = MessageContext(entry_id="5-0", fields={"agent_id": b"mallory"})
+    ctx = MessageContext(entry_id="5-0", fields={"agent_id": b"mallory"}, origin="mallory")
     ctx.raw_envelope = b'{"target_id": "bad target!", "message_type": "x.y", "data": {"k": 1'
     ctx.rejection = MalformedMessage("envelope is not valid JSON")
     entry = build(ctx)

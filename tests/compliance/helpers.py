@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 from mas import crypto, keys
 from mas.envelope import Envelope, dumps
 from mas.errors import BlockedByDLP, Forbidden, RateLimited
+from mas.provisioning import provision_agent
+from mas.records import Provisioner
 from mas_gateway.audit import AuditCheckpointer, append_entry, build_audit_entry
 from mas_gateway.compliance import record_policy_version
 from mas_gateway.context import DLPFinding, MessageContext
@@ -87,18 +89,8 @@ def _context(
 async def register_agents(client: aioredis.Redis, *, provisioned_by: str = "operator") -> None:
     """Registry records with a key and a hashed token, as provisioning writes them."""
     for agent_id in AGENTS:
-        key = crypto.generate_private_key()
-        await client.hset(
-            keys.agent_record(agent_id),
-            mapping={
-                "id": agent_id,
-                "status": "ACTIVE",
-                "public_key": crypto.public_key_to_b64(key),
-                "key_id": crypto.key_id(key),
-                "token_hash": crypto.hash_token(crypto.generate_token()),
-                "provisioned_by": provisioned_by,
-            },
-        )
+        await provision_agent(client, agent_id, [], provisioned_by=Provisioner(provisioned_by))
+        await client.hset(keys.agent_record(agent_id), "status", "ACTIVE")
 
 
 async def populate(

@@ -19,16 +19,18 @@ from mas.envelope import (
     sign_submission,
     verify_delivery,
 )
+from mas.provisioning import provision_agent
 from mas_gateway import GatewayService, GatewaySettings
-from mas_gateway.registry import provision_agent
+
+from ..principals import gateway_url
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
 def gateway_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> GatewaySettings:
-    """Settings for a test gateway on the repository's policies."""
+    """Settings for a test gateway on the repository's policies, as the gateway's own user."""
     values: dict[str, Any] = {
-        "redis_url": redis_url,
+        "redis_url": gateway_url(redis_url),
         "policies_dir": REPO_POLICIES,
         "signing_key_path": tmp_path / "gateway.key",
         "auto_provision": True,
@@ -39,9 +41,24 @@ def gateway_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Gatewa
     return GatewaySettings(**values)
 
 
+OPEN_CLIENTS: list[aioredis.Redis] = []
+"""Agent connections opened by `ProbeAgent`; tests/gateway/conftest.py closes them."""
+
+
+def connect_as(admin: aioredis.Redis, username: str, password: str) -> aioredis.Redis:
+    """A client on the admin's server that logs in as another user."""
+    pool = admin.connection_pool
+    kwargs = {**pool.connection_kwargs, "username": username, "password": password}
+    client = aioredis.Redis(
+        connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    )
+    OPEN_CLIENTS.append(client)
+    return client
+
+
 @dataclass
 class ProbeAgent:
-    """An operator-provisioned agent that talks to the ingress directly."""
+    """An operator-provisioned agent that writes its outbox directly, as its own Redis user."""
 
     agent_id: str
     token: str
@@ -50,9 +67,10 @@ class ProbeAgent:
 
     @classmethod
     async def provision(
-        cls, client: aioredis.Redis, agent_id: str, roles: list[str] | None = None
+        cls, admin: aioredis.Redis, agent_id: str, roles: list[str] | None = None
     ) -> ProbeAgent:
-        agent = await provision_agent(client, agent_id, roles or [])
+        agent = await provision_agent(admin, agent_id, roles or [])
+        client = connect_as(admin, agent.redis_username, agent.redis_password)
         return cls(agent_id, agent.token, crypto.load_private_key(agent.private_key_b64), client)
 
     def envelope(self, target: str, message_type: str, data: dict[str, Any], **kw: Any) -> Envelope:
@@ -61,7 +79,7 @@ class ProbeAgent:
         )
 
     async def submit_fields(self, fields: dict[str, bytes]) -> str:
-        entry = await self.client.xadd(keys.GATEWAY_INGRESS, fields)  # type: ignore[arg-type]
+        entry = await self.client.xadd(keys.agent_outbox(self.agent_id), fields)  # type: ignore[arg-type]
         return entry.decode()
 
     async def send(self, target: str, message_type: str, data: dict[str, Any], **kw: Any) -> str:

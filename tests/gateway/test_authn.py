@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, ConnectionError
 
+from mas import keys
 from mas.envelope import sign_submission
+from mas.provisioning import revoke_agent, rotate_credentials
 from mas_gateway import GatewayService
-from mas_gateway.registry import revoke_agent, rotate_token
 from mas_gateway.signing import write_signing_key
 
-from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
+from .helpers import ProbeAgent, connect_as, deliveries, gateway_settings, idle, notices
 
 
 async def test_signed_submission_is_delivered_with_both_signatures(
@@ -32,7 +35,7 @@ async def test_signed_submission_is_delivered_with_both_signatures(
     assert await redis_client.xlen("mas.gateway.ingress") == 0  # token not left in Redis
 
 
-async def test_wrong_token_is_refused_without_notice(
+async def test_wrong_token_is_refused(
     redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
     patient = await ProbeAgent.provision(redis_client, "patient")
@@ -43,8 +46,9 @@ async def test_wrong_token_is_refused_without_notice(
         await patient.submit_fields(fields)
         await idle(gateway)
         assert await deliveries(redis_client, gateway, "doctor") == []
-        # Somebody without the token learns nothing, and the agent is not spammed.
-        assert await notices(redis_client, gateway, "patient") == []
+        # Only the patient's own Redis user can write its outbox: it is told why.
+        [notice] = await notices(redis_client, gateway, "patient")
+    assert (notice["code"], notice["reason"]) == (401, "invalid token")
     assert gateway.counts["unauthenticated"] == 1
 
 
@@ -104,11 +108,15 @@ async def test_revoked_agent_gets_401_from_the_next_message(
 ) -> None:
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
-    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+    settings = gateway_settings(redis_url, tmp_path)
+    async with GatewayService(settings) as gateway:
         await patient.send("doctor", "consultation.request", {"n": 1})
         await idle(gateway)
-        await revoke_agent(redis_client, "patient")
-        await patient.send("doctor", "consultation.request", {"n": 2})
+    await patient.send("doctor", "consultation.request", {"n": 2})  # still in its outbox
+    await revoke_agent(redis_client, "patient")
+    with pytest.raises((AuthenticationError, ConnectionError)):  # Redis refuses the user
+        await patient.send("doctor", "consultation.request", {"n": 3})
+    async with GatewayService(settings) as gateway:
         await idle(gateway)
         delivered = await deliveries(redis_client, gateway, "doctor")
     assert [d.envelope.data["n"] for d in delivered] == [1]
@@ -121,7 +129,8 @@ async def test_rotated_token_replaces_the_old_one(
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
     old_token = patient.token
-    patient.token = await rotate_token(redis_client, "patient")
+    patient.token, password = await rotate_credentials(redis_client, "patient")
+    patient.client = connect_as(redis_client, "agent.patient", password)
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.send("doctor", "consultation.request", {"with": "new"})
         fields = sign_submission(
@@ -140,7 +149,7 @@ async def test_self_registered_agent_needs_auto_provision(
 ) -> None:
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
-    await redis_client.hset("agent:patient", "provisioned_by", "self")  # type: ignore[misc]
+    await redis_client.hset(keys.agent_trust("patient"), "provisioned_by", "auto")  # type: ignore[misc]
     settings = gateway_settings(redis_url, tmp_path, auto_provision=False)
     write_signing_key(settings.signing_key_path)
     async with GatewayService(settings) as gateway:
@@ -148,7 +157,7 @@ async def test_self_registered_agent_needs_auto_provision(
         await idle(gateway)
         [notice] = await notices(redis_client, gateway, "patient")
     assert notice["code"] == 401
-    assert "auto-provisioning is off" in notice["reason"]
+    assert "auto-provisioning" in notice["reason"]
 
 
 async def test_unknown_sender_is_refused_and_nothing_is_created(
@@ -156,12 +165,12 @@ async def test_unknown_sender_is_refused_and_nothing_is_created(
 ) -> None:
     ghost = await ProbeAgent.provision(redis_client, "ghost")
     await ProbeAgent.provision(redis_client, "doctor")
-    await redis_client.delete("agent:ghost")
+    await redis_client.delete(keys.agent_trust("ghost"), keys.agent_identity("ghost"))
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await ghost.send("doctor", "consultation.request", {})
         await idle(gateway)
     assert gateway.counts["unauthenticated"] == 1
-    assert not await redis_client.exists("agent.stream:ghost")
+    assert not await redis_client.exists(keys.agent_stream("ghost"))
 
 
 async def test_corrupt_registered_key_is_refused_not_crashed(
@@ -169,7 +178,7 @@ async def test_corrupt_registered_key_is_refused_not_crashed(
 ) -> None:
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
-    await redis_client.hset("agent:patient", "public_key", "not-a-key")  # type: ignore[misc]
+    await redis_client.hset(keys.agent_identity("patient"), "public_key", "not-a-key")  # type: ignore[misc]
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.send("doctor", "consultation.request", {})
         await patient.send("doctor", "consultation.request", {})

@@ -34,10 +34,19 @@ async def cli(*args: str) -> int:
     return await asyncio.to_thread(main, list(args))
 
 
+def _gateway_key(tmp_path: Path) -> Path:
+    """The gateway's signing key, created once per test like an operator would."""
+    key = tmp_path / "gateway.key"
+    if not key.exists():
+        assert main(["gateway", "keygen", "--out", str(key)]) == 0
+    return key
+
+
 def _provision(redis_url: str, agent_id: str, out: Path, *roles: str) -> dict[str, str]:
     role_args = [arg for role in roles for arg in ("--role", role)]
+    pub = _gateway_key(out.parent).with_name("gateway.key.pub")
     assert main(["agent", "provision", agent_id, *role_args, "--out", str(out),
-                 "--redis-url", redis_url]) == 0  # fmt: skip
+                 "--gateway-key", str(pub), "--redis-url", redis_url]) == 0  # fmt: skip
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     return json.loads(out.read_text())
 
@@ -48,8 +57,7 @@ async def test_operator_provisioned_agents_talk_through_a_strict_gateway(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key = tmp_path / "gateway.key"
-    assert main(["gateway", "keygen", "--out", str(key)]) == 0
+    key = _gateway_key(tmp_path)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     settings = gateway_settings(redis_url, tmp_path, auto_provision=False, signing_key_path=key)
     async with GatewayService(settings) as gateway:
@@ -101,6 +109,7 @@ def test_provisioning_refuses_reserved_ids_and_existing_keys(
     assert "invalid agent id" in capsys.readouterr().err
     _provision(redis_url, "patient", tmp_path / "p.json")
     assert main(["agent", "provision", "patient", "--out", str(tmp_path / "p2.json"),
+                 "--gateway-key", str(_gateway_key(tmp_path)),
                  "--redis-url", redis_url]) == 2  # fmt: skip
     assert "already has a key" in capsys.readouterr().err
 

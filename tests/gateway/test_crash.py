@@ -17,6 +17,7 @@ from mas_gateway.benchmarks.policies import bulk_policies
 from mas_gateway.signing import write_signing_key
 
 from ..polling import wait_until
+from ..principals import gateway_url
 from .helpers import REPO_POLICIES, ProbeAgent
 
 MESSAGES = 3000
@@ -56,7 +57,7 @@ def _start_gateway(
 
 
 async def _pending_of(client: aioredis.Redis, gateway_id: str) -> int:
-    consumers = await client.xinfo_consumers(keys.GATEWAY_INGRESS, keys.GATEWAY_GROUP)
+    consumers = await client.xinfo_consumers(keys.agent_outbox("loader"), keys.GATEWAY_GROUP)
     return sum(
         int(c["pending"]) for c in consumers if c["name"].decode().startswith(f"{gateway_id}-")
     )
@@ -75,11 +76,14 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
         for i in range(MESSAGES):
             envelope = loader.envelope("sink", "load.item", {"i": i})
             sent.add(envelope.message_id)
-            pipe.xadd(keys.GATEWAY_INGRESS, sign_submission(envelope, loader.key, loader.token))  # type: ignore[arg-type]
+            pipe.xadd(
+                keys.agent_outbox("loader"), sign_submission(envelope, loader.key, loader.token)
+            )  # type: ignore[arg-type]
         await pipe.execute()
 
-    victim = _start_gateway(redis_url, policies, key, "gw-victim", batch=400)
-    survivor = _start_gateway(redis_url, policies, key, "gw-survivor", batch=50)
+    url = gateway_url(redis_url)
+    victim = _start_gateway(url, policies, key, "gw-victim", batch=400)
+    survivor = _start_gateway(url, policies, key, "gw-survivor", batch=50)
     try:
         sink = keys.agent_stream("sink")
 
@@ -102,7 +106,7 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
         async def all_forwarded() -> bool:
             return (
                 await redis_client.xlen(sink) >= MESSAGES
-                and await redis_client.xlen(keys.GATEWAY_INGRESS) == 0
+                and await redis_client.xlen(keys.agent_outbox("loader")) == 0
             )
 
         await wait_until(all_forwarded, 60, "the survivor to forward everything")

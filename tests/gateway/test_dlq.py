@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -42,35 +43,40 @@ async def test_dead_letter_is_listed_and_replayed_to_the_agent(
             await patient.send("doctor", "consultation.request", {"question": "cough"})
 
             async def dead_lettered() -> bool:
-                return await redis_client.xlen(keys.DLQ) == 1
+                return await redis_client.xlen(keys.agent_dlq("doctor")) == 1
 
             await wait_until(dead_lettered, 20, "the failing message to be dead-lettered")
             capsys.readouterr()
             assert await cli("dlq", "list", "--json", "--redis-url", redis_url) == 0
             [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-            assert letter["stream"] == "agent.stream:doctor"
+            assert letter["owner"] == "doctor" and letter["id"].startswith("doctor/")
             assert letter["sender"] == "patient" and letter["replayable"] is True
             assert "lab system unreachable" in (letter["error"] or "")
 
             doctor.broken = False
-            assert await cli("dlq", "replay", letter["id"], "--redis-url", redis_url) == 0
+            key = str(stack.workdir / "gateway_signing_key")
+            replay = ("dlq", "replay", letter["id"], "--gateway-key", key, "--redis-url", redis_url)
+            assert await cli(*replay) == 0
             async with asyncio.timeout(10):
                 assert await doctor.handled.get() == "cough"
-    assert await redis_client.xlen(keys.DLQ) == 0
+    assert await redis_client.xlen(keys.agent_dlq("doctor")) == 0
 
 
 async def test_gateway_dead_letters_are_not_replayable(
-    redis_url: str, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     entry = await redis_client.xadd(
         keys.DLQ,
-        {
-            "envelope": b"{}",
-            "dlq_reason": "internal gateway error in stage dlp",
-            "dlq_source": "gateway:gw-1",
-            "dlq_stream": keys.GATEWAY_INGRESS,
-        },
+        {"dlq_reason": "internal gateway error in stage dlp", "dlq_source": "gateway:gw-1"},
     )
-    assert await cli("dlq", "replay", entry.decode(), "--redis-url", redis_url) == 1
+    key = tmp_path / "gw.key"
+    assert await cli("gateway", "keygen", "--out", str(key)) == 0
+    name = f"gateway/{entry.decode()}"
+    assert (
+        await cli("dlq", "replay", name, "--gateway-key", str(key), "--redis-url", redis_url) == 1
+    )
     assert "sender must resubmit" in capsys.readouterr().out
     assert await redis_client.xlen(keys.DLQ) == 1

@@ -43,7 +43,7 @@ async def test_stopped_known_target_keeps_messages_in_its_stream(
 ) -> None:
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
-    await redis_client.hset("agent:doctor", "status", "INACTIVE")  # type: ignore[misc]
+    await redis_client.hset(keys.agent_record("doctor"), "status", "INACTIVE")  # type: ignore[misc]
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
         await patient.send("doctor", "consultation.request", {"q": 1})
         await idle(gateway)
@@ -99,6 +99,6 @@ async def test_garbage_entries_are_rejected_and_the_gateway_keeps_running(
         rejected = await notices(redis_client, gateway, "patient")
     assert gateway.counts["malformed"] == len(garbage)
     assert [d.envelope.data for d in delivered] == [{"still": "works"}]
-    # Only the entry that named the patient and carried its real token is answered.
-    assert [n["code"] for n in rejected] == [400]
-    assert "message_type" in rejected[0]["reason"]
+    # The outbox names its writer: the patient is told about each of its bad entries.
+    assert [n["code"] for n in rejected] == [400] * len(garbage)
+    assert "message_type" in rejected[-1]["reason"]

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from mas.envelope import Envelope
 from mas.errors import Forbidden, RateLimited
+from mas.records import TrustRecord
 from mas_gateway.authz import AuthorizationStage
 from mas_gateway.context import MessageContext
 from mas_gateway.policy import DEFAULT_DENY, PolicyStore
@@ -33,7 +34,7 @@ def context(
     ctx.envelope = Envelope(
         sender_id=sender, target_id=target, message_type=message_type, data=data or {}
     )
-    ctx.sender_record = record if record is not None else {"id": sender}
+    ctx.sender_trust = TrustRecord.from_hash(record or {"token_hash": "x"})
     return ctx
 
 
@@ -43,7 +44,7 @@ def store() -> PolicyStore:
 
 
 def operator_record(agent_id: str, roles: list[str]) -> dict[str, str]:
-    return {"id": agent_id, "provisioned_by": "operator", "roles": json.dumps(roles)}
+    return {"token_hash": "x", "provisioned_by": "operator", "roles": json.dumps(roles)}
 
 
 async def test_is_a_pipeline_stage(store: PolicyStore) -> None:
@@ -93,7 +94,7 @@ async def test_operator_roles_from_the_registry_count(store: PolicyStore) -> Non
 
 
 async def test_self_registered_roles_are_ignored(store: PolicyStore) -> None:
-    record = {"id": "locum", "provisioned_by": "self", "roles": json.dumps(["doctor"])}
+    record = {"token_hash": "x", "provisioned_by": "auto", "roles": json.dumps(["doctor"])}
     ctx = context("locum", "patient", "consultation.response", record)
     with pytest.raises(Forbidden):
         await AuthorizationStage(store).check(ctx)
@@ -101,7 +102,7 @@ async def test_self_registered_roles_are_ignored(store: PolicyStore) -> None:
 
 
 async def test_malformed_registry_roles_fail_closed(store: PolicyStore) -> None:
-    record = {"id": "locum", "provisioned_by": "operator", "roles": '{"doctor": true}'}
+    record = {"token_hash": "x", "provisioned_by": "operator", "roles": '{"doctor": true}'}
     ctx = context("locum", "patient", "mas.error", record)
     with pytest.raises(Forbidden, match="registry roles"):
         await AuthorizationStage(store).check(ctx)

@@ -17,6 +17,8 @@ from mas import Agent, crypto, keys
 from mas.envelope import Envelope, GatewayStamp, sign_delivery
 from mas_gateway import GatewayService, GatewaySettings
 
+from ..principals import gateway_url
+
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 TEST_AGENTS = (
@@ -52,6 +54,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
             if await check():
                 return
             await asyncio.sleep(0.02)
+
+
+async def dead_letters(redis: aioredis.Redis) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every dead letter: the gateway's and each provisioned agent's, oldest first per stream."""
+    agents = sorted(m.decode() for m in await redis.smembers(keys.ALL_AGENTS))
+    streams = [keys.DLQ, *(keys.agent_dlq(a) for a in agents)]
+    letters: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for stream in streams:
+        letters.extend(await redis.xrange(stream))
+    return letters
 
 
 @pytest.fixture
@@ -141,7 +153,7 @@ def sdk_policies(target: Path) -> Path:
 async def gateway_service(sdk_env: str, tmp_path: Path) -> AsyncIterator[GatewayService]:
     """A real gateway on the test Redis with the SDK test policies; agents trust it on first use."""
     settings = GatewaySettings(
-        redis_url=sdk_env,
+        redis_url=gateway_url(sdk_env),
         policies_dir=sdk_policies(tmp_path / "policies"),
         auto_provision=True,
         signing_key_path=tmp_path / "gw.key",

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from mas import keys
 from mas.envelope import Envelope, decode_fields, parse_delivered
 
-from .conftest import DeliverySigner, eventually
+from .conftest import DeliverySigner, dead_letters, eventually
 
 WORKER = Path(__file__).with_name("crash_agent.py")
 HANDLED = "test:handled"
@@ -101,7 +101,7 @@ async def test_sigkill_mid_work_then_restart_handles_everything(
     counts = {k.decode(): int(v) for k, v in (await redis_client.hgetall(HANDLED)).items()}
     assert set(counts) == set(sent), "every message is handled"
     assert sorted(counts.values()) == [1] * TOTAL, "no message is handled twice"
-    assert await redis_client.xlen(keys.DLQ) == 0
+    assert await dead_letters(redis_client) == []
     check = redis_client.pipeline(transaction=False)
     for mid in sent:
         check.exists(keys.agent_done("worker", mid))

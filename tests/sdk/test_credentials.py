@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from mas import Agent, CredentialsError, crypto, keys
 from mas.credentials import Credentials
+from mas.provisioning import rotate_credentials
 
 from .conftest import FAST
 
@@ -23,13 +24,18 @@ async def test_auto_provision_writes_private_file_and_registry(
     path = creds_dir / "fresh.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     body = json.loads(path.read_text())
-    assert set(body) == {"agent_id", "token", "private_key", "gateway_keys"}
-    record = await redis_client.hgetall(keys.agent_record("fresh"))
+    assert set(body) == {
+        "agent_id", "token", "private_key", "redis_username", "redis_password", "gateway_keys"
+    }  # fmt: skip
+    assert body["redis_username"] == "agent.fresh"
+    identity = await redis_client.hgetall(keys.agent_identity("fresh"))
+    trust = await redis_client.hgetall(keys.agent_trust("fresh"))
     key = crypto.load_private_key(body["private_key"])
-    assert record[b"public_key"].decode() == crypto.public_key_to_b64(key)
-    assert record[b"key_id"].decode() == crypto.key_id(key)
-    assert record[b"token_hash"].decode() == crypto.hash_token(body["token"])
-    assert record[b"provisioned_by"] == b"self"
+    assert identity[b"public_key"].decode() == crypto.public_key_to_b64(key)
+    assert identity[b"key_id"].decode() == crypto.key_id(key)
+    assert trust[b"token_hash"].decode() == crypto.hash_token(body["token"])
+    assert trust[b"provisioned_by"] == b"auto"
+    assert body["redis_password"] not in str(await redis_client.hgetall(keys.agent_trust("fresh")))
     async with Agent("fresh", **FAST):
         pass  # the saved file is found and matches the registry
 
@@ -49,7 +55,7 @@ async def test_someone_elses_key_is_refused(sdk_env: str, creds_dir: Path) -> No
     async with Agent("taken", **FAST):
         pass
     (creds_dir / "taken.json").unlink()
-    with pytest.raises(CredentialsError, match="already provisioned with another key"):
+    with pytest.raises(CredentialsError, match="already has a key"):
         await Agent("taken", **FAST).start()
     assert not (creds_dir / "taken.json").exists()
 
@@ -82,28 +88,59 @@ async def test_world_readable_file_is_refused(sdk_env: str, creds_dir: Path) -> 
         await Agent("leaky", **FAST).start()
 
 
-async def test_rotated_token_is_reported(sdk_env: str, redis_client: aioredis.Redis) -> None:
+async def test_rotated_credentials_are_reported(
+    sdk_env: str, redis_client: aioredis.Redis, creds_dir: Path
+) -> None:
     async with Agent("rotated", **FAST):
         pass
-    await redis_client.hset(keys.agent_record("rotated"), "token_hash", crypto.hash_token("new"))
-    with pytest.raises(CredentialsError, match="token") as info:
+    await rotate_credentials(redis_client, "rotated")
+    with pytest.raises(CredentialsError, match="revoked or rotated") as info:
         await Agent("rotated", **FAST).start()
-    assert "new" not in str(info.value).replace("new credential", "")
+    password = json.loads((creds_dir / "rotated.json").read_text())["redis_password"]
+    assert password not in str(info.value)
 
 
 async def test_unprovisioned_registry_without_auto_provision(
     sdk_env: str, creds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    Credentials.generate("orphan").save(creds_dir / "orphan.json")
+    fake = Credentials.issued(
+        agent_id="orphan",
+        token=crypto.generate_token(),
+        private_key_b64=crypto.private_key_to_b64(crypto.generate_private_key()),
+        redis_username="agent.orphan",
+        redis_password="not-a-user",
+        gateway_keys={},
+    )
+    fake.save(creds_dir / "orphan.json")
     monkeypatch.setenv("MAS_AUTO_PROVISION", "0")
-    with pytest.raises(CredentialsError, match="no key in the registry"):
+    with pytest.raises(CredentialsError, match="refused the credentials") as info:
         await Agent("orphan", **FAST).start()
+    assert "not-a-user" not in str(info.value)
+
+
+async def test_registry_key_must_match_the_file(
+    sdk_env: str, creds_dir: Path, redis_client: aioredis.Redis
+) -> None:
+    async with Agent("swapped", **FAST):
+        pass
+    other = crypto.public_key_to_b64(crypto.generate_private_key())
+    await redis_client.hset(keys.agent_identity("swapped"), "public_key", other)
+    with pytest.raises(CredentialsError, match="different key"):
+        await Agent("swapped", **FAST).start()
 
 
 def test_credentials_repr_hides_secrets() -> None:
-    creds = Credentials.generate("secretive")
+    creds = Credentials.issued(
+        agent_id="secretive",
+        token=crypto.generate_token(),
+        private_key_b64=crypto.private_key_to_b64(crypto.generate_private_key()),
+        redis_username="agent.secretive",
+        redis_password="hunter2-hunter2",
+        gateway_keys={},
+    )
     assert creds.token not in repr(creds)
     assert crypto.private_key_to_b64(creds.private_key) not in repr(creds)
+    assert "hunter2" not in repr(creds)
 
 
 def test_broken_credential_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from mas import Agent, AgentMessage, crypto, keys
 from mas.envelope import Envelope, parse_envelope, sign_submission
 
-from .conftest import FAST, DeliverySigner, eventually
+from .conftest import FAST, DeliverySigner, dead_letters, eventually
 
 
 class Order(BaseModel):
@@ -54,7 +54,7 @@ class Recorder(Agent):
 
 
 async def _dlq(redis: aioredis.Redis) -> list[dict[str, str]]:
-    entries = await redis.xrange(keys.DLQ)
+    entries = await dead_letters(redis)
     return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
 
 
@@ -236,7 +236,7 @@ async def test_invalid_payload_is_dead_lettered_and_reported(
     assert letter["dlq_reason"] == "invalid payload"
     assert "quantity" in letter["dlq_error"]
     assert "lots" not in letter["dlq_error"]
-    [(_, fields)] = await redis_client.xrange(keys.GATEWAY_INGRESS)
+    [(_, fields)] = await redis_client.xrange(keys.agent_outbox("strict"))
     report = parse_envelope(fields[b"envelope"])
     assert (report.sender_id, report.target_id, report.message_type) == (
         "strict",

@@ -23,7 +23,8 @@ from mas import (
 from mas_gateway import GatewayService, GatewaySettings
 from mas_gateway.signing import write_signing_key
 
-from .conftest import FAST, eventually, sdk_policies, settle
+from ..principals import gateway_url
+from .conftest import FAST, dead_letters, eventually, sdk_policies, settle
 
 
 class Question(BaseModel):
@@ -135,7 +136,7 @@ async def test_unauthenticated_request_raises_at_once(
     key_path = tmp_path / "operator-gw.key"
     write_signing_key(key_path)
     settings = GatewaySettings(
-        redis_url=sdk_env,
+        redis_url=gateway_url(sdk_env),
         policies_dir=sdk_policies(tmp_path / "policies"),
         auto_provision=False,
         signing_key_path=key_path,
@@ -168,7 +169,7 @@ async def test_invalid_payload_raises_for_request_and_is_reported_for_send(
     assert report.sender_id == "responder"
     assert report.data["code"] == 422
     assert report.data["message_id"] == sent
-    letters = await redis_client.xrange(keys.DLQ)
+    letters = await dead_letters(redis_client)
     assert [fields[b"dlq_reason"] for _, fields in letters] == [b"invalid payload"] * 2
 
 

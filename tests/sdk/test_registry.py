@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from mas import Agent, AgentMessage, CredentialsError, keys
+from mas import Agent, AgentMessage, CredentialsError, MASService, keys
+from mas.provisioning import revoke_agent
 
+from ..principals import service_url
 from .conftest import FAST, DeliverySigner, eventually
 
 
@@ -19,15 +21,14 @@ class MetaAgent(Agent):
         return {"version": "1.0.0", "region": "us-east-1"}
 
 
-async def test_record_and_indexes(sdk_env: str, redis_client: aioredis.Redis) -> None:
+async def test_profile_and_liveness(sdk_env: str, redis_client: aioredis.Redis) -> None:
     async with MetaAgent("meta", capabilities=["nlp", "text"], **FAST):
         record = await redis_client.hgetall(keys.agent_record("meta"))
         assert record[b"status"] == b"ACTIVE"
         assert json.loads(record[b"capabilities"]) == ["nlp", "text"]
         assert json.loads(record[b"metadata"]) == {"version": "1.0.0", "region": "us-east-1"}
         assert float(record[b"registered_at"]) > 0
-        assert record[b"provisioned_by"] == b"self"
-        assert await redis_client.sismember(keys.capability_index("nlp"), "meta")
+        assert not {b"public_key", b"token_hash", b"roles", b"provisioned_by"} & set(record)
         assert await redis_client.sismember(keys.ALL_AGENTS, "meta")
         assert await redis_client.pttl(keys.agent_heartbeat("meta")) > 0
 
@@ -80,15 +81,13 @@ async def test_stopped_agent_keeps_record_and_stream(
     assert await redis_client.sismember(keys.ALL_AGENTS, "sleeper")
 
 
-async def test_capabilities_change_updates_index(
-    sdk_env: str, redis_client: aioredis.Redis
-) -> None:
+async def test_capabilities_change_is_discovered(sdk_env: str) -> None:
     async with Agent("shifty", capabilities=["old", "kept"], **FAST):
         pass
-    async with Agent("shifty", capabilities=["kept", "new"], **FAST):
-        assert not await redis_client.sismember(keys.capability_index("old"), "shifty")
-        assert await redis_client.sismember(keys.capability_index("new"), "shifty")
-        assert await redis_client.sismember(keys.capability_index("kept"), "shifty")
+    async with Agent("shifty", capabilities=["kept", "new"], **FAST) as shifty:
+        assert await shifty.discover(capabilities=["old"]) == []
+        assert [r["id"] for r in await shifty.discover(capabilities=["new"])] == ["shifty"]
+        assert [r["id"] for r in await shifty.discover(capabilities=["kept"])] == ["shifty"]
 
 
 async def test_instances_share_identity_last_one_deregisters(
@@ -124,14 +123,15 @@ async def test_register_and_deregister_events(sdk_env: str, redis_client: aiored
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(keys.SYSTEM_CHANNEL)
     try:
-        async with Agent("loud", capabilities=["talk"], **FAST):
-            pass
-        events: list[dict[str, Any]] = []
-        async with asyncio.timeout(5):
-            while len(events) < 2:
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if msg is not None:
-                    events.append(json.loads(msg["data"]))
+        async with MASService(service_url(sdk_env)):
+            async with Agent("loud", capabilities=["talk"], **FAST):
+                pass
+            events: list[dict[str, Any]] = []
+            async with asyncio.timeout(5):
+                while len(events) < 2:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None:
+                        events.append(json.loads(msg["data"]))
     finally:
         await pubsub.aclose()
     assert [e["type"] for e in events] == ["REGISTER", "DEREGISTER"]
@@ -155,8 +155,8 @@ async def test_heartbeat_reactivates_after_lapse(
 async def test_revoked_agent_cannot_start(sdk_env: str, redis_client: aioredis.Redis) -> None:
     async with Agent("banned", **FAST):
         pass
-    await redis_client.hset(keys.agent_record("banned"), "status", "REVOKED")
-    with pytest.raises(CredentialsError, match="REVOKED"):
+    await revoke_agent(redis_client, "banned")
+    with pytest.raises(CredentialsError, match="revoked or rotated"):
         await Agent("banned", **FAST).start()
     assert await redis_client.hget(keys.agent_record("banned"), "status") == b"REVOKED"
 

@@ -70,7 +70,7 @@ async def test_quick_start(
     assert other.state.processed == 2
     assert reply.data == {"reply": "got again", "count": 2}
     # my_agent has no handler for the first, uncorrelated reply: it is dead-lettered, not lost
-    [(_, letter)] = await redis_client.xrange(keys.DLQ)
+    [(_, letter)] = await redis_client.xrange(keys.agent_dlq("my_agent"))
     assert letter[b"dlq_reason"] == b"no handler for message type 'reply.message'"
     assert json.loads(letter[b"envelope"])["data"] == {"reply": "got world", "count": 1}
 
@@ -357,7 +357,7 @@ async def test_multi_agent_system(
     await service.stop()
     assert [r["id"] for r in nlp_agents] == ["agent_1"]
     # agent_1 declares no handler: the message is kept in the dead-letter stream, not lost
-    [(_, letter)] = await redis_client.xrange(keys.DLQ)
+    [(_, letter)] = await redis_client.xrange(keys.agent_dlq("agent_1"))
     assert letter[b"dlq_source"] == b"agent_1"
     assert json.loads(letter[b"envelope"])["data"] == {"task": "analyze text"}
 

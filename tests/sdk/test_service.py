@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from mas import Agent, MASService, keys
 from mas.service import redact_url
 
+from ..principals import service_url
 from .conftest import FAST, eventually
 
 
@@ -30,7 +31,7 @@ async def test_lapsed_heartbeat_marks_inactive(sdk_env: str, redis_client: aiore
     await agent.start()
     try:
         await agent._require().heartbeat.stop()  # the process hangs: no more heartbeats
-        async with MASService(sdk_env, check_interval=0.05, grace_period=0.0):
+        async with MASService(service_url(sdk_env), check_interval=0.05, grace_period=0.0):
 
             async def inactive() -> bool:
                 return await _status(redis_client, "lapsing") == b"INACTIVE"
@@ -64,11 +65,11 @@ async def test_live_agents_and_grace_period_are_respected(
             mapping={"id": "fresh", "status": "ACTIVE", "registered_at": repr(time.time())},
         )
         await redis_client.sadd(keys.ALL_AGENTS, "fresh")
-        async with MASService(sdk_env, check_interval=60, grace_period=30) as service:
+        async with MASService(service_url(sdk_env), check_interval=60, grace_period=30) as service:
             assert await service.check_once() == []
             assert await _status(redis_client, "alive") == b"ACTIVE"
             assert await _status(redis_client, "fresh") == b"ACTIVE"
-        async with MASService(sdk_env, check_interval=60, grace_period=0) as service:
+        async with MASService(service_url(sdk_env), check_interval=60, grace_period=0) as service:
             await service.check_once()
             assert await _status(redis_client, "fresh") == b"INACTIVE"
             assert await _status(redis_client, "alive") == b"ACTIVE"
@@ -79,7 +80,7 @@ async def test_revoked_agents_are_left_alone(sdk_env: str, redis_client: aioredi
         keys.agent_record("gone"), mapping={"status": "REVOKED", "registered_at": "0"}
     )
     await redis_client.sadd(keys.ALL_AGENTS, "gone")
-    async with MASService(sdk_env, check_interval=60, grace_period=0) as service:
+    async with MASService(service_url(sdk_env), check_interval=60, grace_period=0) as service:
         assert await service.check_once() == []
     assert await _status(redis_client, "gone") == b"REVOKED"
 

@@ -27,7 +27,7 @@ async def test_consumer_span_continues_sender_trace(
 ) -> None:
     async with Agent("sender", **FAST) as sender, Receiver("receiver", **FAST) as receiver:
         await sender.send("receiver", "traced", {"x": 1})
-        [(_, submission)] = await redis_client.xrange(keys.GATEWAY_INGRESS)
+        [(_, submission)] = await redis_client.xrange(keys.agent_outbox("sender"))
         envelope = parse_envelope(submission[b"envelope"])
         assert "traceparent" in envelope.trace
         await redis_client.xadd(keys.agent_stream("receiver"), gateway.fields(envelope))  # type: ignore[arg-type]

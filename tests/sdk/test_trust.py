@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage, ConfigError, crypto, keys
 
-from .conftest import FAST, DeliverySigner
+from .conftest import FAST, DeliverySigner, dead_letters
 
 
 class Inbox(Agent):
@@ -24,7 +24,7 @@ class Inbox(Agent):
 
 
 async def _reasons(redis: aioredis.Redis) -> list[str]:
-    return [f[b"dlq_reason"].decode() for _, f in await redis.xrange(keys.DLQ)]
+    return [f[b"dlq_reason"].decode() for _, f in await dead_letters(redis)]
 
 
 async def test_first_use_pins_keys_published_later(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -24,7 +23,9 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
-from .envelope import AGENT_ID_PATTERN, new_message_id
+from .connection import connect_agent
+from .credentials import Credentials
+from .envelope import new_message_id
 from .handlers import (
     HandlerSpec,
     ModelHandler,
@@ -37,6 +38,7 @@ from .handlers import (
 from .handlers import on as register_handler
 from .message import AgentMessage
 from .options import AgentOptions, resolve_redis_url
+from .records import check_agent_id
 from .runtime import Runtime, build_runtime
 from .state import DefaultState, build_state
 
@@ -45,18 +47,6 @@ __all__ = ["Agent"]
 logger = logging.getLogger(__name__)
 
 StateT = TypeVar("StateT", bound=BaseModel, default=DefaultState)
-
-_ID_RE = re.compile(AGENT_ID_PATTERN)
-
-
-def _check_agent_id(agent_id: str) -> None:
-    if not isinstance(agent_id, str) or not _ID_RE.match(agent_id):
-        raise ValueError(
-            f"invalid agent id {agent_id!r}: start with a letter or digit, then letters, "
-            "digits, '_', '.' or '-' (at most 128 characters)"
-        )
-    if agent_id.startswith("mas."):
-        raise ValueError(f"invalid agent id {agent_id!r}: ids starting with 'mas.' are reserved")
 
 
 def _check_capabilities(capabilities: Iterable[str] | None) -> list[str]:
@@ -122,7 +112,7 @@ class Agent(Generic[StateT]):
         use_gateway: bool = True,
         **options: Any,
     ) -> None:
-        _check_agent_id(agent_id)
+        check_agent_id(agent_id)
         if not use_gateway:
             raise ValueError(
                 "use_gateway=False is not supported: every message goes through the gateway"
@@ -160,9 +150,9 @@ class Agent(Generic[StateT]):
         """Connect, check credentials, load state, register, then run `on_start` and handlers."""
         if self._session is not None:
             raise RuntimeError(f"agent {self.agent_id!r} is already started")
-        redis = aioredis.Redis.from_url(self.redis_url)
+        redis, credentials = await connect_agent(self.agent_id, self.options, self.redis_url)
         try:
-            self._session = await self._open(redis)
+            self._session = await self._open(redis, credentials)
             await self._session.consumer.start()
             self._session.heartbeat.start()
             await self.on_start()
@@ -172,9 +162,10 @@ class Agent(Generic[StateT]):
             await redis.aclose()
             raise
 
-    async def _open(self, redis: aioredis.Redis) -> Runtime:
+    async def _open(self, redis: aioredis.Redis, credentials: Credentials) -> Runtime:
         runtime = await build_runtime(
             redis,
+            credentials,
             agent_id=self.agent_id,
             instance_id=self.instance_id,
             options=self.options,

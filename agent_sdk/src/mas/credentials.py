@@ -1,8 +1,9 @@
-"""Credentials: an agent's token and Ed25519 key, found on disk or provisioned on first start.
+"""Credentials: an agent's token, Ed25519 key and Redis user, found on disk or provisioned.
 
-A credential file is JSON ``{"agent_id", "token", "private_key", "gateway_keys"}``
-(private key: base64 raw Ed25519; gateway_keys: key id -> base64 public key),
-readable by its owner only.
+A credential file is JSON ``{"agent_id", "token", "private_key", "redis_username",
+"redis_password", "gateway_keys"}`` (private key: base64 raw Ed25519; gateway_keys:
+key id -> base64 public key), readable by its owner only. The agent connects to
+Redis as its own user, which may touch nothing but the agent's own keys.
 """
 
 from __future__ import annotations
@@ -11,24 +12,21 @@ import json
 import os
 import stat
 import tempfile
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import crypto, keys
+from . import crypto
 from .errors import CredentialsError, SignatureError
 from .options import AgentOptions
-from .redis_text import as_text
-from .scripts import Scripts
 
 __all__ = [
+    "PROVISION_HINT",
     "Credentials",
     "default_credentials_dir",
-    "obtain_credentials",
+    "find_credentials",
 ]
 
 PROVISION_HINT = "mas agent provision {agent_id} --role ROLE"
@@ -51,6 +49,8 @@ class Credentials:
     agent_id: str
     token: str = field(repr=False)
     private_key: Ed25519PrivateKey = field(repr=False)
+    redis_username: str = ""
+    redis_password: str = field(default="", repr=False)
     gateway_keys: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -65,9 +65,25 @@ class Credentials:
         return crypto.key_id(self.private_key)
 
     @classmethod
-    def generate(cls, agent_id: str) -> Credentials:
-        """Fresh key pair and token for `agent_id` (not yet saved or registered)."""
-        return cls(agent_id, crypto.generate_token(), crypto.generate_private_key())
+    def issued(
+        cls,
+        *,
+        agent_id: str,
+        token: str,
+        private_key_b64: str,
+        redis_username: str,
+        redis_password: str,
+        gateway_keys: dict[str, str],
+    ) -> Credentials:
+        """Credentials an operator just issued (not yet saved)."""
+        return cls(
+            agent_id,
+            token,
+            crypto.load_private_key(private_key_b64),
+            redis_username,
+            redis_password,
+            dict(gateway_keys),
+        )
 
     @classmethod
     def load(cls, path: Path) -> Credentials:
@@ -92,9 +108,12 @@ class Credentials:
 
     @classmethod
     def _from_obj(cls, obj: dict[str, Any], path: Path) -> Credentials:
-        for name in ("agent_id", "token", "private_key"):
+        for name in ("agent_id", "token", "private_key", "redis_username", "redis_password"):
             if not isinstance(obj.get(name), str) or not obj[name]:
-                raise CredentialsError(f"credential file {path} lacks a string {name!r}")
+                raise CredentialsError(
+                    f"credential file {path} lacks a string {name!r}; issue a new one with "
+                    f"`{PROVISION_HINT.format(agent_id=obj.get('agent_id', 'ID'))} --replace-key`"
+                )
         gateway_keys = obj.get("gateway_keys") or {}
         if not isinstance(gateway_keys, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in gateway_keys.items()
@@ -108,7 +127,15 @@ class Credentials:
                 crypto.load_public_key(value)
         except SignatureError as exc:
             raise CredentialsError(f"credential file {path} holds an invalid key: {exc}") from exc
-        return cls(obj["agent_id"], obj["token"], private_key, dict(gateway_keys), path)
+        return cls(
+            obj["agent_id"],
+            obj["token"],
+            private_key,
+            obj["redis_username"],
+            obj["redis_password"],
+            dict(gateway_keys),
+            path,
+        )
 
     def with_gateway_keys(self, gateway_keys: dict[str, str]) -> Credentials:
         """A copy that also pins `gateway_keys`."""
@@ -121,6 +148,8 @@ class Credentials:
             "agent_id": self.agent_id,
             "token": self.token,
             "private_key": crypto.private_key_to_b64(self.private_key),
+            "redis_username": self.redis_username,
+            "redis_password": self.redis_password,
             "gateway_keys": self.gateway_keys,
         }
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -136,7 +165,7 @@ class Credentials:
         return replace(self, path=path)
 
 
-def _find_file(agent_id: str, options: AgentOptions) -> tuple[Credentials | None, list[str]]:
+def find_credentials(agent_id: str, options: AgentOptions) -> tuple[Credentials | None, list[str]]:
     """The agent's credential file per the lookup order, and the places looked at."""
     looked: list[str] = []
     if options.credentials is not None:
@@ -159,81 +188,3 @@ def _find_file(agent_id: str, options: AgentOptions) -> tuple[Credentials | None
     if path.exists():
         return Credentials.load(path), looked
     return None, looked
-
-
-async def _provision(
-    redis: aioredis.Redis, scripts: Scripts, creds: Credentials, where: str
-) -> None:
-    """Register the credentials' key for the agent unless the registry already holds one."""
-    result = await scripts.provision(
-        keys=[keys.agent_record(creds.agent_id), keys.ALL_AGENTS],
-        args=[
-            creds.agent_id,
-            creds.public_key,
-            creds.key_id,
-            crypto.hash_token(creds.token),
-            repr(time.time()),
-        ],
-    )
-    if result == 1:
-        return
-    existing = as_text(result) if isinstance(result, bytes | str) else str(result)
-    if existing != creds.public_key:
-        raise CredentialsError(
-            f"agent {creds.agent_id!r} is already provisioned with another key; "
-            f"pass that agent's credential file (Agent(..., credentials=PATH) or "
-            f"MAS_CREDENTIALS); looked in {where}"
-        )
-
-
-async def _check_registry(
-    redis: aioredis.Redis, scripts: Scripts, creds: Credentials, provision: bool
-) -> None:
-    record_key = keys.agent_record(creds.agent_id)
-    stored_key, stored_hash = await redis.hmget(record_key, ["public_key", "token_hash"])
-    where = str(creds.path) if creds.path else "memory"
-    if stored_key is None:
-        if not provision:
-            raise CredentialsError(
-                f"agent {creds.agent_id!r} has no key in the registry; provision it with "
-                f"`{PROVISION_HINT.format(agent_id=creds.agent_id)}`"
-            )
-        await _provision(redis, scripts, creds, where)
-        return
-    if as_text(stored_key) != creds.public_key:
-        raise CredentialsError(
-            f"the registry holds a different key for agent {creds.agent_id!r} than the "
-            f"credential file {where}; pass that agent's credential file"
-        )
-    if stored_hash is None or not crypto.token_matches(creds.token, as_text(stored_hash)):
-        raise CredentialsError(
-            f"the token in credential file {where} does not match the registry for agent "
-            f"{creds.agent_id!r} (rotated or revoked); get a new credential file with "
-            f"`{PROVISION_HINT.format(agent_id=creds.agent_id)}`"
-        )
-
-
-async def obtain_credentials(
-    redis: aioredis.Redis, scripts: Scripts, agent_id: str, options: AgentOptions
-) -> Credentials:
-    """Load the agent's credentials (or provision them if allowed) and check the registry.
-
-    Raises:
-        CredentialsError: none found and provisioning is off, or they do not match the registry.
-    """
-    provision = options.provisioning_allowed
-    creds, looked = _find_file(agent_id, options)
-    if creds is None:
-        if not provision:
-            raise CredentialsError(
-                f"no credentials for agent {agent_id!r}; looked in: {', '.join(looked)}. "
-                f"Create them with `{PROVISION_HINT.format(agent_id=agent_id)}` and pass the "
-                f"file (credentials=PATH, MAS_CREDENTIALS or MAS_CREDENTIALS_DIR), or set "
-                f"MAS_AUTO_PROVISION=1 for development"
-            )
-        fresh = Credentials.generate(agent_id)
-        await _provision(redis, scripts, fresh, ", ".join(looked))
-        target = default_credentials_dir(options) / f"{agent_id}.json"
-        return fresh.save(target)
-    await _check_registry(redis, scripts, creds, provision)
-    return creds

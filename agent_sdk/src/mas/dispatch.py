@@ -363,7 +363,7 @@ class Dispatcher:
         cached = self._sender_keys.get(sender_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = await self._registry.record(sender_id)
-        key = record.get("public_key")
+        identity = await self._registry.identity(sender_id)
+        key = identity.public_key if identity is not None else None
         self._sender_keys[sender_id] = (now + _SENDER_KEY_TTL, key)
         return key

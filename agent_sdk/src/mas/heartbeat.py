@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from .registry import Registry
 
@@ -57,11 +57,6 @@ class Heartbeat:
                 "registry record of agent %s vanished; registering again", self._registry.agent_id
             )
             await self._reregister()
-        elif result == -1 and not self._revoked_logged:
-            self._revoked_logged = True
-            logger.error(
-                "agent %s is REVOKED; the gateway refuses its messages", self._registry.agent_id
-            )
 
     async def _run(self) -> None:
         while True:
@@ -71,5 +66,12 @@ class Heartbeat:
                 return
             try:
                 await self.beat()
+            except AuthenticationError:
+                if not self._revoked_logged:
+                    self._revoked_logged = True
+                    logger.error(
+                        "Redis refuses the credentials of agent %s: revoked or rotated",
+                        self._registry.agent_id,
+                    )
             except (RedisError, OSError) as exc:
                 logger.warning("heartbeat of agent %s failed: %s", self._registry.agent_id, exc)

@@ -1,5 +1,13 @@
 """Every Redis key, stream, group and channel name MAS uses, in one place.
 
+Keys by owner: every key that belongs to one agent carries the agent id as a
+Redis Cluster hash tag (``{id}``), so all of an agent's keys live in one slot and
+one ACL pattern follows the same boundary (`mas.acl` builds the rules from the
+functions here). Agent ids cannot contain ``{``, ``}``, ``:`` or glob characters
+(see `mas.envelope.AGENT_ID_PATTERN`), so ``agent:{a}`` never matches a pattern
+meant for ``agent:{a.b}``. The only key of an agent that ends with ``}`` is its
+profile ``agent:{id}``; ACL patterns rely on that.
+
 The README's key table must list every name here; `tests/test_docs.py` checks it.
 """
 
@@ -14,64 +22,84 @@ __all__ = [
     "AUDIT_MESSAGES",
     "DLQ",
     "GATEWAY_GROUP",
-    "GATEWAY_INGRESS",
     "GATEWAY_KEYS",
     "POLICY_RELOAD_CHANNEL",
     "POLICY_VERSIONS",
     "SYSTEM_CHANNEL",
+    "agent_dlq",
     "agent_done",
     "agent_errors",
+    "agent_events_channel",
     "agent_handling",
     "agent_heartbeat",
+    "agent_identity",
     "agent_instance",
     "agent_instances",
+    "agent_outbox",
     "agent_pending_request",
     "agent_record",
     "agent_replies_channel",
     "agent_state",
     "agent_stream",
-    "capability_index",
+    "agent_trust",
     "nonce",
     "rate_limit_bucket",
+    "tag",
 ]
+
+
+def tag(agent_id: str) -> str:
+    """The hash tag of everything `agent_id` owns."""
+    return f"{{{agent_id}}}"
+
 
 # --- registry -------------------------------------------------------------
 ALL_AGENTS = "mas.agents"
-"""Set of every registered agent id (active or not)."""
+"""Set of every provisioned agent id; written by the operator only."""
 
 SYSTEM_CHANNEL = "mas.system"
-"""Pub/sub channel for REGISTER / DEREGISTER / status events."""
+"""Pub/sub channel for REGISTER / DEREGISTER / STATUS events, published by the MAS service."""
 
 
 def agent_record(agent_id: str) -> str:
-    """Hash: capabilities, metadata, status, registered_at, token_hash, public_key, ..."""
-    return f"agent:{agent_id}"
+    """Hash the agent writes about itself: capabilities, metadata, status, registered_at."""
+    return f"agent:{tag(agent_id)}"
+
+
+def agent_identity(agent_id: str) -> str:
+    """Hash the operator writes, readable by all agents: public_key, key_id."""
+    return f"agent:{tag(agent_id)}:identity"
+
+
+def agent_trust(agent_id: str) -> str:
+    """Hash the operator writes, read by the gateway only: token hash, roles, revocation."""
+    return f"agent:{tag(agent_id)}:trust"
 
 
 def agent_heartbeat(agent_id: str) -> str:
     """String with a TTL: the agent is alive while it exists."""
-    return f"agent:{agent_id}:heartbeat"
+    return f"agent:{tag(agent_id)}:heartbeat"
 
 
 def agent_instances(agent_id: str) -> str:
     """Set of instance ids currently running this agent id."""
-    return f"agent:{agent_id}:instances"
+    return f"agent:{tag(agent_id)}:instances"
 
 
 def agent_instance(agent_id: str, instance_id: str) -> str:
     """String with a TTL: one instance of the agent is alive while it exists."""
-    return f"agent:{agent_id}:instance:{instance_id}"
+    return f"agent:{tag(agent_id)}:instance:{instance_id}"
 
 
-def capability_index(capability: str) -> str:
-    """Set of agent ids that declare a capability."""
-    return f"mas.capability:{capability}"
+def agent_events_channel(agent_id: str) -> str:
+    """Pub/sub channel only this agent may publish on: its REGISTER / DEREGISTER events."""
+    return f"agent.events:{tag(agent_id)}"
 
 
 # --- state ----------------------------------------------------------------
 def agent_state(agent_id: str) -> str:
     """Hash of the agent's persisted state, one JSON-encoded value per field."""
-    return f"agent.state:{agent_id}"
+    return f"agent.state:{tag(agent_id)}"
 
 
 # --- delivery -------------------------------------------------------------
@@ -79,48 +107,55 @@ AGENTS_GROUP = "agents"
 """Consumer group every instance of an agent reads its stream with."""
 
 
+def agent_outbox(agent_id: str) -> str:
+    """Stream of the agent's signed submissions: the agent may only append, the gateway reads."""
+    return f"agent.outbox:{tag(agent_id)}"
+
+
 def agent_stream(agent_id: str) -> str:
-    """Stream of gateway-signed deliveries to one agent."""
-    return f"agent.stream:{agent_id}"
+    """Stream of gateway-signed deliveries to one agent (its inbox)."""
+    return f"agent.stream:{tag(agent_id)}"
+
+
+def agent_dlq(agent_id: str) -> str:
+    """Stream of deliveries this agent dead-lettered, each with its reason."""
+    return f"agent.dlq:{tag(agent_id)}"
 
 
 def agent_done(agent_id: str, message_id: str) -> str:
     """String with a TTL: this message_id was handled (dedup marker)."""
-    return f"agent.done:{agent_id}:{message_id}"
+    return f"agent.done:{tag(agent_id)}:{message_id}"
 
 
 def agent_handling(agent_id: str, message_id: str) -> str:
     """String with a TTL: an instance is handling this message_id right now (a lease)."""
-    return f"agent.handling:{agent_id}:{message_id}"
+    return f"agent.handling:{tag(agent_id)}:{message_id}"
 
 
 def agent_errors(agent_id: str) -> str:
     """Hash stream-entry-id -> last handler error, for dead-lettering."""
-    return f"agent.errors:{agent_id}"
+    return f"agent.errors:{tag(agent_id)}"
 
 
 def agent_replies_channel(agent_id: str) -> str:
     """Pub/sub channel that forwards replies between instances of one agent."""
-    return f"agent.replies:{agent_id}"
+    return f"agent.replies:{tag(agent_id)}"
 
 
 def agent_pending_request(agent_id: str, correlation_id: str) -> str:
     """String with a TTL: the instance of the agent waiting for this request's reply."""
-    return f"agent.pending:{agent_id}:{correlation_id}"
+    return f"agent.pending:{tag(agent_id)}:{correlation_id}"
 
-
-DLQ = "mas.dlq"
-"""Stream of dead letters, each with its reason."""
 
 # --- gateway --------------------------------------------------------------
-GATEWAY_INGRESS = "mas.gateway.ingress"
-"""Stream of signed submissions from agents."""
-
 GATEWAY_GROUP = "gateway"
-"""Consumer group every gateway process reads the ingress with."""
+"""Consumer group every gateway process reads the agents' outboxes with."""
 
 GATEWAY_KEYS = "mas.gateway.keys"
 """Hash key_id -> base64 Ed25519 public key of each gateway signing key."""
+
+DLQ = "mas.dlq"
+"""Stream of the gateway's own dead letters (internal errors): metadata, never a payload."""
 
 POLICY_RELOAD_CHANNEL = "mas.policy.reload"
 """Pub/sub channel that tells every gateway process to reload policies."""
@@ -131,12 +166,12 @@ POLICY_VERSIONS = "mas.policy.versions"
 
 def nonce(agent_id: str, value: str) -> str:
     """String with a TTL: a submission nonce already seen (replay protection)."""
-    return f"mas.nonce:{agent_id}:{value}"
+    return f"mas.nonce:{tag(agent_id)}:{value}"
 
 
 def rate_limit_bucket(agent_id: str) -> str:
     """Hash: token bucket of one agent (tokens, last refill time)."""
-    return f"mas.ratelimit:{agent_id}"
+    return f"mas.ratelimit:{tag(agent_id)}"
 
 
 # --- audit ----------------------------------------------------------------

@@ -28,6 +28,7 @@ class DeliveryLedger:
         self._agent_id = agent_id
         self._stream = keys.agent_stream(agent_id)
         self._errors = keys.agent_errors(agent_id)
+        self._dlq = keys.agent_dlq(agent_id)
         self._dedup_ttl_ms = int(dedup_ttl * 1000)
         self._lease_ms = max(int(lease * 1000), 1)
 
@@ -96,7 +97,7 @@ class DeliveryLedger:
         error: str | None = None,
         message_id: str | None = None,
     ) -> None:
-        """Copy the entry to the dead-letter stream with its reason and ack it, atomically."""
+        """Copy the entry to the agent's dead letters with its reason and ack it, atomically."""
         letter: dict[str, bytes | str] = {
             **fields,
             "dlq_reason": reason,
@@ -108,7 +109,7 @@ class DeliveryLedger:
         if error is not None:
             letter["dlq_error"] = error
         pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(keys.DLQ, letter)  # type: ignore[arg-type]
+        pipe.xadd(self._dlq, letter)  # type: ignore[arg-type]
         pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
         pipe.xdel(self._stream, entry_id)
         pipe.hdel(self._errors, entry_id)

@@ -1,4 +1,12 @@
-"""Registry: agent records, liveness of instances, and discovery through capability indexes."""
+"""Registry: an agent's own profile and liveness, and discovery over the directory.
+
+An agent writes only its own keys (all in its hash tag): its profile, its
+heartbeat and the liveness of its instances, in MULTI/EXEC transactions. The
+list of agents (``mas.agents``) and their identities are the operator's; the
+gateway's trust records are out of an agent's reach. Discovery reads the list and
+each listed agent's profile and heartbeat, so nothing an agent writes can make it
+appear under another id.
+"""
 
 from __future__ import annotations
 
@@ -8,156 +16,116 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from . import keys
-from .errors import CredentialsError
-from .events import publish_event
+from .records import Identity, Profile, Status
 from .redis_text import as_text
-from .scripts import Scripts
 
-__all__ = ["PRIVATE_FIELDS", "Registry", "public_record"]
-
-PRIVATE_FIELDS = frozenset({"token_hash", "public_key", "key_id"})
-"""Record fields never returned by discovery."""
-
-_JSON_FIELDS = {"capabilities": list, "metadata": dict, "roles": list}
-
-
-def public_record(raw: dict[Any, Any]) -> dict[str, Any]:
-    """A registry hash as discovery returns it: JSON fields decoded, key material removed."""
-    record: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = as_text(key)
-        if name in PRIVATE_FIELDS:
-            continue
-        text = as_text(value)
-        if name in _JSON_FIELDS:
-            try:
-                decoded = json.loads(text)
-            except json.JSONDecodeError:
-                decoded = None
-            record[name] = (
-                decoded if isinstance(decoded, _JSON_FIELDS[name]) else (_JSON_FIELDS[name]())
-            )
-        elif name == "registered_at":
-            try:
-                record[name] = float(text)
-            except ValueError:
-                record[name] = 0.0
-        else:
-            record[name] = text
-    return record
+__all__ = ["Registry"]
 
 
 class Registry:
     """One agent instance's view of the registry: register, heartbeat, deregister, discover."""
 
-    def __init__(
-        self, redis: aioredis.Redis, scripts: Scripts, agent_id: str, instance_id: str
-    ) -> None:
+    def __init__(self, redis: aioredis.Redis, agent_id: str, instance_id: str) -> None:
         self._redis = redis
-        self._scripts = scripts
         self.agent_id = agent_id
         self.instance_id = instance_id
+        self._record = keys.agent_record(agent_id)
+        self._heartbeat = keys.agent_heartbeat(agent_id)
+        self._instances = keys.agent_instances(agent_id)
+        self._instance = keys.agent_instance(agent_id, instance_id)
 
-    def _liveness_keys(self) -> list[str]:
-        return [
-            keys.agent_record(self.agent_id),
-            keys.agent_heartbeat(self.agent_id),
-            keys.agent_instances(self.agent_id),
-            keys.agent_instance(self.agent_id, self.instance_id),
-        ]
+    async def _event(self, event: str, **details: Any) -> None:
+        body = {"type": event, "agent_id": self.agent_id, "timestamp": time.time(), **details}
+        channel = keys.agent_events_channel(self.agent_id)
+        await self._redis.publish(channel, json.dumps(body, separators=(",", ":")))
+
+    def _mark_alive(self, pipe: Any, ttl_ms: int) -> None:
+        pipe.set(self._heartbeat, self.instance_id, px=ttl_ms)
+        pipe.sadd(self._instances, self.instance_id)
+        pipe.set(self._instance, repr(time.time()), px=ttl_ms)
 
     async def register(
         self, capabilities: Sequence[str], metadata: dict[str, Any], ttl: float
     ) -> None:
-        """Write the record, mark ACTIVE, set liveness keys and join the capability indexes.
-
-        Raises:
-            CredentialsError: the agent is REVOKED in the registry.
-        """
-        record_key = keys.agent_record(self.agent_id)
-        old_raw = await self._redis.hget(record_key, "capabilities")
-        old: list[str] = []
-        if old_raw:
-            try:
-                loaded = json.loads(old_raw)
-                old = [c for c in loaded if isinstance(c, str)] if isinstance(loaded, list) else []
-            except json.JSONDecodeError:
-                old = []
-        leave = [c for c in old if c not in capabilities]
-        script_keys = [
-            record_key,
-            keys.ALL_AGENTS,
-            keys.agent_heartbeat(self.agent_id),
-            keys.agent_instances(self.agent_id),
-            keys.agent_instance(self.agent_id, self.instance_id),
-            *(keys.capability_index(c) for c in capabilities),
-            *(keys.capability_index(c) for c in leave),
-        ]
-        result = await self._scripts.register(
-            keys=script_keys,
-            args=[
-                self.agent_id,
-                json.dumps(list(capabilities)),
-                json.dumps(metadata, default=str),
-                repr(time.time()),
-                int(ttl * 1000),
-                self.instance_id,
-                len(capabilities),
-            ],
+        """Write the profile, mark ACTIVE and set this instance's liveness (one transaction)."""
+        profile = Profile(
+            agent_id=self.agent_id,
+            capabilities=tuple(capabilities),
+            metadata=metadata,
+            status=Status.ACTIVE,
+            registered_at=time.time(),
         )
-        if int(result) == -1:
-            raise CredentialsError(f"agent {self.agent_id!r} is REVOKED in the registry")
-        await publish_event(
-            self._redis,
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._record, mapping=profile.to_mapping())
+            self._mark_alive(pipe, int(ttl * 1000))
+            await pipe.execute()
+        await self._event(
             "REGISTER",
-            self.agent_id,
             instance_id=self.instance_id,
             capabilities=list(capabilities),
-            status="ACTIVE",
+            status=Status.ACTIVE,
         )
 
     async def heartbeat(self, ttl: float) -> int:
-        """Refresh liveness; 1 ok, 2 reactivated, -1 revoked, -2 record missing."""
-        result = int(
-            await self._scripts.heartbeat(
-                keys=self._liveness_keys(),
-                args=[int(ttl * 1000), self.instance_id, repr(time.time())],
-            )
-        )
-        if result == 2:
-            await publish_event(
-                self._redis, "STATUS", self.agent_id, status="ACTIVE", reason="heartbeat resumed"
-            )
-        return result
+        """Refresh liveness; 1 refreshed, 2 reactivated, -2 the profile vanished."""
+        status = await self._redis.hget(self._record, "status")
+        if status is None:
+            return -2
+        async with self._redis.pipeline(transaction=True) as pipe:
+            self._mark_alive(pipe, int(ttl * 1000))
+            if as_text(status) != Status.ACTIVE:
+                pipe.hset(self._record, "status", Status.ACTIVE)
+            await pipe.execute()
+        if as_text(status) != Status.ACTIVE:
+            await self._event("STATUS", status=Status.ACTIVE, reason="heartbeat resumed")
+            return 2
+        return 1
 
     async def deregister(self) -> bool:
         """Remove this instance; mark INACTIVE if it was the last live one. True if so."""
-        members = await self._redis.smembers(keys.agent_instances(self.agent_id))
-        others = sorted(as_text(m) for m in members if as_text(m) != self.instance_id)
-        result = await self._scripts.deregister(
-            keys=[
-                *self._liveness_keys()[:3],
-                keys.agent_instance(self.agent_id, self.instance_id),
-                *(keys.agent_instance(self.agent_id, other) for other in others),
-            ],
-            args=[self.instance_id, *others],
-        )
-        last = int(result) == 1
-        await publish_event(
-            self._redis,
+        while True:
+            try:
+                last = await self._deregister_once()
+                break
+            except WatchError:
+                continue
+        await self._event(
             "DEREGISTER",
-            self.agent_id,
             instance_id=self.instance_id,
-            status="INACTIVE" if last else "ACTIVE",
+            status=Status.INACTIVE if last else Status.ACTIVE,
         )
         return last
 
-    async def record(self, agent_id: str) -> dict[str, str]:
-        """The raw registry hash of any agent (empty if unknown)."""
-        raw = await self._redis.hgetall(keys.agent_record(agent_id))
-        return {as_text(k): as_text(v) for k, v in raw.items()}
+    async def _deregister_once(self) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(self._instances)
+            members = await pipe.smembers(self._instances)  # type: ignore[misc]
+            others = sorted(as_text(m) for m in members if as_text(m) != self.instance_id)
+            alive = [
+                bool(await pipe.exists(keys.agent_instance(self.agent_id, other)))
+                for other in others
+            ]
+            status = await pipe.hget(self._record, "status")  # type: ignore[misc]
+            pipe.multi()
+            pipe.srem(self._instances, self.instance_id)
+            pipe.delete(self._instance)
+            for other, live in zip(others, alive, strict=True):
+                if not live:
+                    pipe.srem(self._instances, other)
+            last = not any(alive)
+            if last:
+                pipe.delete(self._heartbeat)
+                if status is not None and as_text(status) == Status.ACTIVE:
+                    pipe.hset(self._record, "status", Status.INACTIVE)
+            await pipe.execute()
+        return last
+
+    async def identity(self, agent_id: str) -> Identity | None:
+        """The operator-registered public key of any agent (None if unknown)."""
+        return Identity.from_hash(await self._redis.hgetall(keys.agent_identity(agent_id)))
 
     async def discover(
         self,
@@ -169,16 +137,8 @@ class Registry:
             raise ValueError("discover(match=...) must be 'any' or 'all'")
         if isinstance(capabilities, str):
             raise TypeError("discover(capabilities=...) takes a list of capability names")
-        wanted = sorted(set(capabilities or ()))
-        if not wanted:
-            ids = await self._redis.smembers(keys.ALL_AGENTS)
-        else:
-            index_keys = [keys.capability_index(c) for c in wanted]
-            if match == "all":
-                ids = await self._redis.sinter(index_keys)
-            else:
-                ids = await self._redis.sunion(index_keys)
-        ordered = sorted(as_text(i) for i in ids)
+        wanted = set(capabilities or ())
+        ordered = sorted(as_text(i) for i in await self._redis.smembers(keys.ALL_AGENTS))
         if not ordered:
             return []
         pipe = self._redis.pipeline(transaction=False)
@@ -187,11 +147,15 @@ class Registry:
             pipe.exists(keys.agent_heartbeat(agent_id))
         replies = await pipe.execute()
         found: list[dict[str, Any]] = []
-        for i in range(len(ordered)):
+        for i, agent_id in enumerate(ordered):
             raw, alive = replies[2 * i], replies[2 * i + 1]
             if not raw or not alive:
                 continue
-            record = public_record(raw)
-            if record.get("status") == "ACTIVE":
-                found.append(record)
+            profile = Profile.from_hash(agent_id, raw)
+            if profile.status != Status.ACTIVE:
+                continue
+            offered = set(profile.capabilities)
+            if wanted and not (wanted <= offered if match == "all" else wanted & offered):
+                continue
+            found.append(profile.public())
         return found

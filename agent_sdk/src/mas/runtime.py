@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from .consumer import StreamConsumer
-from .credentials import obtain_credentials
+from .credentials import Credentials
 from .dispatch import Dispatcher, HandlerHost
 from .envelope import Delivery
 from .handlers import HandlerSpec
@@ -20,7 +20,6 @@ from .ledger import DeliveryLedger
 from .options import AgentOptions
 from .registry import Registry
 from .requests import PendingRequests
-from .scripts import Scripts
 from .state import StateStore
 from .transport import Transport
 from .trust import GatewayTrust
@@ -49,6 +48,7 @@ class Runtime:
 
 async def build_runtime(
     redis: aioredis.Redis,
+    creds: Credentials,
     *,
     agent_id: str,
     instance_id: str,
@@ -59,9 +59,7 @@ async def build_runtime(
     has_fallback: bool,
     reregister: Callable[[], Awaitable[None]],
 ) -> Runtime:
-    """Check credentials, load state and wire the collaborators (nothing runs yet)."""
-    scripts = Scripts(redis)
-    creds = await obtain_credentials(redis, scripts, agent_id, options)
+    """Load state and wire the collaborators of a connected agent (nothing runs yet)."""
     trust = GatewayTrust(
         redis,
         creds,
@@ -71,7 +69,7 @@ async def build_runtime(
     await trust.refresh_if_unpinned()
     store = StateStore(redis, agent_id, state_model)
     loaded = await store.load()
-    registry = Registry(redis, scripts, agent_id, instance_id)
+    registry = Registry(redis, agent_id, instance_id)
     transport = Transport(redis, creds)
     ready = asyncio.Event()
     dispatcher: Dispatcher | None = None

@@ -32,7 +32,7 @@ def producer_span(sender_id: str, target_id: str, message_type: str) -> Iterator
         attributes={
             "messaging.system": "redis",
             "messaging.operation.type": "send",
-            "messaging.destination.name": keys.GATEWAY_INGRESS,
+            "messaging.destination.name": keys.agent_outbox(sender_id),
             "mas.sender_id": sender_id,
             "mas.target_id": target_id,
             "mas.message_type": message_type,

@@ -1,4 +1,4 @@
-"""Transport: builds, signs and submits envelopes to the gateway ingress stream."""
+"""Transport: builds, signs and submits envelopes to the agent's outbox, read by the gateway."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys
 from .credentials import Credentials
 from .envelope import Envelope, sign_submission
+from .errors import Unauthenticated
 from .telemetry import current_trace_context, producer_span
 
 __all__ = ["PendingMark", "Transport", "payload_dict"]
@@ -42,6 +45,7 @@ class Transport:
     def __init__(self, redis: aioredis.Redis, credentials: Credentials) -> None:
         self._redis = redis
         self._credentials = credentials
+        self._outbox = keys.agent_outbox(credentials.agent_id)
 
     async def submit(
         self,
@@ -55,7 +59,7 @@ class Transport:
         pending: PendingMark | None = None,
         message_id: str | None = None,
     ) -> Envelope:
-        """Sign and XADD one submission; return the envelope that was sent."""
+        """Sign and append one submission to the agent's outbox; return the envelope sent."""
         payload = payload_dict(data)
         sender = self._credentials.agent_id
         with producer_span(sender, target_id, message_type) as span:
@@ -83,12 +87,34 @@ class Transport:
             fields = sign_submission(
                 envelope, self._credentials.private_key, self._credentials.token
             )
-            if pending is None:
-                await self._redis.xadd(keys.GATEWAY_INGRESS, fields)  # type: ignore[arg-type]
-            else:
-                key, value, ttl_ms = pending
-                pipe = self._redis.pipeline(transaction=True)
-                pipe.set(key, value, px=ttl_ms)
-                pipe.xadd(keys.GATEWAY_INGRESS, fields)  # type: ignore[arg-type]
-                await pipe.execute()
+            try:
+                await self._append(fields, pending)
+            except AuthenticationError as exc:
+                raise self._refused(envelope) from exc
+            except RedisConnectionError:
+                # The server may have closed the connection because the user was revoked:
+                # say so when it refuses us now (nothing is submitted again).
+                try:
+                    await self._redis.ping()  # type: ignore[misc]
+                except AuthenticationError as exc:
+                    raise self._refused(envelope) from exc
+                except RedisConnectionError:
+                    pass
+                raise
         return envelope
+
+    def _refused(self, envelope: Envelope) -> Unauthenticated:
+        return Unauthenticated(
+            f"Redis refuses the credentials of agent {envelope.sender_id!r}: revoked or rotated",
+            message_id=envelope.message_id,
+        )
+
+    async def _append(self, fields: dict[str, bytes], pending: PendingMark | None) -> None:
+        if pending is None:
+            await self._redis.xadd(self._outbox, fields)  # type: ignore[arg-type]
+            return
+        key, value, ttl_ms = pending
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, value, px=ttl_ms)
+        pipe.xadd(self._outbox, fields)  # type: ignore[arg-type]
+        await pipe.execute()

@@ -4,7 +4,7 @@ A submission is accepted only when, for the sender named in its envelope:
 the registry holds a record that is not revoked; the presented token hashes to
 the stored hash; the signature verifies with the registered public key; the
 timestamp is within the replay window of the gateway clock; and its nonce was
-never seen before (the nonce is bound to the ingress entry, so a gateway that
+never seen before (the nonce is bound to the outbox entry, so a gateway that
 takes over a crashed peer's entry can process it again without calling it a replay).
 """
 
@@ -20,7 +20,7 @@ from mas import crypto, keys
 from mas.errors import SignatureError, Unauthenticated
 
 from .context import MessageContext
-from .registry import AgentRecord
+from .registry import AgentRecord, fetch_records
 
 __all__ = ["AuthenticationStage"]
 
@@ -49,19 +49,10 @@ class AuthenticationStage:
         """Authenticate the whole batch; results are read back by `check`."""
         self._errors.clear()
         self._keys.clear()  # per batch: a rotated key must take effect with the next batch
-        senders = sorted({ctx.sender_id for ctx in batch})
-        async with self._client.pipeline(transaction=False) as pipe:
-            for sender in senders:
-                pipe.hgetall(keys.agent_record(sender))
-            raws = await pipe.execute()
-        records = {
-            sender: AgentRecord.from_hash(sender, raw)
-            for sender, raw in zip(senders, raws, strict=True)
-            if raw
-        }
+        records = await fetch_records(self._client, {ctx.origin for ctx in batch})
         passed: list[MessageContext] = []
         for ctx in batch:
-            error = self._verify(ctx, records.get(ctx.sender_id))
+            error = self._verify(ctx, records.get(ctx.origin))
             self._errors[ctx.entry_id] = error
             if error is None:
                 passed.append(ctx)
@@ -72,18 +63,25 @@ class AuthenticationStage:
         envelope = ctx.envelope
         assert envelope is not None, "authentication runs after parsing"
         mid = envelope.message_id
+        if envelope.sender_id != ctx.origin:
+            return Unauthenticated(
+                f"a submission in the outbox of {ctx.origin!r} claims to come from "
+                f"{envelope.sender_id!r}",
+                message_id=mid,
+            )
         if record is None or not record.public_key:
             return Unauthenticated(f"unknown agent {envelope.sender_id!r}", message_id=mid)
-        if record.revoked or not record.token_hash:
+        trust = record.trust
+        if trust.revoked or not trust.token_hash:
             return Unauthenticated("agent credentials are revoked", message_id=mid)
-        if record.provisioned_by != "operator" and not self._auto_provision:
+        if not trust.operator_provisioned and not self._auto_provision:
             return Unauthenticated(
-                "agent registered its own key but auto-provisioning is off on this gateway; "
-                "an operator must run `mas agent provision`",
+                "agent credentials were issued by a development auto-provisioning, which "
+                "this gateway does not accept; an operator must run `mas agent provision`",
                 message_id=mid,
             )
         token = ctx.fields["token"].decode("utf-8", "replace")
-        if not crypto.token_matches(token, record.token_hash):
+        if not crypto.token_matches(token, trust.token_hash):
             return Unauthenticated("invalid token", message_id=mid)
         public_key = self._public_key(record.public_key)
         try:
@@ -99,7 +97,7 @@ class AuthenticationStage:
                 f"the replay window is {self._window:.0f} s",
                 message_id=mid,
             )
-        ctx.sender_record = record.raw
+        ctx.sender_trust = trust
         return None
 
     async def _claim_nonces(self, batch: Sequence[MessageContext]) -> None:

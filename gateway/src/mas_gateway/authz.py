@@ -1,16 +1,16 @@
 """Authorization stage: Casbin decides whether the sender may send this message type to the target.
 
 Roles are those of `policies/roles.csv`, the operator-set ``roles`` of the sender's
-registry record, and the implicit base role ``agent``. Default deny; an explicit
+trust record, and the implicit base role ``agent``. Default deny; an explicit
 deny overrides any allow. Shadow rules are recorded in the context, never applied.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from mas.errors import Forbidden
+from mas.records import TrustRecord
 
 from .context import MessageContext
 from .policy import PolicyStore
@@ -20,22 +20,20 @@ __all__ = ["AuthorizationStage", "registry_roles"]
 log = logging.getLogger(__name__)
 
 
-def registry_roles(record: dict[str, str]) -> tuple[str, ...]:
-    """Roles an operator set on the record (`mas agent provision --role`); none for self-registered.
+def registry_roles(trust: TrustRecord | None) -> tuple[str, ...]:
+    """Roles an operator set on the trust record (`mas agent provision --role`).
+
+    None for credentials a development auto-provisioning issued: those get only the
+    roles of ``policies/roles.csv``.
 
     Raises:
-        Forbidden: the roles field is not a JSON list of strings (fail closed).
+        Forbidden: the roles field is not a JSON list of role names (fail closed).
     """
-    raw = record.get("roles")
-    if not raw or record.get("provisioned_by") != "operator":
+    if trust is None or not trust.operator_provisioned:
         return ()
-    try:
-        roles = json.loads(raw)
-    except json.JSONDecodeError:
-        roles = None
-    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+    if not trust.roles_valid:
         raise Forbidden("the sender's registry roles are not a JSON list of role names")
-    return tuple(str(role) for role in roles)
+    return trust.roles
 
 
 class AuthorizationStage:
@@ -53,7 +51,7 @@ class AuthorizationStage:
             raise Forbidden("authorization needs a parsed envelope")
         policy = self._store.current
         ctx.policy_version = policy.version
-        extra = registry_roles(ctx.sender_record)
+        extra = registry_roles(ctx.sender_trust)
         decision = policy.decide(
             envelope.sender_id, envelope.target_id, envelope.message_type, extra
         )

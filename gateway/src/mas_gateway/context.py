@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mas import keys
 from mas.envelope import Envelope
 from mas.errors import MessageRejected
+from mas.records import TrustRecord
 
 __all__ = ["DLPFinding", "MessageContext"]
 
@@ -25,13 +27,15 @@ class DLPFinding:
 
 @dataclass
 class MessageContext:
-    """State of one ingress entry; stages read it and fill in their part.
+    """State of one outbox entry; stages read it and fill in their part.
 
     A stage may replace `data` (e.g. DLP redaction); it must then set `modified`.
     """
 
     entry_id: str
     fields: dict[str, bytes]
+    origin: str = ""
+    """The agent whose outbox held the entry: only that agent's Redis user can write there."""
     received_at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
 
@@ -40,7 +44,7 @@ class MessageContext:
     data: dict[str, Any] = field(default_factory=dict)
     modified: bool = False
 
-    sender_record: dict[str, str] = field(default_factory=dict)
+    sender_trust: TrustRecord | None = None
     sender_roles: tuple[str, ...] = ()
     target_groups: tuple[str, ...] = ()
 
@@ -60,10 +64,15 @@ class MessageContext:
 
     @property
     def sender_id(self) -> str:
-        """Sender from the parsed envelope, else the entry's claimed agent id."""
+        """Sender from the parsed envelope, else the owner of the outbox it came from."""
         if self.envelope is not None:
             return self.envelope.sender_id
-        return self.fields.get("agent_id", b"").decode("utf-8", "replace")
+        return self.origin
+
+    @property
+    def outbox(self) -> str:
+        """The outbox stream the entry came from."""
+        return keys.agent_outbox(self.origin)
 
     @property
     def message_id(self) -> str | None:

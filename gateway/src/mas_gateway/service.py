@@ -1,6 +1,6 @@
-"""GatewayService: reads the ingress in batches, runs the pipeline, commits the outcome.
+"""GatewayService: reads the agents' outboxes in batches, runs the pipeline, commits.
 
-Several gateway processes may run against one Redis: they share the ingress
+Several gateway processes may run against one Redis: they share the outboxes
 through the consumer group ``gateway`` and share all state through Redis. Entries
 that a crashed gateway left pending are taken over after ``claim_idle_ms``.
 """
@@ -11,33 +11,31 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from mas import crypto, keys
-from mas.envelope import AGENT_ID_PATTERN, decode_fields
+from mas import keys
 from mas.errors import ConfigError
 from mas.urls import redact_url
 
+from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, build_audit_entry
 from .authn import AuthenticationStage
 from .context import MessageContext
 from .delivery import AuditBuilder, Committer
 from .dlp import DLPStage
 from .dlp_reload import DLPReloader
+from .outboxes import Outboxes, Submission
 from .parsing import ParseStage
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .ratelimit import RateLimitStage
-from .redis_types import StreamEntries, read_reply
 from .routing import TargetStage
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
@@ -63,6 +61,7 @@ class GatewayService:
         self._key: GatewayKey | None = None
         self._pipeline: Pipeline | None = None
         self._committer: Committer | None = None
+        self._outboxes: Outboxes | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._batch_lock = asyncio.Lock()
@@ -107,6 +106,9 @@ class GatewayService:
             raise ConfigError(f"cannot reach Redis at {redact_url(settings.redis_url)}") from exc
         self._client = client
         try:
+            await check_least_privilege(
+                client, settings.redis_url, strict=not settings.auto_provision
+            )
             self._key = load_or_create_key(
                 settings.signing_key_path, create=settings.auto_provision
             )
@@ -121,10 +123,13 @@ class GatewayService:
                 audit=self._audit_builder(),
             )
             await self._start_checkpointer()
-            with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
-                await client.xgroup_create(
-                    keys.GATEWAY_INGRESS, keys.GATEWAY_GROUP, id="0", mkstream=True
-                )
+            self._outboxes = Outboxes(
+                client,
+                self.consumer,
+                batch_size=settings.batch_size,
+                claim_idle_ms=settings.claim_idle_ms,
+            )
+            await self._outboxes.refresh()
         except BaseException:
             await self._close()
             raise
@@ -238,81 +243,56 @@ class GatewayService:
         self._closers.append(checkpointer.stop)
 
     # -- processing ------------------------------------------------------------
+    @property
+    def outboxes(self) -> Outboxes:
+        """The agents' outboxes this gateway consumes; only after start()."""
+        if self._outboxes is None:
+            raise RuntimeError("gateway is not started")
+        return self._outboxes
+
     async def _consume_loop(self) -> None:
-        client = self.client
-        backoff = 0.1
+        backoff = _Backoff()
         while not self._stopping.is_set():
             try:
-                response = await client.xreadgroup(
-                    keys.GATEWAY_GROUP,
-                    self.consumer,
-                    {keys.GATEWAY_INGRESS: ">"},
-                    count=self.settings.batch_size,
-                    block=self.settings.block_ms,
-                )
-                backoff = 0.1
-            except RedisConnectionError:
-                log.warning("lost the Redis connection; retrying in %.1f s", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            try:
-                for _stream, entries in read_reply(response):
-                    await self.process_entries(entries)
-            except RedisConnectionError:
-                log.warning("lost the Redis connection mid-batch; its entries stay pending")
+                submissions = await self.outboxes.read(self.settings.block_ms)
+                backoff.reset()
+                for start in range(0, len(submissions), self.settings.batch_size):
+                    await self.process_entries(
+                        submissions[start : start + self.settings.batch_size]
+                    )
+            except RedisError as exc:
+                # Entries read but not committed stay pending and are taken over later.
+                log.warning("Redis error while consuming (%s); retry in %.1f s", exc, backoff.delay)
+                await backoff.wait()
             except Exception:
                 # Never stop consuming: the batch's entries stay pending and are taken over
                 # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
                 log.exception("a batch failed unexpectedly; its entries stay pending")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait()
 
     async def _reclaim_loop(self) -> None:
         """Take over entries another gateway left pending for too long."""
-        client = self.client
-        idle = self.settings.claim_idle_ms
         while not self._stopping.is_set():
-            await asyncio.sleep(idle / 2000.0)
+            await asyncio.sleep(self.settings.claim_idle_ms / 2000.0)
             try:
-                start = "0-0"
-                while True:
-                    reply = await client.xautoclaim(
-                        keys.GATEWAY_INGRESS,
-                        keys.GATEWAY_GROUP,
-                        self.consumer,
-                        min_idle_time=idle,
-                        start_id=start,
-                        count=self.settings.batch_size,
-                    )
-                    parts = cast(list[Any], reply)
-                    start = parts[0]
-                    claimed = cast(StreamEntries, parts[1])
-                    deleted = cast(list[bytes], parts[2]) if len(parts) > 2 else []
-                    if deleted:
-                        await client.xack(keys.GATEWAY_INGRESS, keys.GATEWAY_GROUP, *deleted)
-                    live = [(eid, fields) for eid, fields in claimed if fields]
-                    if live:
-                        log.info("took over %d entries left pending by another gateway", len(live))
-                        await self.process_entries(live)
-                    if start in (b"0-0", "0-0"):
-                        break
-            except RedisConnectionError:
-                log.warning("lost the Redis connection while reclaiming; will retry")
+                taken = await self.outboxes.reclaim()
+                if taken:
+                    log.info("took over %d entries left pending by another gateway", len(taken))
+                for start in range(0, len(taken), self.settings.batch_size):
+                    await self.process_entries(taken[start : start + self.settings.batch_size])
+            except RedisError as exc:
+                log.warning("Redis error while taking over entries (%s); will retry", exc)
             except Exception:
                 log.exception("taking over pending entries failed; will retry")
 
-    async def process_entries(self, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> None:
-        """Run one batch of ingress entries through the pipeline and commit the results."""
+    async def process_entries(self, submissions: Sequence[Submission]) -> None:
+        """Run one batch of outbox entries through the pipeline and commit the results."""
         async with self._batch_lock:
             batch = [
-                MessageContext(
-                    entry_id=eid.decode() if isinstance(eid, bytes) else str(eid),
-                    fields=decode_fields(fields),
-                )
-                for eid, fields in entries
+                MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
+                for sub in submissions
             ]
-            keeper = asyncio.create_task(self._keep_claims([c.entry_id for c in batch]))
+            keeper = asyncio.create_task(self._keep_claims(submissions))
             try:
                 await self.pipeline.run(batch)
                 await self._decide_notifications(batch)
@@ -334,44 +314,28 @@ class GatewayService:
                     except Exception:
                         log.exception("decision listener failed")
 
-    async def _keep_claims(self, entry_ids: list[str]) -> None:
+    async def _decide_notifications(self, batch: Sequence[MessageContext]) -> None:
+        """A rejected sender is told why: its outbox proves who wrote the entry.
+
+        Only provisioned agents are told (revoked ones too), so nothing ever creates
+        an inbox for an id the operator does not know.
+        """
+        rejected = [ctx for ctx in batch if ctx.rejection is not None]
+        if not rejected:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for ctx in rejected:
+                pipe.exists(keys.agent_trust(ctx.origin))
+            known = await pipe.execute()
+        for ctx, exists in zip(rejected, known, strict=True):
+            ctx.annotations["notify_sender"] = bool(exists)
+
+    async def _keep_claims(self, submissions: Sequence[Submission]) -> None:
         """While a batch is processed, reset its entries' idle time so no peer takes them."""
         interval = self.settings.claim_idle_ms / 3000.0
         while True:
             await asyncio.sleep(interval)
-            await self.client.xclaim(
-                keys.GATEWAY_INGRESS,
-                keys.GATEWAY_GROUP,
-                self.consumer,
-                min_idle_time=0,
-                message_ids=cast(list[Any], entry_ids),
-                justid=True,
-            )
-
-    async def _decide_notifications(self, batch: Sequence[MessageContext]) -> None:
-        """Rejected senders get a notice; for 400/401 only if the token is really theirs."""
-        unsure = [
-            ctx for ctx in batch if ctx.rejection is not None and ctx.rejection.code in (400, 401)
-        ]
-        for ctx in batch:
-            if ctx.rejection is not None and ctx.rejection.code not in (400, 401):
-                ctx.annotations["notify_sender"] = True
-        if not unsure:
-            return
-
-        pattern = re.compile(AGENT_ID_PATTERN)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for ctx in unsure:
-                pipe.hget(keys.agent_record(ctx.sender_id or "-"), "token_hash")
-            hashes = await pipe.execute()
-        for ctx, stored in zip(unsure, hashes, strict=True):
-            token = ctx.fields.get("token", b"").decode("utf-8", "replace")
-            ctx.annotations["notify_sender"] = bool(
-                stored
-                and pattern.match(ctx.sender_id)
-                and token
-                and crypto.token_matches(token, stored.decode())
-            )
+            await self.outboxes.keep_claims(submissions)
 
     def _log_decision(self, ctx: MessageContext) -> None:
         envelope = ctx.envelope
@@ -386,17 +350,29 @@ class GatewayService:
             log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, ctx.rejection.reason)
 
     async def wait_idle(self) -> None:
-        """Wait until the ingress has no unread and no pending entries (for tests and demos).
+        """Wait until no outbox has unread or pending entries (for tests and demos).
 
         Polls Redis (other processes may be writing); bound it with `asyncio.timeout`.
         """
         while True:
-            groups = await self.client.xinfo_groups(keys.GATEWAY_INGRESS)
-            busy = any(
-                (g.get("pending") or 0) > 0 or (g.get("lag") or 0) > 0
-                for g in groups
-                if (g.get("name") in (keys.GATEWAY_GROUP, keys.GATEWAY_GROUP.encode()))
-            )
-            if not busy and not self._batch_lock.locked():
+            if not self._batch_lock.locked() and await self.outboxes.idle():
                 return
             await asyncio.sleep(0.01)
+
+
+class _Backoff:
+    """Capped exponential delay between retries after an error."""
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self._first = first
+        self._cap = cap
+        self.delay = first
+
+    def reset(self) -> None:
+        """Back to the first delay after a success."""
+        self.delay = self._first
+
+    async def wait(self) -> None:
+        """Sleep the current delay, then double it (up to the cap)."""
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self._cap)

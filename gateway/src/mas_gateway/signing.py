@@ -11,7 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mas import crypto, keys
 from mas.errors import ConfigError, SignatureError
 
-__all__ = ["GatewayKey", "load_or_create_key", "load_signing_key", "write_signing_key"]
+__all__ = [
+    "GatewayKey",
+    "load_or_create_key",
+    "load_signing_key",
+    "public_key_path",
+    "write_signing_key",
+]
 
 
 class GatewayKey:
@@ -37,7 +43,16 @@ def write_signing_key(path: Path, key: Ed25519PrivateKey | None = None) -> Gatew
         raise ConfigError(f"signing key {path} already exists; refusing to overwrite it") from exc
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(crypto.private_key_to_b64(key) + "\n")
-    return GatewayKey(key)
+    gateway_key = GatewayKey(key)
+    public_key_path(path).write_text(
+        f"{gateway_key.key_id} {gateway_key.public_key_b64}\n", encoding="ascii"
+    )
+    return gateway_key
+
+
+def public_key_path(path: Path) -> Path:
+    """Where the public half of the signing key at `path` is written (not secret)."""
+    return path.with_name(path.name + ".pub")
 
 
 def load_signing_key(path: Path) -> GatewayKey:

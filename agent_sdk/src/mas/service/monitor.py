@@ -1,4 +1,4 @@
-"""MASService: the registry's health monitor; marks agents whose heartbeat lapsed INACTIVE."""
+"""MASService: the registry's health keeper: lapsed agents become INACTIVE; events relayed."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import signal
 import time
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from .. import keys
 from ..events import publish_event
 from ..options import resolve_redis_url
 from ..redis_text import as_text
-from ..scripts import Scripts
+from ..scripts import lua_source
 from ..urls import redact_url
+from .relay import EventRelay
 
 __all__ = ["MASService", "redact_url", "run_service"]
 
@@ -39,8 +41,9 @@ class MASService:
         self.check_interval = check_interval
         self.grace_period = grace_period
         self._redis: aioredis.Redis | None = None
-        self._scripts: Scripts | None = None
+        self._mark_inactive: AsyncScript | None = None
         self._task: asyncio.Task[None] | None = None
+        self._relay: EventRelay | None = None
         self._stop = asyncio.Event()
 
     @property
@@ -59,7 +62,9 @@ class MASService:
             await self._redis.aclose()
             self._redis = None
             raise
-        self._scripts = Scripts(self._redis)
+        self._mark_inactive = self._redis.register_script(lua_source("mark_inactive"))
+        self._relay = EventRelay(self._redis)
+        await self._relay.start()
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="mas-service")
         logger.info("MAS service watching %s", redact_url(self.redis_url))
@@ -70,6 +75,9 @@ class MASService:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._relay is not None:
+            await self._relay.stop()
+            self._relay = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -92,7 +100,7 @@ class MASService:
 
     async def check_once(self) -> list[str]:
         """One pass over the registry; returns the ids marked INACTIVE."""
-        if self._redis is None or self._scripts is None:
+        if self._redis is None or self._mark_inactive is None:
             raise RuntimeError("MASService is not started")
         redis = self._redis
         ids = sorted(as_text(i) for i in await redis.smembers(keys.ALL_AGENTS))
@@ -109,7 +117,7 @@ class MASService:
             status, alive = replies[2 * i], replies[2 * i + 1]
             if status is None or as_text(status) != "ACTIVE" or alive:
                 continue
-            changed = await self._scripts.mark_inactive(
+            changed = await self._mark_inactive(
                 keys=[keys.agent_record(agent_id), keys.agent_heartbeat(agent_id)],
                 args=[repr(cutoff)],
             )

@@ -21,6 +21,7 @@ from typing import IO, Any
 import redis
 
 from ..embedded_redis import redis_url_or_embedded
+from ..principals import setup_principals
 from ..settings import default_policies_dir
 from ..signing import write_signing_key
 from .policies import bulk_policies
@@ -128,7 +129,8 @@ def run_throughput(
         policies = bulk_policies(default_policies_dir(), work / "policies")
         key = work / "gateway.key"
         write_signing_key(key)
-        procs = [_start_gateway(url, policies, key, i) for i in range(gateways)]
+        gateway_url, _service_url = setup_principals(url)
+        procs = [_start_gateway(gateway_url, policies, key, i) for i in range(gateways)]
         try:
             agent = [*common, "--credentials-dir", str(work / "credentials")]
             through_gateway = _pair(

@@ -70,11 +70,15 @@ async def _send(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, 
 async def _raw_receive(args: argparse.Namespace) -> dict[str, Any]:
     client = aioredis.Redis.from_url(args.redis_url)
     count = 0
+    deadline = time.monotonic() + args.timeout
     try:
         _emit({"ready": True})
         while count < args.count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"baseline received {count} of {args.count} messages")
+            # Short blocks: a read never outlasts the client's socket timeout.
             reply = await client.xreadgroup(
-                RAW_GROUP, "c1", {RAW_STREAM: ">"}, count=64, block=args.timeout * 1000
+                RAW_GROUP, "c1", {RAW_STREAM: ">"}, count=64, block=1000
             )
             for _stream, entries in read_reply(reply):
                 ids = []

@@ -17,18 +17,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas import crypto
 from mas.errors import ConfigError, SignatureError
 
+from ..signing import load_signing_key, public_key_path
+
 __all__ = [
+    "DEFAULT_GATEWAY_KEY",
     "DEFAULT_REDIS_URL",
     "DEMO_DATA_DIR",
+    "add_gateway_key_option",
     "add_redis_option",
     "configure_logging",
     "credentials_dir",
+    "pinned_gateway_keys",
     "pinned_keys",
     "resolve_redis_url",
     "run_async",
 ]
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+DEFAULT_GATEWAY_KEY = Path(".mas/gateway_signing_key")
+"""Where `mas gateway keygen` writes the signing key by default (its public half: ``.pub``)."""
 
 
 DEMO_DATA_DIR = Path(".mas") / "demo"
@@ -128,3 +136,60 @@ def pinned_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
                 ) from None
             trusted[crypto.key_id(key)] = key
     return trusted
+
+
+def _public_key_from_file(path: Path) -> str:
+    """The base64 public key in a ``*.pub`` file (``[key_id] key``), or of a signing key file."""
+    if path.suffix != ".pub":
+        return load_signing_key(path).public_key_b64
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read gateway key file {path}: {exc}") from exc
+    lines = [line.split()[-1] for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("#")]
+    if not lines:
+        raise ConfigError(f"gateway key file {path} holds no key")
+    try:
+        return crypto.public_key_to_b64(crypto.load_public_key(lines[0]))
+    except SignatureError as exc:
+        raise ConfigError(f"gateway key file {path} holds no base64 Ed25519 public key") from exc
+
+
+def pinned_gateway_keys(option: Path | None) -> dict[str, str]:
+    """Gateway key id -> public key to pin, from the operator's files, never from Redis."""
+    values: list[str] = []
+    if option is not None:
+        values = [_public_key_from_file(option)]
+    elif os.environ.get("MAS_GATEWAY_PUBLIC_KEY"):
+        values = [v.strip() for v in os.environ["MAS_GATEWAY_PUBLIC_KEY"].split(",") if v.strip()]
+    else:
+        for candidate in (public_key_path(DEFAULT_GATEWAY_KEY), DEFAULT_GATEWAY_KEY):
+            if candidate.is_file():
+                values = [_public_key_from_file(candidate)]
+                break
+    if not values:
+        raise ConfigError(
+            "no gateway key to pin in the credential file: pass --gateway-key FILE (the "
+            "gateway's public key file written by `mas gateway keygen`, or its signing key) "
+            "or set MAS_GATEWAY_PUBLIC_KEY"
+        )
+    pinned: dict[str, str] = {}
+    for value in values:
+        try:
+            key = crypto.load_public_key(value)
+        except SignatureError as exc:
+            raise ConfigError(f"gateway public key is not a base64 Ed25519 key: {exc}") from exc
+        pinned[crypto.key_id(key)] = crypto.public_key_to_b64(key)
+    return pinned
+
+
+def add_gateway_key_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--gateway-key``: the operator's copy of the gateway's public key."""
+    parser.add_argument(
+        "--gateway-key",
+        type=Path,
+        help=f"the gateway's public key file (*.pub) or its signing key, {what} "
+        f"(default: $MAS_GATEWAY_PUBLIC_KEY, else {DEFAULT_GATEWAY_KEY}.pub or "
+        f"{DEFAULT_GATEWAY_KEY})",
+    )

@@ -8,8 +8,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from mas import crypto
+
 from ..dlq import ReplayError, list_dead_letters, replay_dead_letter
-from .common import add_redis_option, run_async
+from .common import add_gateway_key_option, add_redis_option, pinned_gateway_keys, run_async
 
 __all__ = ["register"]
 
@@ -23,8 +25,11 @@ def register(subparsers: Any) -> None:
     show.add_argument("--json", action="store_true", help="one JSON object per line")
     add_redis_option(show)
     show.set_defaults(func=_list)
-    replay = sub.add_parser("replay", help="put a dead letter back into its agent's stream")
-    replay.add_argument("entry_id", nargs="+", help="dead-letter entry id(s) from `mas dlq list`")
+    replay = sub.add_parser(
+        "replay", help="put a gateway-signed dead letter back into its agent's inbox"
+    )
+    replay.add_argument("name", nargs="+", help="dead letter(s) as `mas dlq list` names them")
+    add_gateway_key_option(replay, "whose signature a replayed delivery must carry")
     add_redis_option(replay)
     replay.set_defaults(func=_replay)
 
@@ -40,9 +45,9 @@ def _list(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(letter.summary()))
                 continue
-            what = f"{letter.sender_id or '?'} -> {letter.stream} [{letter.message_type or '?'}]"
+            what = f"{letter.sender_id or '?'} -> {letter.owner} [{letter.message_type or '?'}]"
             error = f" ({letter.error})" if letter.error else ""
-            print(f"{letter.entry_id}  {what}: {letter.reason}{error}")
+            print(f"{letter.name}  {what}: {letter.reason}{error}")
         if not letters and not args.json:
             print("no dead letters")
         return 0
@@ -51,18 +56,23 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    trusted = {
+        kid: crypto.load_public_key(value)
+        for kid, value in pinned_gateway_keys(args.gateway_key).items()
+    }
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         failed = 0
         try:
-            for entry_id in args.entry_id:
+            for name in args.name:
                 try:
-                    new_id = await replay_dead_letter(client, entry_id)
+                    new_id = await replay_dead_letter(client, name, trusted)
                 except ReplayError as exc:
                     print(f"not replayed: {exc}")
                     failed += 1
                 else:
-                    print(f"replayed {entry_id} as {new_id}")
+                    print(f"replayed {name} as {new_id}")
         finally:
             await client.aclose()
         return 1 if failed else 0

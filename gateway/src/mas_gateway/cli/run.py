@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import GatewaySettings
-from ..signing import write_signing_key
+from ..signing import public_key_path, write_signing_key
 from .common import add_redis_option, configure_logging, run_async
 
 __all__ = ["register", "wait_for_signal"]
@@ -88,7 +88,7 @@ def _run_gateway(args: argparse.Namespace) -> int:
 def _keygen(args: argparse.Namespace) -> int:
     key = write_signing_key(args.out)
     print(f"wrote gateway signing key {args.out} (key id {key.key_id}, mode 0600)")
-    print(f"public key: {key.public_key_b64}")
+    print(f"public key: {key.public_key_b64} (also in {public_key_path(args.out)})")
     return 0
 
 

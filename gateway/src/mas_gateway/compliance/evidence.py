@@ -27,13 +27,12 @@ from ..audit.report import VerifyReport, Witness
 from ..audit.verifier import verify_log
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
 from ..policy.dlp_check import dlp_check_for
+from ..registry import fetch_records
 from .history import PolicyVersionRecord, read_policy_versions
 from .period import Period
 from .stats import AuditStats
 
 __all__ = ["Evidence", "PolicyEvidence", "SenderRecord", "collect_evidence"]
-
-_REGISTRY_FIELDS = ("status", "public_key", "token_hash", "provisioned_by")
 
 
 @dataclass(frozen=True)
@@ -107,22 +106,21 @@ def load_policy_evidence(directory: Path) -> PolicyEvidence:
 
 async def _senders(client: aioredis.Redis, agent_ids: set[str]) -> dict[str, SenderRecord]:
     ordered = sorted(agent_ids)
+    records = await fetch_records(client, ordered)
     async with client.pipeline(transaction=False) as pipe:
         for agent_id in ordered:
-            pipe.hmget(keys.agent_record(agent_id), list(_REGISTRY_FIELDS))
-        replies: list[list[bytes | None]] = await pipe.execute()
+            pipe.hget(keys.agent_record(agent_id), "status")
+        statuses: list[bytes | None] = await pipe.execute()
     out: dict[str, SenderRecord] = {}
-    for agent_id, values in zip(ordered, replies, strict=True):
-        status, public_key, token_hash, provisioned_by = (
-            v.decode("utf-8", "replace") if v is not None else None for v in values
-        )
+    for agent_id, status in zip(ordered, statuses, strict=True):
+        record = records.get(agent_id)
         out[agent_id] = SenderRecord(
             agent_id,
-            exists=any(v is not None for v in values),
-            status=status,
-            has_key=bool(public_key),
-            has_token=bool(token_hash),
-            provisioned_by=provisioned_by,
+            exists=record is not None,
+            status=status.decode("utf-8", "replace") if status is not None else None,
+            has_key=record is not None and bool(record.public_key),
+            has_token=record is not None and bool(record.trust.token_hash),
+            provisioned_by=str(record.trust.provisioned_by) if record is not None else None,
         )
     return out
 

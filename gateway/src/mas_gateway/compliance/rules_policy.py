@@ -132,7 +132,7 @@ def senders_registered(evidence: Evidence, _params: Mapping[str, Any]) -> Verdic
 
 
 def operator_provisioned(evidence: Evidence, _params: Mapping[str, Any]) -> Verdict:
-    """Each sender's identity was vouched for by an operator, not self-registered."""
+    """Each sender's identity was vouched for by an operator, not auto-provisioned."""
     if not evidence.senders:
         return "manual", "no message was delivered in the period"
     selfmade = sorted(

@@ -1,10 +1,10 @@
--- Commit one ingress entry: acknowledge it and append everything it produced, atomically.
+-- Commit one outbox entry: acknowledge it and append everything it produced, atomically.
 --
--- KEYS[1]      the ingress stream
+-- KEYS[1]      the outbox stream the entry came from
 -- KEYS[2..n]   streams to append one entry each to (delivery or rejection notice,
 --              audit entry, dead letter), in that order
 -- ARGV[1]      consumer group
--- ARGV[2]      ingress entry id
+-- ARGV[2]      outbox entry id
 -- ARGV[3]      consumer name that must still own the entry
 -- ARGV[4..]    for each of KEYS[2..n]: a field count c, then c field/value pairs
 --              (2*c arguments)

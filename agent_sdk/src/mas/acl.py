@@ -1,0 +1,319 @@
+"""Redis ACL rules of every MAS principal, built from the key names in `mas.keys`.
+
+One Redis user per principal, least privilege:
+
+- ``agent.<id>`` — one per agent: append to its own outbox, consume its own
+  inbox, read and write its own profile, liveness, state and delivery ledger,
+  read the discovery directory. Nothing else.
+- ``mas-gateway`` — reads every outbox and the trust records, appends to
+  inboxes, owns nonces, rate-limit buckets, the audit log and its dead letters.
+- ``mas-service`` — the registry's health keeper: marks lapsed agents INACTIVE
+  and publishes system events.
+- the operator is the deployment's administrator (it creates these users).
+
+Rules are Redis 7 selectors: each ``(patterns commands)`` group allows its
+commands on its keys only, so "append to my outbox" does not also allow "read my
+outbox". Redis checks the commands a script runs against the caller, and the keys
+a script declares against the selector that allows the script, so principals that
+run scripts list those keys in their root rules. `mas acl show` prints the rules,
+`mas acl apply` applies them, and ARCHITECTURE.md documents them as a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import keys
+
+__all__ = [
+    "GATEWAY_USER",
+    "PROBE_AGENT",
+    "SERVICE_USER",
+    "Principal",
+    "Selector",
+    "agent_principal",
+    "agent_username",
+    "forbidden_for_agent",
+    "gateway_principal",
+    "service_principal",
+]
+
+GATEWAY_USER = "mas-gateway"
+SERVICE_USER = "mas-service"
+PROBE_AGENT = "mas.acl-probe"
+"""An id no agent can have (ids never start with ``mas.``): stands for "another agent"."""
+
+_CONNECTION = (
+    "+ping", "+hello", "+auth", "+select", "+client|id", "+client|setname",
+    "+client|getname", "+client|setinfo", "+multi", "+exec", "+discard", "+unwatch",
+)  # fmt: skip
+"""What every MAS connection needs: handshake, transactions, liveness."""
+
+_SCRIPTS = ("+evalsha", "+eval", "+script|load", "+script|exists")
+
+
+def _plus(names: str) -> tuple[str, ...]:
+    """ACL words allowing each command of a space-separated list."""
+    return tuple(f"+{name}" for name in names.split())
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Key and channel patterns with the commands allowed on them."""
+
+    commands: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    """Patterns with their access prefix: ``~`` read-write, ``%R~`` read, ``%W~`` write."""
+    channels: tuple[str, ...] = ()
+    purpose: str = ""
+
+    def rules(self) -> list[str]:
+        """The ACL rule words of this selector (without parentheses)."""
+        return [*self.keys, *(f"&{c}" for c in self.channels), *self.commands]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A Redis user: root rules plus selectors."""
+
+    username: str
+    root: Selector
+    selectors: tuple[Selector, ...]
+
+    def setuser_rules(self) -> list[str]:
+        """`ACL SETUSER` arguments after the user name; they keep the user's passwords."""
+        words = ["on", "resetkeys", "resetchannels", "clearselectors", "-@all", *self.root.rules()]
+        words.extend(f"({' '.join(['-@all', *s.rules()])})" for s in self.selectors)
+        return words
+
+    def describe(self) -> str:
+        """A human-readable listing, one selector per line."""
+        lines = [f"user {self.username}", f"  root: {' '.join(self.root.rules())}"]
+        for selector in self.selectors:
+            lines.append(f"  ({' '.join(selector.rules())})  # {selector.purpose}")
+        return "\n".join(lines)
+
+
+def agent_username(agent_id: str) -> str:
+    """The Redis user of one agent."""
+    return f"agent.{agent_id}"
+
+
+_ALL = "*"
+
+
+def agent_principal(agent_id: str) -> Principal:
+    """Least privilege for one agent: own keys, outbox append-only, a read-only directory."""
+    a = agent_id
+    own = (
+        keys.agent_record(a),
+        keys.agent_heartbeat(a),
+        keys.agent_instances(a),
+        keys.agent_instance(a, "*"),
+        keys.agent_state(a),
+        keys.agent_done(a, "*"),
+        keys.agent_handling(a, "*"),
+        keys.agent_errors(a),
+        keys.agent_pending_request(a, "*"),
+    )
+    directory = (
+        keys.agent_record(_ALL),
+        keys.agent_heartbeat(_ALL),
+        keys.agent_identity(_ALL),
+        keys.ALL_AGENTS,
+        keys.GATEWAY_KEYS,
+    )
+    return Principal(
+        username=agent_username(a),
+        root=Selector(
+            commands=(*_CONNECTION, *_plus("subscribe unsubscribe")),
+            channels=(keys.agent_replies_channel(a), keys.SYSTEM_CHANNEL),
+        ),
+        selectors=(
+            Selector(
+                purpose="its profile, liveness, state and delivery ledger",
+                keys=tuple(f"~{k}" for k in own),
+                commands=_plus(
+                    "hset hget hgetall hmget hdel del exists get set pexpire sadd srem "
+                    "smembers scard watch"
+                ),
+            ),
+            Selector(
+                purpose="its inbox: consume, acknowledge, reclaim",
+                keys=(f"~{keys.agent_stream(a)}",),
+                commands=_plus(
+                    "xreadgroup xack xdel xclaim xautoclaim xpending xinfo|groups xinfo|stream "
+                    "xrange xrevrange xlen xgroup|create xgroup|createconsumer "
+                    "xgroup|delconsumer"
+                ),
+            ),
+            Selector(
+                purpose="its outbox and its dead letters: append only",
+                keys=(f"~{keys.agent_outbox(a)}", f"~{keys.agent_dlq(a)}"),
+                commands=_plus("xadd"),
+            ),
+            Selector(
+                purpose="the discovery directory: read only",
+                keys=tuple(f"%R~{k}" for k in directory),
+                commands=_plus("hgetall hget hmget exists get smembers sismember scard"),
+            ),
+            Selector(
+                purpose="its reply forwarding and registry events",
+                channels=(keys.agent_replies_channel(a), keys.agent_events_channel(a)),
+                commands=_plus("publish"),
+            ),
+        ),
+    )
+
+
+_GATEWAY_STATE = (
+    "mas.nonce:*",
+    "mas.ratelimit:*",
+    keys.GATEWAY_KEYS,
+    keys.DLQ,
+    keys.POLICY_VERSIONS,
+    "audit:*",
+)
+
+
+def gateway_principal() -> Principal:
+    """The gateway: reads outboxes and trust, writes inboxes, owns replay, limits and audit."""
+    outbox, inbox = keys.agent_outbox(_ALL), keys.agent_stream(_ALL)
+    scripted = (outbox, inbox, *_GATEWAY_STATE)
+    return Principal(
+        username=GATEWAY_USER,
+        root=Selector(
+            commands=(
+                *_CONNECTION,
+                *_SCRIPTS,
+                *_plus("acl|dryrun acl|whoami subscribe unsubscribe time"),
+            ),
+            keys=tuple(f"~{k}" for k in scripted),
+            channels=(keys.POLICY_RELOAD_CHANNEL,),
+        ),
+        selectors=(
+            Selector(
+                purpose="every agent's outbox: consume, acknowledge, take over",
+                keys=(f"~{outbox}",),
+                commands=_plus(
+                    "xreadgroup xack xdel xautoclaim xclaim xpending xinfo|groups xinfo|stream "
+                    "xgroup|create xgroup|createconsumer xgroup|delconsumer xlen"
+                ),
+            ),
+            Selector(
+                purpose="every agent's inbox: deliver",
+                keys=(f"~{inbox}",),
+                commands=_plus("xadd xlen xinfo|groups xinfo|stream"),
+            ),
+            Selector(
+                purpose="the registry: read only",
+                keys=tuple(
+                    f"%R~{k}"
+                    for k in (
+                        keys.agent_trust(_ALL),
+                        keys.agent_identity(_ALL),
+                        keys.agent_record(_ALL),
+                        keys.agent_heartbeat(_ALL),
+                        keys.ALL_AGENTS,
+                    )
+                ),
+                commands=_plus("hgetall hget hmget exists smembers scard"),
+            ),
+            Selector(
+                purpose="replay protection, rate limits, gateway keys, dead letters, audit",
+                keys=tuple(f"~{k}" for k in _GATEWAY_STATE),
+                commands=_plus(
+                    "set get del exists hset hget hgetall hmget hdel pexpire expire pttl ttl "
+                    "xadd xrange xrevrange xlen xinfo|stream watch lrange llen lindex xread"
+                ),
+            ),
+        ),
+    )
+
+
+def service_principal() -> Principal:
+    """The MAS service: reads the registry, marks lapsed agents INACTIVE, relays events."""
+    record, heartbeat = keys.agent_record(_ALL), keys.agent_heartbeat(_ALL)
+    return Principal(
+        username=SERVICE_USER,
+        root=Selector(
+            commands=(*_CONNECTION, *_SCRIPTS, *_plus("psubscribe punsubscribe subscribe")),
+            keys=(f"~{record}", f"~{heartbeat}"),
+            channels=(keys.agent_events_channel(_ALL),),
+        ),
+        selectors=(
+            Selector(
+                purpose="agent profiles: status only",
+                keys=(f"~{record}",),
+                commands=_plus("hget hset hgetall hmget"),
+            ),
+            Selector(
+                purpose="liveness and the agent list: read only",
+                keys=(f"%R~{heartbeat}", f"%R~{keys.ALL_AGENTS}"),
+                commands=_plus("exists smembers"),
+            ),
+            Selector(
+                purpose="system events",
+                channels=(keys.SYSTEM_CHANNEL,),
+                commands=_plus("publish"),
+            ),
+        ),
+    )
+
+
+def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tuple[str, ...]]:
+    """Commands the user of `agent_id` must not be able to run (checked with ACL DRYRUN).
+
+    The gateway checks them for every agent user at start (`mas_gateway.acl_check`),
+    and the tests run each of them for real as an agent.
+    """
+    me, other = agent_id, other_id
+    return [
+        ("HSET", keys.agent_trust(me), "roles", "[]"),
+        ("HDEL", keys.agent_trust(me), "revoked_at"),
+        ("HGETALL", keys.agent_trust(other)),
+        ("HSET", keys.agent_identity(me), "public_key", "x"),
+        ("HSET", keys.agent_record(other), "status", "ACTIVE"),
+        ("HSET", keys.GATEWAY_KEYS, "k", "v"),
+        ("SADD", keys.ALL_AGENTS, "x"),
+        ("XADD", keys.agent_outbox(other), "*", "f", "v"),
+        ("XTRIM", keys.agent_outbox(me), "MAXLEN", "0"),
+        ("XDEL", keys.agent_outbox(me), "0-1"),
+        ("DEL", keys.agent_outbox(me)),
+        ("XRANGE", keys.agent_outbox(me), "-", "+"),
+        ("XRANGE", keys.agent_outbox(other), "-", "+"),
+        ("XADD", keys.agent_stream(me), "*", "f", "v"),
+        ("XADD", keys.agent_stream(other), "*", "f", "v"),
+        ("XRANGE", keys.agent_stream(other), "-", "+"),
+        ("HGETALL", keys.agent_state(other)),
+        ("HSET", keys.agent_state(other), "f", "v"),
+        ("DEL", keys.agent_done(other, "m")),
+        ("SET", keys.nonce(me, "n"), "1"),
+        ("DEL", keys.nonce(me, "n")),
+        ("DEL", keys.rate_limit_bucket(me)),
+        ("HSET", keys.rate_limit_bucket(me), "tokens", "1000"),
+        ("XADD", keys.DLQ, "*", "f", "v"),
+        ("XADD", keys.agent_dlq(other), "*", "f", "v"),
+        ("DEL", keys.AUDIT_MESSAGES),
+        ("XADD", keys.AUDIT_MESSAGES, "*", "f", "v"),
+        ("XTRIM", keys.AUDIT_MESSAGES, "MAXLEN", "0"),
+        ("DEL", keys.AUDIT_CHECKPOINTS),
+        ("PUBLISH", keys.SYSTEM_CHANNEL, "x"),
+        ("PUBLISH", keys.POLICY_RELOAD_CHANNEL, "x"),
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "SET", "appendonly", "no"),
+        ("ACL", "SETUSER", "x"),
+        ("EVAL", "return 1", "0"),
+        ("FUNCTION", "FLUSH"),
+        ("SCRIPT", "FLUSH"),
+        ("DEBUG", "SLEEP", "0"),
+        ("CLIENT", "KILL", "ID", "1"),
+        ("CLIENT", "UNBLOCK", "1"),
+        ("KEYS", "*"),
+        ("SCAN", "0"),
+        ("MONITOR",),
+        ("SHUTDOWN",),
+        ("REPLICAOF", "NO", "ONE"),
+        ("MODULE", "LIST"),
+    ]

@@ -1,0 +1,106 @@
+"""Connect an agent to Redis as its own, least-privileged user.
+
+The credential file names the agent's Redis user and password; any credentials in
+the Redis URL are replaced by them, so an agent never runs with more rights than
+its own. Only in development (``auto_provision``), and only when the URL carries
+the operator's credentials, does an agent without a credential file have one issued
+first, through the same code path as ``mas agent provision``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, NoPermissionError
+
+from . import keys
+from .credentials import PROVISION_HINT, Credentials, default_credentials_dir, find_credentials
+from .errors import ConfigError, CredentialsError
+from .options import AgentOptions
+from .provisioning import provision_agent
+from .records import Identity, Provisioner
+from .urls import redact_url, with_credentials
+
+__all__ = ["connect_agent"]
+
+log = logging.getLogger(__name__)
+
+
+async def connect_agent(
+    agent_id: str, options: AgentOptions, redis_url: str
+) -> tuple[aioredis.Redis, Credentials]:
+    """A client connected as the agent's own user, and its checked credentials.
+
+    Raises:
+        CredentialsError: no credentials and provisioning is off, Redis refuses them,
+            or the registry holds another key for the agent.
+    """
+    creds, looked = find_credentials(agent_id, options)
+    if creds is None:
+        if not options.provisioning_allowed:
+            raise CredentialsError(
+                f"no credentials for agent {agent_id!r}; looked in: {', '.join(looked)}. "
+                f"Create them with `{PROVISION_HINT.format(agent_id=agent_id)}` and pass the "
+                f"file (credentials=PATH, MAS_CREDENTIALS or MAS_CREDENTIALS_DIR), or set "
+                f"MAS_AUTO_PROVISION=1 with an operator Redis URL for development"
+            )
+        creds = await _auto_provision(agent_id, options, redis_url)
+    client = aioredis.Redis.from_url(
+        with_credentials(redis_url, creds.redis_username, creds.redis_password)
+    )
+    try:
+        identity = Identity.from_hash(await client.hgetall(keys.agent_identity(agent_id)))
+    except AuthenticationError as exc:
+        await client.aclose()
+        raise CredentialsError(
+            f"Redis at {redact_url(redis_url)} refused the credentials of agent {agent_id!r} "
+            f"in {creds.path or 'memory'} (revoked or rotated?); get a new credential file "
+            f"with `{PROVISION_HINT.format(agent_id=agent_id)}`"
+        ) from exc
+    except BaseException:
+        await client.aclose()
+        raise
+    where = str(creds.path) if creds.path else "memory"
+    problem = None
+    if identity is None:
+        problem = f"agent {agent_id!r} has no key in the registry"
+    elif identity.public_key != creds.public_key:
+        problem = f"the registry holds a different key for agent {agent_id!r} than {where}"
+    if problem is not None:
+        await client.aclose()
+        raise CredentialsError(
+            f"{problem}; pass that agent's credential file or issue a new one with "
+            f"`{PROVISION_HINT.format(agent_id=agent_id)} --replace-key`"
+        )
+    return client, creds
+
+
+async def _auto_provision(agent_id: str, options: AgentOptions, redis_url: str) -> Credentials:
+    """Issue credentials with the operator rights the URL carries (development only)."""
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        issued = await provision_agent(admin, agent_id, [], provisioned_by=Provisioner.AUTO)
+    except ConfigError as exc:
+        raise CredentialsError(
+            f"cannot auto-provision agent {agent_id!r}: {exc}; pass its credential file"
+        ) from exc
+    except (AuthenticationError, NoPermissionError) as exc:
+        raise CredentialsError(
+            f"cannot auto-provision agent {agent_id!r}: the Redis URL "
+            f"{redact_url(redis_url)} does not carry operator rights ({exc}); provision it "
+            f"with `{PROVISION_HINT.format(agent_id=agent_id)}` instead"
+        ) from exc
+    finally:
+        await admin.aclose()
+    creds = Credentials.issued(
+        agent_id=agent_id,
+        token=issued.token,
+        private_key_b64=issued.private_key_b64,
+        redis_username=issued.redis_username,
+        redis_password=issued.redis_password,
+        gateway_keys={},  # pinned on first use, see `mas.trust`
+    )
+    target = default_credentials_dir(options) / f"{agent_id}.json"
+    log.info("agent %s: development credentials issued into %s", agent_id, target)
+    return creds.save(target)

@@ -1,0 +1,95 @@
+"""Check, at start, that agents cannot reach the trust root: ``ACL DRYRUN`` for every agent user.
+
+For every provisioned agent, each command of `mas.acl.forbidden_for_agent` (write
+its trust record or identity, touch another agent's keys, its outbox history,
+nonces, buckets, the audit log, dead letters, dangerous admin commands) must be
+refused; and Redis must refuse connections without credentials. A gateway in
+production mode (auto-provisioning off) refuses to start otherwise; a development
+gateway logs each problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+from mas import acl
+from mas.errors import ConfigError
+from mas.provisioning import known_agents
+from mas.redis_text import as_text
+
+__all__ = ["check_least_privilege", "least_privilege_problems"]
+
+log = logging.getLogger(__name__)
+
+
+def _anonymous(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+async def _accepts_anonymous(url: str) -> bool:
+    client = aioredis.Redis.from_url(_anonymous(url), socket_timeout=5)
+    try:
+        await client.get("mas.acl-probe")
+    except (AuthenticationError, ResponseError):
+        return False  # NOAUTH / NOPERM: nothing for clients without credentials
+    finally:
+        await client.aclose()
+    return True
+
+
+async def least_privilege_problems(client: aioredis.Redis, url: str) -> list[str]:
+    """What agents or anonymous clients could do that they must not (empty: all refused)."""
+    problems: list[str] = []
+    try:
+        if await _accepts_anonymous(url):
+            problems.append(
+                "Redis accepts commands without credentials: disable the default user "
+                "(ACL SETUSER default off)"
+            )
+    except RedisError as exc:
+        log.debug("anonymous probe failed: %s", exc)
+    agents = await known_agents(client)
+    checks = [(a, cmd) for a in agents for cmd in acl.forbidden_for_agent(a)]
+    if not checks:
+        return problems
+    async with client.pipeline(transaction=False) as pipe:
+        for agent_id, command in checks:
+            pipe.execute_command("ACL", "DRYRUN", acl.agent_username(agent_id), *command)
+        replies = await pipe.execute(raise_on_error=False)
+    missing: set[str] = set()
+    for (agent_id, command), reply in zip(checks, replies, strict=True):
+        if isinstance(reply, ResponseError):
+            if "not found" in str(reply).lower() or "no such user" in str(reply).lower():
+                missing.add(agent_id)
+                continue
+            raise reply
+        if isinstance(reply, Exception):
+            raise reply
+        if as_text(reply) == "OK":
+            problems.append(
+                f"Redis user {acl.agent_username(agent_id)} may run: {' '.join(command[:2])}"
+            )
+    for agent_id in sorted(missing):
+        log.warning(
+            "agent %s has no Redis user (ACLs lost on a restart?); run `mas acl apply`", agent_id
+        )
+    return problems
+
+
+async def check_least_privilege(client: aioredis.Redis, url: str, *, strict: bool) -> None:
+    """Refuse (strict) or warn when agents or anonymous clients can reach the trust root."""
+    problems = await least_privilege_problems(client, url)
+    if not problems:
+        log.info("least privilege checked: agents cannot write the trust root")
+        return
+    summary = f"{len(problems)} least-privilege problem(s): " + "; ".join(problems[:5])
+    if strict:
+        raise ConfigError(f"refusing to start in production mode: {summary}")
+    for problem in problems:
+        log.warning("least privilege: %s (development mode: starting anyway)", problem)
