@@ -112,7 +112,7 @@ class Committer:
             data["retry_after"] = rejection.retry_after
         notice = Envelope(
             sender_id=GATEWAY_SENDER,
-            target_id=ctx.sender_id,
+            target_id=ctx.origin or ctx.sender_id,
             message_type=REJECTION_TYPE,
             data=data,
             correlation_id=ctx.envelope.correlation_id if ctx.envelope else None,
@@ -149,7 +149,8 @@ class Committer:
             streams.append(keys.agent_stream(ctx.envelope.target_id))
             args += _flatten(self.delivery_fields(ctx))
         elif ctx.annotations.get("notify_sender"):
-            streams.append(keys.agent_stream(ctx.sender_id))
+            # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
+            streams.append(keys.agent_stream(ctx.origin or ctx.sender_id))
             args += _flatten(self.notice_fields(ctx, rejection))
         if self._audit is not None:
             streams.append(keys.AUDIT_MESSAGES)

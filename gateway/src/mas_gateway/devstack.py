@@ -23,7 +23,7 @@ from mas import MASService
 from .embedded_redis import EmbeddedRedis
 from .principals import setup_principals
 from .service import GatewayService
-from .settings import GatewaySettings, default_policies_dir
+from .settings import WITNESS_NAME, GatewaySettings, default_policies_dir
 
 __all__ = ["DevStack"]
 
@@ -77,6 +77,7 @@ class DevStack:
                 redis_url=gateway_url,
                 policies_dir=self._policies_dir,
                 signing_key_path=self.workdir / "gateway_signing_key",
+                audit_witness_path=(self._data_dir or self.workdir) / WITNESS_NAME,
                 auto_provision=True,
                 **{"dlp_workers": 0, **self._overrides},  # low volume: scan in-process
             )

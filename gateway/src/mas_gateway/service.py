@@ -25,7 +25,7 @@ from mas.errors import ConfigError
 from mas.urls import redact_url
 
 from .acl_check import check_least_privilege
-from .audit import AuditCheckpointer, build_audit_entry
+from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
 from .authn import AuthenticationStage
 from .context import MessageContext
 from .delivery import AuditBuilder, Committer
@@ -237,6 +237,7 @@ class GatewayService:
             every_n=self.settings.audit_checkpoint_every,
             every_s=self.settings.audit_checkpoint_interval_s,
             gateway_id=self.settings.gateway_id,
+            witness=WitnessFile(self.settings.witness_path),
         )
         await checkpointer.start()
         self.checkpointer = checkpointer

@@ -13,7 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mas.errors import ConfigError
 
-__all__ = ["GatewaySettings", "default_policies_dir"]
+__all__ = ["WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
+
+WITNESS_NAME = "audit-witness.json"
+"""File name of the audit witness, next to the gateway's signing key by default."""
 
 
 def default_policies_dir() -> Path:
@@ -60,6 +63,13 @@ class GatewaySettings(BaseSettings):
     """Larger submissions are refused with 400."""
     replay_window_s: float = Field(default=300.0, gt=0)
     """Submissions whose timestamp is further than this from the gateway clock are refused."""
+    audit_witness_path: Path | None = None
+    """File keeping the newest signed audit checkpoint outside Redis (None: next to the key)."""
+
+    @property
+    def witness_path(self) -> Path:
+        """Where the audit witness is kept."""
+        return self.audit_witness_path or self.signing_key_path.with_name(WITNESS_NAME)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> GatewaySettings:

@@ -34,6 +34,7 @@ from .proofs import verify_consistency, verify_inclusion
 from .replay import Finding
 from .report import VerifyReport
 from .verifier import verify_log
+from .witness import WitnessFile
 
 __all__ = [
     "DECISIONS",
@@ -49,6 +50,7 @@ __all__ = [
     "SignedCheckpoint",
     "StoredCheckpoint",
     "VerifyReport",
+    "WitnessFile",
     "append_entry",
     "build_audit_entry",
     "canonical_json",

@@ -39,6 +39,7 @@ from .errors import AuditError, AuditFormatError, AuditIntegrityError
 from .log import entry_bytes
 from .merkle import CompactRange, leaf_hash
 from .streams import stream_entries
+from .witness import WitnessFile
 
 __all__ = ["AuditCheckpointer"]
 
@@ -60,6 +61,7 @@ class _Head:
     last_id: str | None
     frontier: CompactRange
     digest: str | None
+    signed: SignedCheckpoint | None = None
 
 
 class AuditCheckpointer:
@@ -75,6 +77,7 @@ class AuditCheckpointer:
         gateway_id: str,
         max_batch: int = 10_000,
         lock_ttl_s: float = 60.0,
+        witness: WitnessFile | None = None,
     ) -> None:
         if every_n < 1 or every_s <= 0 or max_batch < 1 or lock_ttl_s <= 0:
             raise ValueError("every_n, every_s, max_batch and lock_ttl_s must be positive")
@@ -90,6 +93,9 @@ class AuditCheckpointer:
         self._task: asyncio.Task[None] | None = None
         self._seen: tuple[int, str | None] = (-1, None)
         """(seq, digest) of the newest checkpoint this process saw: the head never goes back."""
+        self._witness = witness
+        if witness is not None and (kept := witness.load()) is not None:
+            self._seen = (kept.checkpoint.seq, kept.digest())
         self._stopping = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -197,6 +203,8 @@ class AuditCheckpointer:
             pipe.xadd(keys.AUDIT_CHECKPOINTS, stored.fields())  # pyright: ignore[reportArgumentType]
             await pipe.execute()
         self._seen = (checkpoint.seq, signed.digest())
+        if self._witness is not None:
+            self._witness.save(signed)
         log.debug("audit checkpoint %d: %d entries", checkpoint.seq, checkpoint.tree_size)
         return signed, len(batch) == self.max_batch
 
@@ -210,6 +218,8 @@ class AuditCheckpointer:
                 "gateway ran: signed checkpoints were removed or replaced"
             )
         self._seen = (head.seq, head.digest)
+        if self._witness is not None and head.signed is not None:
+            self._witness.save(head.signed)
         return head
 
     async def _latest_head(self, pipe: Pipeline) -> _Head:
@@ -232,7 +242,9 @@ class AuditCheckpointer:
                 f"the stored frontier of checkpoint #{checkpoint.seq} "
                 "does not match its signed root"
             )
-        return _Head(checkpoint.seq, checkpoint.last_id, frontier, stored.signed.digest())
+        return _Head(
+            checkpoint.seq, checkpoint.last_id, frontier, stored.signed.digest(), stored.signed
+        )
 
     async def _public_key(self, key_id: str) -> Ed25519PublicKey:
         """The public key of `key_id`: ours, or one published by another gateway."""

@@ -175,4 +175,8 @@ def check_witness(
                 "later checkpoints were removed",
             )
         )
+    elif not signed:
+        findings.append(
+            Finding("witness", f"the log holds no checkpoint, but {label} exists: it was erased")
+        )
     return Target(witness.checkpoint, label), findings

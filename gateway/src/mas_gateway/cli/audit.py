@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,7 +36,8 @@ from ..audit.query import AuditQuery, format_table, run_query
 from ..audit.report import VerifyReport
 from ..audit.timespec import parse_time
 from ..audit.verifier import DEFAULT_MAX_UNCOVERED_AGE_S, verify_log
-from .common import add_redis_option, pinned_keys
+from ..settings import WITNESS_NAME
+from .common import DEFAULT_GATEWAY_KEY, DEMO_DATA_DIR, add_redis_option, pinned_keys
 
 __all__ = ["register"]
 
@@ -57,7 +59,8 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--witness",
         type=Path,
-        help="a checkpoint, proof or export kept elsewhere: the log must still contain it",
+        help="a checkpoint, proof or export kept elsewhere: the log must still contain it "
+        f"(default: $MAS_AUDIT_WITNESS_PATH, else the gateway's {WITNESS_NAME} when present)",
     )
     verify.add_argument(
         "--max-uncovered-age",
@@ -199,12 +202,27 @@ def _fail(message: str) -> int:
 # -- commands ------------------------------------------------------------------
 
 
+def _default_witness(args: argparse.Namespace) -> Path | None:
+    """The gateway's witness file, when the command runs where a gateway keeps it."""
+    configured = os.environ.get("MAS_AUDIT_WITNESS_PATH")
+    if configured:
+        return Path(configured)
+    if args.file is not None:
+        return None
+    home = DEMO_DATA_DIR if getattr(args, "using_demo_data", False) else DEFAULT_GATEWAY_KEY.parent
+    candidate = home / WITNESS_NAME
+    return candidate if candidate.is_file() else None
+
+
 def _verify(args: argparse.Namespace) -> int:
     trusted = pinned_keys(args.pubkey)
+    path = args.witness if args.witness is not None else _default_witness(args)
+    if path is not None and args.witness is None:
+        print(f"(checking against the gateway's witness {path})", file=sys.stderr)
     try:
-        witness = load_witness(args.witness) if args.witness else None
+        witness = load_witness(path) if path is not None else None
     except AuditFormatError as exc:
-        raise ConfigError(f"--witness {args.witness}: {exc}") from exc
+        raise ConfigError(f"witness {path}: {exc}") from exc
     if args.file is not None:
         if trusted is None:
             raise ConfigError(

@@ -74,6 +74,7 @@ def resolve_redis_url(args: argparse.Namespace) -> Iterator[None]:
           file=sys.stderr)  # fmt: skip
     with EmbeddedRedis(data_dir=DEMO_DATA_DIR) as url:
         args.redis_url = url
+        args.using_demo_data = True
         yield
 
 
