@@ -21,6 +21,7 @@ __all__ = ["main"]
 COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.run",
     "mas_gateway.cli.agent",
+    "mas_gateway.cli.acl",
     "mas_gateway.cli.policy",
     "mas_gateway.cli.demo",
     "mas_gateway.cli.dlp",
