@@ -10,6 +10,7 @@ takes over a crashed peer's entry can process it again without calling it a repl
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -93,7 +94,9 @@ class AuthenticationStage:
         except SignatureError:
             return Unauthenticated("signature does not verify", message_id=mid)
         skew = abs(self._clock() - envelope.timestamp)
-        if skew > self._window:
+        if not math.isfinite(skew):  # parsing refuses these; never trust a NaN comparison
+            return Unauthenticated("timestamp is not a finite number", message_id=mid)
+        if not skew <= self._window:
             return Unauthenticated(
                 f"timestamp is {skew:.0f} s from the gateway clock; "
                 f"the replay window is {self._window:.0f} s",
