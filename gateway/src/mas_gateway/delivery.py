@@ -102,11 +102,12 @@ class Committer:
 
     def notice_fields(self, ctx: MessageContext, rejection: MessageRejected) -> dict[str, bytes]:
         """Signed rejection notice addressed to the sender."""
+        correlation_id = ctx.recordable("correlation_id")
         data: dict[str, object] = {
             "code": rejection.code,
-            "reason": rejection.reason,
+            "reason": ctx.scrub(rejection.reason),
             "message_id": ctx.message_id,
-            "correlation_id": ctx.envelope.correlation_id if ctx.envelope else None,
+            "correlation_id": correlation_id,
         }
         if isinstance(rejection, RateLimited):
             data["retry_after"] = rejection.retry_after
@@ -115,7 +116,7 @@ class Committer:
             target_id=ctx.sender_id,
             message_type=REJECTION_TYPE,
             data=data,
-            correlation_id=ctx.envelope.correlation_id if ctx.envelope else None,
+            correlation_id=correlation_id,
             in_reply_to=ctx.message_id,
         )
         stamp = GatewayStamp(

@@ -376,14 +376,16 @@ class GatewayService:
     def _log_decision(self, ctx: MessageContext) -> None:
         envelope = ctx.envelope
         route = (
-            f"{envelope.sender_id} -> {envelope.target_id} [{envelope.message_type}]"
+            f"{envelope.sender_id} -> {envelope.target_id} "
+            f"[{ctx.recordable('message_type') or 'withheld'}]"
             if envelope
             else f"{ctx.sender_id or '?'} -> ?"
         )
         if ctx.rejection is None:
             log.debug("%s %s", ctx.decision, route)
         else:
-            log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, ctx.rejection.reason)
+            reason = ctx.scrub(ctx.rejection.reason)
+            log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, reason)
 
     async def wait_idle(self) -> None:
         """Wait until the ingress has no unread and no pending entries (for tests and demos).
