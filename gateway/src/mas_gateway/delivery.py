@@ -3,13 +3,15 @@
 For every ingress entry, one script call acknowledges and deletes the entry and
 appends, in the same atomic step: the signed delivery (or the signed rejection
 notice to the sender), the audit entry, and a dead letter when the gateway itself
-failed on the message. If another gateway has taken the entry over meanwhile,
-nothing is written.
+failed on the message (metadata only: the payload was not scanned). If another
+gateway has taken the entry over meanwhile, nothing is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 
 from mas import keys
 from mas.envelope import (
+    AGENT_ID_PATTERN,
     GATEWAY_SENDER,
     REJECTION_TYPE,
     Envelope,
@@ -36,6 +39,7 @@ __all__ = ["Committer", "Outcome"]
 log = logging.getLogger(__name__)
 
 AuditBuilder = Callable[[MessageContext], bytes]
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -128,16 +132,24 @@ class Committer:
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
 
     def dead_letter_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
-        """The entry as a dead letter, without its bearer token."""
-        fields = {k: v for k, v in ctx.fields.items() if k != "token"}
-        fields.update(
-            {
-                "dlq_reason": reason.encode(),
-                "dlq_source": f"gateway:{self._gateway_id}".encode(),
-                "dlq_stream": keys.GATEWAY_INGRESS.encode(),
-                "dlq_entry_id": ctx.entry_id.encode(),
-            }
-        )
+        """Metadata of an entry the gateway failed on: never its payload, token or signature.
+
+        The envelope is unscanned (the gateway failed before or while scanning it), so
+        the dead letter names it by digest and size; the sender resubmits it.
+        """
+        envelope = ctx.fields.get("envelope", b"")
+        fields = {
+            "dlq_reason": reason.encode(),
+            "dlq_source": f"gateway:{self._gateway_id}".encode(),
+            "dlq_stream": keys.GATEWAY_INGRESS.encode(),
+            "dlq_entry_id": ctx.entry_id.encode(),
+            "dlq_envelope_sha256": hashlib.sha256(envelope).hexdigest().encode(),
+            "dlq_envelope_bytes": str(len(envelope)).encode(),
+        }
+        if _AGENT_ID.fullmatch(ctx.sender_id):
+            fields["dlq_sender"] = ctx.sender_id.encode()
+        if ctx.message_id is not None:
+            fields["dlq_message_id"] = ctx.message_id.encode()
         return fields
 
     def plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:

@@ -4,8 +4,10 @@ Agents dead-letter deliveries that kept failing, that failed their handler's mod
 that had no handler, or that were not signed by the gateway. Replaying puts the
 original, still gateway-signed entry back into the agent's stream, so the agent
 checks and handles it like any other delivery (an unsigned or forged one is
-dead-lettered again). Dead letters the gateway wrote (internal errors) hold no
-bearer token, by design, so they cannot be replayed: the sender must resubmit.
+dead-lettered again). Dead letters the gateway wrote (internal errors) hold only
+metadata (claimed sender, message id, SHA-256 and size of the envelope), never the
+unscanned payload or the bearer token, so they cannot be replayed: the sender must
+resubmit.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class DeadLetter:
     message_type: str | None
     sender_id: str | None
     fields: dict[str, bytes]
+    envelope_sha256: str | None = None
+    envelope_bytes: int | None = None
 
     @property
     def replayable(self) -> bool:
@@ -61,6 +65,8 @@ class DeadLetter:
             "message_type": self.message_type,
             "sender": self.sender_id,
             "replayable": self.replayable,
+            "envelope_sha256": self.envelope_sha256,
+            "envelope_bytes": self.envelope_bytes,
         }
 
 
@@ -92,11 +98,17 @@ def _letter(entry_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLetter:
         stream=text("dlq_stream") or "",
         reason=text("dlq_reason") or "",
         error=text("dlq_error"),
-        message_id=claimed("message_id"),
+        message_id=claimed("message_id") or text("dlq_message_id"),
         message_type=claimed("message_type"),
-        sender_id=claimed("sender_id"),
+        sender_id=claimed("sender_id") or text("dlq_sender"),
         fields=fields,
+        envelope_sha256=text("dlq_envelope_sha256"),
+        envelope_bytes=_size(text("dlq_envelope_bytes")),
     )
+
+
+def _size(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 async def list_dead_letters(client: aioredis.Redis, *, count: int = 100) -> list[DeadLetter]:

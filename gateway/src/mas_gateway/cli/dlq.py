@@ -8,7 +8,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ..dlq import ReplayError, list_dead_letters, replay_dead_letter
+from ..dlq import DeadLetter, ReplayError, list_dead_letters, replay_dead_letter
 from .common import add_redis_option, run_async
 
 __all__ = ["register"]
@@ -40,7 +40,7 @@ def _list(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(letter.summary()))
                 continue
-            what = f"{letter.sender_id or '?'} -> {letter.stream} [{letter.message_type or '?'}]"
+            what = f"{letter.sender_id or '?'} -> {letter.stream} [{_what(letter)}]"
             error = f" ({letter.error})" if letter.error else ""
             print(f"{letter.entry_id}  {what}: {letter.reason}{error}")
         if not letters and not args.json:
@@ -48,6 +48,17 @@ def _list(args: argparse.Namespace) -> int:
         return 0
 
     return run_async(run())
+
+
+def _what(letter: DeadLetter) -> str:
+    """The message type, or for gateway dead letters (no payload) id, size and digest."""
+    if letter.message_type or letter.envelope_sha256 is None:
+        return letter.message_type or "?"
+    size = "?" if letter.envelope_bytes is None else str(letter.envelope_bytes)
+    return (
+        f"message {letter.message_id or 'unparsed'}, {size} bytes, "
+        f"sha256 {letter.envelope_sha256[:16]}"
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:
