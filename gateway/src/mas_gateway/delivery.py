@@ -30,6 +30,7 @@ from mas.envelope import (
 from mas.errors import MessageRejected, RateLimited
 
 from .context import MessageContext
+from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
 from .tracing import inject_trace
@@ -177,8 +178,8 @@ class Committer:
         try:
             return self.plan(ctx)
         except Exception:
-            log.exception(
-                "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
+            log_failure(
+                log, "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
             )
             reason = "internal gateway error while committing; the message was dead-lettered"
             accepted = ctx.rejection is None

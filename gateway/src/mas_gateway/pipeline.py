@@ -17,6 +17,7 @@ from mas.errors import MessageRejected
 
 from .context import MessageContext
 from .decisions import decision_for
+from .logsafe import log_failure
 from .stage import BatchStage, ScreeningStage, Stage
 from .tracing import stage_span, start_message_span
 
@@ -47,7 +48,7 @@ class Pipeline:
                 try:
                     await stage.prepare(live)
                 except Exception:
-                    log.exception("stage %s failed to prepare a batch; rejecting it", stage.name)
+                    log_failure(log, "stage %s failed to prepare a batch; rejecting it", stage.name)
                     for ctx in live:
                         _fail(ctx, stage.name)
                     live = []
@@ -63,7 +64,7 @@ class Pipeline:
                     ctx.rejection = rejection
                     ctx.annotations["stage"] = stage.name
                 except Exception:
-                    log.exception("stage %s failed on entry %s", stage.name, ctx.entry_id)
+                    log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
                     _fail(ctx, stage.name)
                 if index == 0:
                     start_message_span(ctx)  # the first stage parses the sender's trace context
@@ -84,7 +85,7 @@ class Pipeline:
             try:
                 await stage.screen(missed)
             except Exception:
-                log.exception("stage %s failed to screen rejected messages", stage.name)
+                log_failure(log, "stage %s failed to screen rejected messages", stage.name)
                 for ctx in missed:
                     ctx.withheld.update(stage.screened_fields)
 

@@ -33,6 +33,7 @@ from .context import MessageContext
 from .delivery import AuditBuilder, Committer
 from .dlp import DLPStage
 from .dlp_reload import DLPReloader
+from .logsafe import log_failure
 from .parsing import ParseStage
 from .pipeline import Pipeline
 from .policy import PolicyStore
@@ -264,7 +265,7 @@ class GatewayService:
             except Exception:
                 # Never stop consuming: the batch's entries stay pending and are taken over
                 # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
-                log.exception("a batch failed unexpectedly; its entries stay pending")
+                log_failure(log, "a batch failed unexpectedly; its entries stay pending")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
