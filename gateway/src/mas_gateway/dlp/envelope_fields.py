@@ -6,9 +6,12 @@ Each field is scanned as written and, when that differs, as words (``patient Joh
 Smith``) so that the recognizers see names written as identifiers. Redaction cannot
 apply to routing fields, so any finding that reaches its entity's threshold blocks,
 whatever the entity's action on the route. Agent ids are not scanned: they name
-registered agents. The message type and tracestate repeat from message to message,
-so their scans are cached like payloads; ids, nonce and traceparent are unique, so
-theirs are not.
+registered agents. Nor is traceparent: its grammar (fixed-length lower-case hex, set
+by tracing libraries) leaves no room for text written by a person, and read as
+digits a random span id is a Luhn-valid 16-digit "card number" about once in
+18,000 messages, which would block clean traffic. The message type and tracestate
+repeat from message to message, so their scans are cached like payloads; ids and
+nonce are unique, so theirs are not.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 ID_FIELDS = ("message_id", "correlation_id", "in_reply_to", "nonce")
-SCANNED_FIELDS = ("message_type", *ID_FIELDS, "trace.traceparent", "trace.tracestate")
+SCANNED_FIELDS = ("message_type", *ID_FIELDS, "trace.tracestate")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SEPARATORS = re.compile(r"[._:]+|-(?![0-9])|(?<![0-9])-")
 
@@ -81,13 +84,6 @@ def _texts(items: list[tuple[str, str | None, bool]]) -> FieldTexts:
     return FieldTexts(tuple(names), tuple(texts))
 
 
-def _traceparent_ids(value: str | None) -> list[tuple[str, str | None, bool]]:
-    """Trace id and parent id apart, so that each is seen as one hex run (decoded if text)."""
-    if not value:
-        return []
-    return [("trace.traceparent", part, False) for part in value.split("-")[1:3]]
-
-
 NO_TEXTS = EnvelopeTexts(FieldTexts((), ()), FieldTexts((), ()))
 
 
@@ -103,7 +99,6 @@ def field_texts(envelope: Envelope) -> EnvelopeTexts:
     unique = _texts(
         [
             *((name, getattr(envelope, name), True) for name in ID_FIELDS),
-            *_traceparent_ids(trace.get("traceparent")),
         ]
     )
     return EnvelopeTexts(repeating, unique)
