@@ -16,6 +16,20 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mas_gateway.embedded_redis import EmbeddedRedis
 
 
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the working directory or a MAS_* variable changes a test's outcome.
+
+    Each test runs in an empty directory with an empty home (a kept `mas demo`, a
+    gateway's witness file or credential files are never read) and no MAS_* settings.
+    """
+    for name in list(os.environ):
+        if name.startswith("MAS_") and name != "MAS_TEST_REDIS_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     """URL of a real Redis: MAS_TEST_REDIS_URL if set, else a server started for the session."""

@@ -102,10 +102,21 @@ def test_unparseable_submission_records_only_well_formed_claims() -> None:
     assert entry["envelope_sha256"] == hashlib.sha256(ctx.raw_envelope).hexdigest()
     assert entry["decision"] == "malformed"
 
-    ctx.raw_envelope = b'{"target_id": "bad target!", "message_type": "x.y", "data": {"k": 1}}'
+    ctx.raw_envelope = (
+        b'{"target_id": "doctor", "message_type": "patient.123-45-6789", "data": {"k": 1},'
+        b' "message_id": "123-45-6789", "correlation_id": "123-45-6789"}'
+    )
     entry = build(ctx)
-    assert (entry["target"], entry["type"]) == (None, "x.y")
+    assert entry["target"] == "doctor"
+    # DLP never scanned the claimed text fields of an unparsed envelope: none is recorded.
+    assert (entry["type"], entry["message_id"], entry["correlation_id"]) == (None, None, None)
     assert entry["payload_sha256"] == payload_digest({"k": 1})
+
+    # The claimed agent_id field never names the sender: only the outbox's owner does.
+    ctx.fields["agent_id"] = b"Maria Garcia 123-45-6789"
+    assert build(ctx)["sender"] == "mallory"
+    ctx.origin = ""
+    assert build(ctx)["sender"] is None
 
 
 async def test_append_entry_writes_the_exact_bytes(redis_client: aioredis.Redis) -> None:

@@ -64,6 +64,9 @@ class ProbeAgent:
     token: str
     key: Ed25519PrivateKey
     client: aioredis.Redis
+    """The agent's own connection."""
+    admin: aioredis.Redis
+    """The operator's connection it was provisioned through (for inspecting Redis)."""
 
     @classmethod
     async def provision(
@@ -71,7 +74,8 @@ class ProbeAgent:
     ) -> ProbeAgent:
         agent = await provision_agent(admin, agent_id, roles or [])
         client = connect_as(admin, agent.redis_username, agent.redis_password)
-        return cls(agent_id, agent.token, crypto.load_private_key(agent.private_key_b64), client)
+        key = crypto.load_private_key(agent.private_key_b64)
+        return cls(agent_id, agent.token, key, client, admin)
 
     def envelope(self, target: str, message_type: str, data: dict[str, Any], **kw: Any) -> Envelope:
         return Envelope(

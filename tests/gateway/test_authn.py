@@ -9,10 +9,13 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, ConnectionError
 
-from mas import keys
-from mas.envelope import sign_submission
+from mas import crypto, keys
+from mas.envelope import Envelope, dumps, sign_submission
+from mas.errors import Unauthenticated
 from mas.provisioning import revoke_agent, rotate_credentials
 from mas_gateway import GatewayService
+from mas_gateway.authn import AuthenticationStage
+from mas_gateway.context import MessageContext
 from mas_gateway.signing import write_signing_key
 
 from .helpers import ProbeAgent, connect_as, deliveries, gateway_settings, idle, notices
@@ -32,7 +35,7 @@ async def test_signed_submission_is_delivered_with_both_signatures(
     assert delivery.gateway.kind == "message"
     assert delivery.sender_envelope is not None  # unmodified: sender's own signature travels
     assert gateway.counts["delivered"] == 1
-    assert await redis_client.xlen("mas.gateway.ingress") == 0  # token not left in Redis
+    assert await redis_client.xlen(keys.agent_outbox("patient")) == 0  # token not left in Redis
 
 
 async def test_wrong_token_is_refused(
@@ -185,3 +188,28 @@ async def test_corrupt_registered_key_is_refused_not_crashed(
         await idle(gateway)
         assert await deliveries(redis_client, gateway, "doctor") == []
     assert gateway.counts["unauthenticated"] == 2
+
+
+async def test_replay_window_refuses_non_finite_timestamps_that_bypass_parsing(
+    redis_client: aioredis.Redis,
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    stage = AuthenticationStage(redis_client, replay_window_s=300, auto_provision=False)
+    for n, value in enumerate([float("nan"), float("inf"), float("-inf")]):
+        # The parser never builds such an envelope; the window check must not rely on it.
+        envelope = Envelope(sender_id="patient", target_id="doctor", message_type="t")
+        envelope = envelope.model_copy(update={"timestamp": value})  # not validated
+        raw = dumps({"probe": n})
+        ctx = MessageContext(
+            entry_id=f"1-{n}",
+            fields={
+                "envelope": raw,
+                "signature": crypto.sign(patient.key, raw).encode(),
+                "token": patient.token.encode(),
+            },
+            origin="patient",
+            raw_envelope=raw,
+            envelope=envelope,
+        )
+        with pytest.raises(Unauthenticated, match="not a finite number"):
+            await stage.check(ctx)

@@ -55,5 +55,7 @@ async def test_unexpected_errors_dead_letter_the_message_and_the_gateway_goes_on
     assert notice["code"] == 500 and notice["message_id"] == mid
     [(_, letter)] = await redis_client.xrange(keys.DLQ)
     assert b"token" not in letter, "a dead letter never keeps the bearer token"
+    assert b"envelope" not in letter and flag.encode() not in b"".join(letter.values())
+    assert letter[b"dlq_message_id"] == mid.encode() and letter[b"dlq_sender"] == b"patient"
     assert letter[b"dlq_reason"].startswith(b"internal gateway error")
     assert gateway.counts["dead_lettered"] == 1 and gateway.counts["delivered"] == 1

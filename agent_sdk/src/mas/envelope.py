@@ -17,11 +17,15 @@ A delivery is a stream entry on ``agent.stream:{target}`` with the fields
     sender_signature  the sender's signature of `sender_envelope`
 
 Agents never hand a handler an entry whose gateway signature does not verify.
+Submission bytes are parsed strictly (`mas.strict_json`) and every field other than
+``data`` follows a grammar (ids, nonce, timestamp range, W3C trace context).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 import uuid
 from typing import Any, Literal
@@ -30,17 +34,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import crypto
 from .errors import MalformedMessage, SignatureError
+from .strict_json import JSONRejected, loads_strict
+from .tracecontext import check_trace
 
 __all__ = [
     "AGENT_ID_PATTERN",
     "ENVELOPE_VERSION",
     "GATEWAY_SENDER",
+    "ID_PATTERN",
     "MESSAGE_TYPE_PATTERN",
+    "NONCE_PATTERN",
     "REJECTION_TYPE",
+    "TIMESTAMP_RANGE",
     "Delivery",
     "Envelope",
     "GatewayStamp",
@@ -57,6 +66,12 @@ __all__ = [
 ENVELOPE_VERSION = 1
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 MESSAGE_TYPE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$"
+ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+"""message_id, correlation_id and in_reply_to."""
+NONCE_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
+TIMESTAMP_RANGE = (946_684_800.0, 4_102_444_800.0)
+"""Unix seconds from 2000-01-01 (inclusive) to 2100-01-01 (exclusive), UTC."""
+_ID = re.compile(ID_PATTERN)
 GATEWAY_SENDER = "mas.gateway"
 REJECTION_TYPE = "mas.rejected"
 
@@ -77,17 +92,45 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1] = ENVELOPE_VERSION
-    message_id: str = Field(default_factory=new_message_id, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    message_id: str = Field(default_factory=new_message_id, pattern=ID_PATTERN)
     sender_id: str = Field(pattern=AGENT_ID_PATTERN)
     target_id: str = Field(pattern=AGENT_ID_PATTERN)
     message_type: str = Field(pattern=MESSAGE_TYPE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     timestamp: float = Field(default_factory=time.time)
-    nonce: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=16, max_length=64)
-    correlation_id: str | None = Field(default=None, max_length=64)
-    in_reply_to: str | None = Field(default=None, max_length=64)
+    nonce: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=NONCE_PATTERN)
+    correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    in_reply_to: str | None = Field(default=None, pattern=ID_PATTERN)
     expects_reply: bool = False
     trace: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _exact_version(cls, value: Any) -> Any:
+        if type(value) is not int:  # true and 1.0 equal 1 in Python, not on the wire
+            raise ValueError("v must be the integer 1")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _sane_timestamp(cls, value: float) -> float:
+        low, high = TIMESTAMP_RANGE
+        if not math.isfinite(value):
+            raise ValueError("timestamp must be a finite number")
+        if not low <= value < high:
+            hint = " (it looks like milliseconds)" if low * 1000 <= value < high * 1000 else ""
+            raise ValueError(
+                f"timestamp must be Unix seconds from 2000-01-01 to 2100-01-01 UTC{hint}"
+            )
+        return value
+
+    @field_validator("trace", mode="before")
+    @classmethod
+    def _trace_context(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("trace must be an object")
+        check_trace(value)  # pyright: ignore[reportUnknownArgumentType]
+        return value
 
 
 class GatewayStamp(BaseModel):
@@ -127,30 +170,42 @@ def decode_fields(fields: dict[Any, Any]) -> dict[str, bytes]:
 
 
 def _error_summary(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "envelope"
-        parts.append(f"{loc}: {err['msg']}")
+    """Field names and messages, never values (nor keys the sender made up)."""
+    parts: list[str] = []
+    unknown = 0
+    for err in exc.errors():
+        if err["type"] == "extra_forbidden":
+            unknown += 1
+            continue
+        if len(parts) < 5:
+            field = str(err["loc"][0]) if err["loc"] else "envelope"
+            message = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{field}: {message}")
+    if unknown:
+        parts.append(f"{unknown} unknown field(s)")
     return "; ".join(parts)
 
 
 def parse_envelope(raw: bytes) -> Envelope:
-    """Parse submission bytes; `MalformedMessage` names what is wrong (never the values)."""
+    """Parse submission bytes strictly; `MalformedMessage` names what is wrong (never values).
+
+    The bytes must be strict JSON (`mas.strict_json`) and every field must have its
+    exact type (no coercion), so the envelope is the one object the bytes can mean.
+    """
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(
-            f"envelope is not valid JSON: {getattr(exc, 'msg', 'bad encoding')}"
-        ) from exc
+        obj = loads_strict(raw)
+    except JSONRejected as exc:
+        raise MalformedMessage(f"envelope is not strict JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise MalformedMessage("envelope must be a JSON object")
     try:
-        return Envelope.model_validate(obj)
+        return Envelope.model_validate(obj, strict=True)
     except ValidationError as exc:
-        message_id = obj.get("message_id") if isinstance(obj.get("message_id"), str) else None
+        raw_id = obj.get("message_id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        message_id = raw_id if isinstance(raw_id, str) and _ID.fullmatch(raw_id) else None
         raise MalformedMessage(
             f"invalid envelope: {_error_summary(exc)}", message_id=message_id
-        ) from exc
+        ) from None
 
 
 def sign_submission(envelope: Envelope, key: Ed25519PrivateKey, token: str) -> dict[str, bytes]:

@@ -10,6 +10,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from . import keys
 from .envelope import Envelope
+from .tracecontext import TRACE_KEYS, check_trace
 
 __all__ = ["consumer_span", "current_trace_context", "producer_span"]
 
@@ -17,10 +18,23 @@ _tracer = trace.get_tracer("mas")
 
 
 def current_trace_context() -> dict[str, str]:
-    """W3C trace context (traceparent, tracestate) of the current span, for the envelope."""
+    """W3C trace context (traceparent, tracestate) of the current span, for the envelope.
+
+    Other propagated headers (baggage, vendor formats) are not sent: the gateway accepts
+    only the W3C grammar. A context that breaks it is dropped (tracing is best effort).
+    """
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    return carrier
+    context = {k: v for k, v in carrier.items() if k in TRACE_KEYS}
+    try:
+        check_trace(context)
+    except ValueError:
+        context.pop("tracestate", None)
+        try:
+            check_trace(context)
+        except ValueError:
+            return {}
+    return context
 
 
 @contextmanager

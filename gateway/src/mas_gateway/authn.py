@@ -6,10 +6,13 @@ the stored hash; the signature verifies with the registered public key; the
 timestamp is within the replay window of the gateway clock; and its nonce was
 never seen before (the nonce is bound to the outbox entry, so a gateway that
 takes over a crashed peer's entry can process it again without calling it a replay).
+The nonce key holds a digest of the nonce, never the nonce: DLP has not scanned it yet.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -22,7 +25,12 @@ from mas.errors import SignatureError, Unauthenticated
 from .context import MessageContext
 from .registry import AgentRecord, fetch_records
 
-__all__ = ["AuthenticationStage"]
+__all__ = ["AuthenticationStage", "nonce_digest"]
+
+
+def nonce_digest(nonce: str) -> str:
+    """The part of the nonce key that stands for the nonce (128 bits of its SHA-256)."""
+    return hashlib.sha256(nonce.encode("utf-8")).hexdigest()[:32]
 
 
 class AuthenticationStage:
@@ -91,7 +99,9 @@ class AuthenticationStage:
         except SignatureError:
             return Unauthenticated("signature does not verify", message_id=mid)
         skew = abs(self._clock() - envelope.timestamp)
-        if skew > self._window:
+        if not math.isfinite(skew):  # parsing refuses these; never trust a NaN comparison
+            return Unauthenticated("timestamp is not a finite number", message_id=mid)
+        if not skew <= self._window:
             return Unauthenticated(
                 f"timestamp is {skew:.0f} s from the gateway clock; "
                 f"the replay window is {self._window:.0f} s",
@@ -106,7 +116,7 @@ class AuthenticationStage:
             for ctx in batch:
                 assert ctx.envelope is not None
                 pipe.set(
-                    keys.nonce(ctx.envelope.sender_id, ctx.envelope.nonce),
+                    keys.nonce(ctx.envelope.sender_id, nonce_digest(ctx.envelope.nonce)),
                     ctx.entry_id,
                     nx=True,
                     ex=ttl,

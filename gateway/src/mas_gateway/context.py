@@ -55,6 +55,8 @@ class MessageContext:
     dlp_findings: list[DLPFinding] = field(default_factory=list)
     dlp_action: str | None = None
     redacted_paths: list[str] = field(default_factory=list)
+    withheld: set[str] = field(default_factory=set)
+    """Envelope fields DLP found sensitive data in: no audit entry, notice or log holds them."""
 
     rejection: MessageRejected | None = None
     decision: str | None = None
@@ -76,8 +78,28 @@ class MessageContext:
 
     @property
     def message_id(self) -> str | None:
-        """The envelope's message id once parsed."""
-        return self.envelope.message_id if self.envelope is not None else None
+        """The envelope's message id once parsed (None when withheld)."""
+        return self.recordable("message_id")
+
+    def scrub(self, text: str) -> str:
+        """`text` (e.g. a rejection reason) with the value of every withheld field replaced."""
+        if self.envelope is None:
+            return text
+        for name in sorted(self.withheld):
+            if name.startswith("trace."):
+                value = self.envelope.trace.get(name.removeprefix("trace."))
+            else:
+                value = getattr(self.envelope, name, None)
+            if isinstance(value, str) and value:
+                text = text.replace(value, "<withheld>")
+        return text
+
+    def recordable(self, name: str) -> str | None:
+        """A text field of the parsed envelope, or None when absent or `withheld`."""
+        if self.envelope is None or name in self.withheld:
+            return None
+        value = getattr(self.envelope, name, None)
+        return value if isinstance(value, str) else None
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the gateway started on this entry."""

@@ -3,13 +3,15 @@
 For every outbox entry, one script call acknowledges and deletes the entry and
 appends, in the same atomic step: the signed delivery (or the signed rejection
 notice to the sender), the audit entry, and a dead letter when the gateway itself
-failed on the message. If another gateway has taken the entry over meanwhile,
-nothing is written.
+failed on the message (metadata only: the payload was not scanned). If another
+gateway has taken the entry over meanwhile, nothing is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 
 from mas import keys
 from mas.envelope import (
+    AGENT_ID_PATTERN,
     GATEWAY_SENDER,
     REJECTION_TYPE,
     Envelope,
@@ -27,6 +30,7 @@ from mas.envelope import (
 from mas.errors import MessageRejected, RateLimited
 
 from .context import MessageContext
+from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
 from .tracing import inject_trace
@@ -36,6 +40,7 @@ __all__ = ["Committer", "Outcome"]
 log = logging.getLogger(__name__)
 
 AuditBuilder = Callable[[MessageContext], bytes]
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,12 @@ class Committer:
 
     def notice_fields(self, ctx: MessageContext, rejection: MessageRejected) -> dict[str, bytes]:
         """Signed rejection notice addressed to the sender."""
+        correlation_id = ctx.recordable("correlation_id")
         data: dict[str, object] = {
             "code": rejection.code,
-            "reason": rejection.reason,
+            "reason": ctx.scrub(rejection.reason),
             "message_id": ctx.message_id,
-            "correlation_id": ctx.envelope.correlation_id if ctx.envelope else None,
+            "correlation_id": correlation_id,
         }
         if isinstance(rejection, RateLimited):
             data["retry_after"] = rejection.retry_after
@@ -115,7 +121,7 @@ class Committer:
             target_id=ctx.origin or ctx.sender_id,
             message_type=REJECTION_TYPE,
             data=data,
-            correlation_id=ctx.envelope.correlation_id if ctx.envelope else None,
+            correlation_id=correlation_id,
             in_reply_to=ctx.message_id,
         )
         stamp = GatewayStamp(
@@ -127,16 +133,24 @@ class Committer:
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
 
     def dead_letter_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
-        """The entry as a dead letter, without its bearer token."""
-        fields = {k: v for k, v in ctx.fields.items() if k != "token"}
-        fields.update(
-            {
-                "dlq_reason": reason.encode(),
-                "dlq_source": f"gateway:{self._gateway_id}".encode(),
-                "dlq_stream": ctx.outbox.encode(),
-                "dlq_entry_id": ctx.entry_id.encode(),
-            }
-        )
+        """Metadata of an entry the gateway failed on: never its payload, token or signature.
+
+        The envelope is unscanned (the gateway failed before or while scanning it), so
+        the dead letter names it by digest and size; the sender resubmits it.
+        """
+        envelope = ctx.fields.get("envelope", b"")
+        fields = {
+            "dlq_reason": reason.encode(),
+            "dlq_source": f"gateway:{self._gateway_id}".encode(),
+            "dlq_stream": ctx.outbox.encode(),
+            "dlq_entry_id": ctx.entry_id.encode(),
+            "dlq_envelope_sha256": hashlib.sha256(envelope).hexdigest().encode(),
+            "dlq_envelope_bytes": str(len(envelope)).encode(),
+        }
+        if _AGENT_ID.fullmatch(ctx.sender_id):
+            fields["dlq_sender"] = ctx.sender_id.encode()
+        if ctx.message_id is not None:
+            fields["dlq_message_id"] = ctx.message_id.encode()
         return fields
 
     def plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
@@ -165,8 +179,8 @@ class Committer:
         try:
             return self.plan(ctx)
         except Exception:
-            log.exception(
-                "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
+            log_failure(
+                log, "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
             )
             reason = "internal gateway error while committing; the message was dead-lettered"
             accepted = ctx.rejection is None

@@ -59,6 +59,9 @@ class DeadLetter:
     message_type: str | None
     sender_id: str | None
     fields: dict[str, bytes]
+    envelope_sha256: str | None = None
+    """For the gateway's letters, which hold no envelope: its digest and size."""
+    envelope_bytes: int | None = None
 
     @property
     def name(self) -> str:
@@ -81,6 +84,8 @@ class DeadLetter:
             "message_type": self.message_type,
             "sender": self.sender_id,
             "replayable": self.replayable,
+            "envelope_sha256": self.envelope_sha256,
+            "envelope_bytes": self.envelope_bytes,
         }
 
 
@@ -96,8 +101,8 @@ def _claimed(fields: dict[str, bytes]) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         parsed = {}
     out = parsed if isinstance(parsed, dict) else {}
-    for name in ("message_id", "message_type", "sender_id"):
-        meta = fields.get(f"{_META_PREFIX}{name}")
+    for name, meta_name in (("message_id", "message_id"), ("sender_id", "sender")):
+        meta = fields.get(f"{_META_PREFIX}{meta_name}")
         if meta is not None and name not in out:
             out[name] = as_text(meta)
     return out
@@ -124,7 +129,13 @@ def _letter(owner: str, entry_id: bytes | str, raw: dict[Any, Any]) -> DeadLette
         message_type=field("message_type"),
         sender_id=field("sender_id"),
         fields=fields,
+        envelope_sha256=text("dlq_envelope_sha256"),
+        envelope_bytes=_size(text("dlq_envelope_bytes")),
     )
+
+
+def _size(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 async def list_dead_letters(client: aioredis.Redis, *, count: int = 100) -> list[DeadLetter]:

@@ -31,6 +31,7 @@ from .context import MessageContext
 from .delivery import AuditBuilder, Committer
 from .dlp import DLPStage
 from .dlp_reload import DLPReloader
+from .logsafe import log_failure
 from .outboxes import Outboxes, Submission
 from .parsing import ParseStage
 from .pipeline import Pipeline
@@ -268,7 +269,7 @@ class GatewayService:
             except Exception:
                 # Never stop consuming: the batch's entries stay pending and are taken over
                 # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
-                log.exception("a batch failed unexpectedly; its entries stay pending")
+                log_failure(log, "a batch failed unexpectedly; its entries stay pending")
                 await backoff.wait()
 
     async def _reclaim_loop(self) -> None:
@@ -341,14 +342,16 @@ class GatewayService:
     def _log_decision(self, ctx: MessageContext) -> None:
         envelope = ctx.envelope
         route = (
-            f"{envelope.sender_id} -> {envelope.target_id} [{envelope.message_type}]"
+            f"{envelope.sender_id} -> {envelope.target_id} "
+            f"[{ctx.recordable('message_type') or 'withheld'}]"
             if envelope
             else f"{ctx.sender_id or '?'} -> ?"
         )
         if ctx.rejection is None:
             log.debug("%s %s", ctx.decision, route)
         else:
-            log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, ctx.rejection.reason)
+            reason = ctx.scrub(ctx.rejection.reason)
+            log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, reason)
 
     async def wait_idle(self) -> None:
         """Wait until no outbox has unread or pending entries (for tests and demos).

@@ -45,7 +45,8 @@ class GatewaySettings(BaseSettings):
     gateway_id: str = Field(default_factory=_default_gateway_id)
     signing_key_path: Path = Path(".mas/gateway_signing_key")
     auto_provision: bool = False
-    """Accept agents that registered their own key (development and tests only)."""
+    """Development: accept auto-provisioned agents, create a missing signing key, only warn on
+    least-privilege problems."""
 
     batch_size: int = Field(default=64, ge=1, le=10_000)
     block_ms: int = Field(default=500, ge=1)

@@ -9,11 +9,11 @@ treated as a rejection too: the gateway fails closed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from .context import MessageContext
 
-__all__ = ["BatchStage", "Stage"]
+__all__ = ["BatchStage", "ScreeningStage", "Stage"]
 
 
 @runtime_checkable
@@ -33,4 +33,16 @@ class BatchStage(Stage, Protocol):
 
     async def prepare(self, batch: Sequence[MessageContext]) -> None:
         """Pre-compute results for every context of the batch (e.g. one NLP pass)."""
+        ...
+
+
+@runtime_checkable
+class ScreeningStage(Stage, Protocol):
+    """A stage that also looks at messages rejected before they reached it."""
+
+    screened_fields: ClassVar[tuple[str, ...]]
+    """Envelope fields withheld from every record when screening fails (fail closed)."""
+
+    async def screen(self, batch: Sequence[MessageContext]) -> None:
+        """Record what the stage must know of messages it will not check (no rejection)."""
         ...

@@ -59,6 +59,12 @@ def end_message_span(ctx: MessageContext) -> None:
     span = ctx.span
     if span is None:
         return
+    if ctx.withheld:  # DLP found sensitive data in these fields: the span keeps none of it
+        if "message_type" in ctx.withheld:
+            span.update_name("process withheld")
+            span.set_attribute("mas.message_type", "withheld")
+        if "message_id" in ctx.withheld:
+            span.set_attribute("messaging.message.id", ctx.entry_id)
     span.set_attribute("mas.decision", ctx.decision or "unknown")
     if ctx.rejection is not None:
         span.set_attribute("mas.rejection.code", ctx.rejection.code)

@@ -3,7 +3,9 @@
 An entry names the message (id, sender, target, type), the decision and its code, the
 policy rule and version that decided, shadow-rule verdicts, DLP entity types with their
 counts and JSON paths, the SHA-256 of the submitted payload, the gateway and its key,
-and the latency. It never holds the payload or any value found in it.
+and the latency. It never holds the payload or any value found in it: envelope fields
+in which DLP found sensitive data are recorded as null, and of an envelope that did
+not parse only the claimed sender and target (when they are well-formed agent ids).
 
 ``payload_sha256`` is SHA-256 over the canonical JSON (`canonical_json`) of the ``data``
 object as submitted, so whoever holds the original payload can show it is the one
@@ -22,7 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from mas import keys
-from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
+from mas.envelope import AGENT_ID_PATTERN
 
 from ..context import MessageContext
 from ..decisions import DECISION_BY_CODE, DECISIONS, decision_for
@@ -45,7 +47,6 @@ ENTRY_FIELD = "entry"
 """Name of the stream field holding the entry bytes in ``audit:messages``."""
 
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
-_MESSAGE_TYPE = re.compile(MESSAGE_TYPE_PATTERN)
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MAX_CLAIMED = 128
 
@@ -103,19 +104,17 @@ def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> b
     envelope = ctx.envelope
     submitted = _submitted(ctx.raw_envelope)
     decision = _decision(ctx)
-    if envelope is not None:
-        message_id: str | None = envelope.message_id
+    if envelope is not None:  # fields DLP found sensitive data in are withheld (None)
+        message_id: str | None = ctx.message_id
         target: str | None = envelope.target_id
-        message_type: str | None = envelope.message_type
-        correlation_id = _matching(envelope.correlation_id, _MESSAGE_ID)
+        message_type: str | None = ctx.recordable("message_type")
+        correlation_id = _matching(ctx.recordable("correlation_id"), _MESSAGE_ID)
         sender = envelope.sender_id
-    else:
+    else:  # unparsed: no claimed text field is recorded (DLP never scanned one)
         claimed = submitted or {}
-        message_id = _matching(claimed.get("message_id"), _MESSAGE_ID)
+        message_id = message_type = correlation_id = None
         target = _matching(claimed.get("target_id"), _AGENT_ID)
-        message_type = _matching(claimed.get("message_type"), _MESSAGE_TYPE)
-        correlation_id = _matching(claimed.get("correlation_id"), _MESSAGE_ID)
-        sender = ctx.sender_id[:_MAX_CLAIMED]
+        sender = _matching(ctx.sender_id[:_MAX_CLAIMED], _AGENT_ID)
     if submitted is not None and "data" in submitted:
         payload_sha256: str | None = payload_digest(submitted["data"])
     else:

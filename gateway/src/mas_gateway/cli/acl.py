@@ -76,12 +76,13 @@ def _write_private(path: Path, text: str) -> None:
 def _apply(args: argparse.Namespace) -> int:
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
+        out_dir: Path | None = args.out_dir
         try:
             for principal in (acl.gateway_principal(), acl.service_principal()):
-                password = generate_password() if args.out_dir is not None else None
+                password = generate_password() if out_dir is not None else None
                 await create_principal(client, principal, password)
-                if password is not None:
-                    out = args.out_dir / f"{principal.username}.url"
+                if out_dir is not None and password is not None:
+                    out = out_dir / f"{principal.username}.url"
                     _write_private(
                         out, with_credentials(args.redis_url, principal.username, password)
                     )

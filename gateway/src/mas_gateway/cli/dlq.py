@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from mas import crypto
 
-from ..dlq import ReplayError, list_dead_letters, replay_dead_letter
+from ..dlq import DeadLetter, ReplayError, list_dead_letters, replay_dead_letter
 from .common import add_gateway_key_option, add_redis_option, pinned_gateway_keys, run_async
 
 __all__ = ["register"]
@@ -45,7 +45,7 @@ def _list(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(letter.summary()))
                 continue
-            what = f"{letter.sender_id or '?'} -> {letter.owner} [{letter.message_type or '?'}]"
+            what = f"{letter.sender_id or '?'} -> {letter.owner} [{_what(letter)}]"
             error = f" ({letter.error})" if letter.error else ""
             print(f"{letter.name}  {what}: {letter.reason}{error}")
         if not letters and not args.json:
@@ -53,6 +53,17 @@ def _list(args: argparse.Namespace) -> int:
         return 0
 
     return run_async(run())
+
+
+def _what(letter: DeadLetter) -> str:
+    """The message type, or for gateway dead letters (no payload) id, size and digest."""
+    if letter.message_type or letter.envelope_sha256 is None:
+        return letter.message_type or "?"
+    size = "?" if letter.envelope_bytes is None else str(letter.envelope_bytes)
+    return (
+        f"message {letter.message_id or 'unparsed'}, {size} bytes, "
+        f"sha256 {letter.envelope_sha256[:16]}"
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
         "--auto-provision",
         action="store_true",
         default=None,
-        help="accept agents that register their own key (development only)",
+        help="development: accept auto-provisioned agents, create a missing signing key",
     )
     gateway.add_argument("--log-level", default="INFO")
     gateway.set_defaults(func=_run_gateway)
