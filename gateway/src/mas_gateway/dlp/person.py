@@ -20,16 +20,32 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from .document import AnalysisDocument, DocArtifacts
+from .lexicon import english_verbs, lexicon
+from .person_evidence import (
+    LEET,
+    SCORE,
+    has_negative,
+    multi_word_score,
+    person_cue,
+    single_word_score,
+)
 from .tables import table_cells
 
-__all__ = ["NAME_TRIGGER", "PersonNameRecognizer", "name_candidates", "name_span"]
+__all__ = [
+    "NAME_TRIGGER",
+    "PersonNameRecognizer",
+    "PersonTrigger",
+    "name_candidates",
+    "name_span",
+]
 
 _NAME_WORD = (
-    r"(?:\p{Lu}['\u2019])?\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:['\u2019\-]\p{Lu}?\p{Ll}+)*"
-    r"(?![\p{L}\p{N}])"
+    r"(?:(?:[ae]l|[AE]l)[-\u2010])?(?:\p{Lu}['\u2019])?\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?"
+    r"(?:['\u2019\-]\p{Lu}?\p{Ll}+)*(?![\p{L}\p{N}])"
 )
 _PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|ibn|al|el|dos|das|ter|ten)"
-_INITIAL = r"\p{Lu}\."
+# An initial: "J." anywhere in a name, or "J" between two name words ("Ann J Lee").
+_INITIAL = r"(?:\p{Lu}\.|\p{Lu}(?=[ \t]+\p{Lu}\p{Ll}))"
 _NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
 _NAME = rf"{_NAME_PART}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{1,3}}"
 _NAME_RE = regex.compile(rf"^{_NAME}$")
@@ -99,6 +115,9 @@ _NOT_NAMES = _wordset(
     "health center centre group team department office service services support account "
     "new old north south east west general internal family care insurance review report "
     "summary note notes update request response error warning info debug "
+    "christmas easter halloween thanksgiving hanukkah diwali ramadan eid "
+    "yesterday today tomorrow tonight also then yes no ok okay maybe perhaps sadly luckily "
+    "hopefully finally meanwhile anyway apparently unfortunately fortunately "
     "st ave blvd rd ln hwy pkwy boulevard parkway highway way plaza square court ct place "
     "terrace circle trail"
 )
@@ -227,9 +246,65 @@ def _plain_name_word(word: str) -> bool:
     )
 
 
+# A run of capitalised name words (particles and initials inside): lexicon candidates.
+_RUN = regex.compile(
+    rf"(?<![\p{{L}}\p{{N}}_@./\\-]){_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{0,3}}"
+)
+# Two lower-case words (digits allowed for leetspeak) that may be a name typed carelessly.
+_LOWER_PAIR = regex.compile(
+    r"(?<![\p{L}\p{N}_@./-])(?P<a>(?=[013457@$]*\p{Ll}[013457@$]*\p{Ll})[\p{Ll}013457@$]{3,})"
+    r"[ \t]+(?P<b>(?=[013457@$]*\p{Ll}[013457@$]*\p{Ll})[\p{Ll}013457@$]{3,})"
+    r"(?![\p{L}\p{N}_@-])"
+)
+_WORD_SPLIT = regex.compile(rf"{_NAME_WORD}")
+
+
+def _single_words(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Each capitalised name word inside text[start:end]."""
+    for m in _WORD_SPLIT.finditer(text, start, end):
+        if m.group().lower() not in _NOT_NAMES:
+            yield m.start(), m.end()
+
+
+def _label_at(labels: list[tuple[int, int, str]], start: int, end: int) -> str:
+    """The spaCy label of an entity overlapping [start, end), PERSON first; '' if none."""
+    found = ""
+    for s, e, label in labels:
+        if s < end and start < e:
+            if label in PersonNameRecognizer.PERSON_LABELS:
+                return label
+            found = found or label
+    return found
+
+
+_CAPITALISED = regex.compile(r"(?<![\p{L}\p{N}_])\p{Lu}[\p{Ll}'\u2019-]+(?![\p{L}\p{N}_])")
+
+
 def name_candidates(text: str) -> bool:
-    """True when `text` holds a name-shaped run of words (so spaCy's NER is worth running)."""
-    return _CANDIDATE.search(text) is not None
+    """True when `text` may hold a name (so spaCy's NER is worth running on it).
+
+    A name-shaped run of capitalised words, a capitalised word that is a known name or
+    no everyday word, or two lower-case known names in a row.
+    """
+    if _CANDIDATE.search(text) is not None:
+        return True
+    lex = lexicon()
+    for m in _CAPITALISED.finditer(text):
+        word = m.group()
+        if lex.is_name(word) or not lex.ambiguous(word):
+            return True
+    for m in _LOWER_PAIR.finditer(text, overlapped=True):
+        if lex.is_given(m.group("a").translate(LEET)) and lex.is_name(m.group("b").translate(LEET)):
+            return True
+    return False
+
+
+class PersonTrigger:
+    """The pre-screen's test for PERSON: `search(text)` is truthy when a name may be there."""
+
+    def search(self, text: str) -> bool | None:
+        """True when `name_candidates` holds, else None (the shape of ``re.search``)."""
+        return True if name_candidates(text) or _LOWER_INTRO.search(text) else None
 
 
 def _is_eponym(doc: str, start: int, end: int) -> bool:
@@ -242,6 +317,8 @@ class PersonNameRecognizer(LocalRecognizer):
     """Person names from spaCy entities, honorifics, introductions and person fields."""
 
     PERSON_LABELS = frozenset({"PERSON", "PER"})
+    model: str = ""
+    """The spaCy pipeline whose lemmatizer lists English verbs (set by the analyzer)."""
     OTHER_LABELS = frozenset(
         {"ORG", "FAC", "GPE", "NORP", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT", "LAW"}
     )
@@ -266,14 +343,30 @@ class PersonNameRecognizer(LocalRecognizer):
         found: dict[tuple[int, int], float] = {}
         document = nlp_artifacts.document if isinstance(nlp_artifacts, DocArtifacts) else None
         ents = nlp_artifacts.entities if nlp_artifacts is not None else []
-        for ent in ents:
-            label = str(ent.label_)
+        labels = [(e.start_char, e.end_char, str(e.label_)) for e in ents]
+        lex = lexicon()
+        verbs = english_verbs(self.model) if self.model else frozenset()
+
+        def keep(s: int, e: int, score: float) -> None:
+            if score > found.get((s, e), 0.0):
+                found[(s, e)] = score
+
+        for s0, e0, label in labels:
             if label not in self.PERSON_LABELS and label not in self.OTHER_LABELS:
                 continue
-            span = name_span(text[ent.start_char : ent.end_char])
+            span = name_span(text[s0:e0])
             if span is None:
+                last = text[s0:e0].split()[-1:] or [""]
+                if last[0].lower() in _THING_NOUNS or _is_eponym(text, s0, e0):
+                    continue
+                if has_negative(text, s0, e0):
+                    continue
+                if label in self.PERSON_LABELS:
+                    for s, e in _single_words(text, s0, e0):
+                        score = single_word_score(lex, text, s, e, ner=True, verbs=verbs)
+                        keep(s, e, score)
                 continue
-            s, e = ent.start_char + span[0], ent.start_char + span[1]
+            s, e = s0 + span[0], s0 + span[1]
             if label in self.PERSON_LABELS:
                 score = 0.85
             elif self._has_cue(text, s, e, document):
@@ -281,14 +374,73 @@ class PersonNameRecognizer(LocalRecognizer):
             else:
                 continue
             if not _historical(text, s, e):
-                found[(s, e)] = max(found.get((s, e), 0.0), score)
+                keep(s, e, score)
+        for s, e, score in self._lexical(text, labels, verbs):
+            keep(s, e, score)
         for s, e, score in self._cued(text, document):
-            found[(s, e)] = max(found.get((s, e), 0.0), score)
+            keep(s, e, score)
         return [
             self._result(s, e, score)
             for (s, e), score in found.items()
             if not _is_eponym(text, s, e)
+            and not _historical(text, s, e)
+            and not has_negative(text, s, e)
         ]
+
+    def _lexical(
+        self, text: str, labels: list[tuple[int, int, str]], verbs: frozenset[str]
+    ) -> Iterator[tuple[int, int, float]]:
+        """Names found through the lexicon: capitalised runs, lower-case and leetspeak pairs."""
+        lex = lexicon()
+        for m in _RUN.finditer(text):
+            s, e = m.start(), m.end()
+            label = _label_at(labels, s, e)
+            ner = label in self.PERSON_LABELS
+            other = label if label in self.OTHER_LABELS else ""
+            words = m.group().split()
+            if words[-1].lower() in _THING_NOUNS or _is_eponym(text, s, e):
+                continue
+            if len(words) == 1:
+                yield (
+                    s,
+                    e,
+                    single_word_score(lex, text, s, e, ner=ner, other_label=other, verbs=verbs),
+                )
+                continue
+            span = name_span(m.group())
+            if span is None:
+                if has_negative(text, s, e):
+                    continue
+                for ws, we in _single_words(text, s, e):
+                    yield (
+                        ws,
+                        we,
+                        single_word_score(
+                            lex, text, ws, we, ner=ner, other_label=other, verbs=verbs
+                        ),
+                    )
+                continue
+            s, e = s + span[0], s + span[1]
+            score = multi_word_score(lex, text, s, e, text[s:e].split())
+            if other and person_cue(text, s, e) < SCORE["strong_cue"]:
+                score = min(score, SCORE["other_label_cap"])
+            yield s, e, score
+        for m in _LOWER_PAIR.finditer(text, overlapped=True):
+            first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
+            if not first.isalpha() or not last.isalpha():
+                continue
+            if lex.ambiguous(first) or lex.ambiguous(last):
+                continue
+            cue = person_cue(text, m.start(), m.end())
+            if lex.is_given(first) and lex.is_name(last):
+                yield m.start(), m.end(), 0.6 + cue
+            elif (
+                (lex.is_given(first) or lex.is_family(last))
+                and cue >= SCORE["strong_cue"]
+                and _plain_name_word(first)
+                and _plain_name_word(last)
+            ):
+                yield m.start(), m.end(), 0.6
 
     def _cued(
         self, text: str, document: AnalysisDocument | None
@@ -315,9 +467,10 @@ class PersonNameRecognizer(LocalRecognizer):
 
     @staticmethod
     def _lower_case(text: str) -> Iterator[tuple[int, int, float]]:
+        lex = lexicon()
         for m in _LOWER_INTRO.finditer(text):
             words = m.group("name").split()
-            if all(_plain_name_word(w) for w in words):
+            if all(_plain_name_word(w) for w in words) and lex.is_name(words[0]):
                 yield m.start("name"), m.end("name"), 0.7
 
     @staticmethod
