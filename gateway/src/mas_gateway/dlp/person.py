@@ -24,6 +24,7 @@ from .lexicon import english_verbs, lexicon
 from .person_evidence import (
     LEET,
     SCORE,
+    greeted,
     has_negative,
     multi_word_score,
     person_cue,
@@ -294,7 +295,10 @@ def name_candidates(text: str) -> bool:
         if lex.is_name(word) or not lex.ambiguous(word):
             return True
     for m in _LOWER_PAIR.finditer(text, overlapped=True):
-        if lex.is_given(m.group("a").translate(LEET)) and lex.is_name(m.group("b").translate(LEET)):
+        first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
+        if (lex.is_given(first) and not lex.ambiguous(first)) or (
+            lex.is_family(last) and not lex.ambiguous(last)
+        ):
             return True
     return False
 
@@ -421,10 +425,12 @@ class PersonNameRecognizer(LocalRecognizer):
                     )
                 continue
             s, e = s + span[0], s + span[1]
-            score = multi_word_score(lex, text, s, e, text[s:e].split())
+            score = multi_word_score(lex, text, s, e, text[s:e].split(), unlabelled=not label)
             if other and person_cue(text, s, e) < SCORE["strong_cue"]:
                 score = min(score, SCORE["other_label_cap"])
             yield s, e, score
+        for s, e in greeted(lex, text):
+            yield s, e, 0.7
         for m in _LOWER_PAIR.finditer(text, overlapped=True):
             first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
             if not first.isalpha() or not last.isalpha():

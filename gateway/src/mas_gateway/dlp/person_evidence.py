@@ -19,6 +19,7 @@ __all__ = [
     "LEET",
     "PLACE_LABELS",
     "SCORE",
+    "greeted",
     "has_negative",
     "multi_word_score",
     "person_cue",
@@ -34,6 +35,7 @@ SCORE = {
     "weak_cue": 0.15,
     "possessive": 0.15,
     "middle_initial": 0.2,
+    "particle": 0.15,
     "other_label": -0.25,
     "other_label_cap": 0.55,
     "sentence_start_ambiguous": -0.2,
@@ -49,6 +51,8 @@ _CUE_BEFORE_STRONG = regex.compile(
     r"text|texted|ping|pinged|meet|met|meeting|cc|bcc|invite|invited|thank|thanks|hey|hi|"
     r"hello|dear|congrats|congratulate|remind|reminded|visit|visited|marry|married|hug|miss|"
     r"paid|pay|love|lunch with|dinner with|talked to|spoke to|spoke with|talk to|signed by|"
+    r"shouted at|yelled at|screamed at|waved at|smiled at|laughed at|angry with|mad at|"
+    r"did|can|could|would|should|does|has|have|will|"
     r"on behalf of|attn|attention|regards|cheers|best|sincerely)\b,?[ \t]*$)"
 )
 _CUE_BEFORE_WEAK = regex.compile(r"(?i:\b(?:with|and|to|for|by|from|or|cc:?)[ \t]*$)")
@@ -66,6 +70,13 @@ _RECORD_AFTER = regex.compile(
     r"age[d]?\s*\d|\d{1,3}\s*(?:y/?o\b|years? old)|<[\w.+-]+@)"
 )
 _POSSESSIVE = regex.compile(r"['\u2019]s\b")
+# "X's phone", "X's place": a possessive before something people have.
+_OWNED = regex.compile(
+    r"['\u2019]s[ \t]+(?i:phone|social|ssn|email|e-mail|address|number|mobile|cell|wife|"
+    r"husband|partner|son|daughter|kids?|children|mother|father|mom|mum|dad|brother|sister|"
+    r"birthday|car|house|home|place|flat|apartment|room|account|card|dob|passport|licen[cs]e|"
+    r"salary|boss|friend|dog|cat|office|desk|number)\b"
+)
 _PAST_AFTER = regex.compile(r"[ \t]+\p{Ll}{2,}ed\b")
 _CUE_AFTER_STRONG = regex.compile(
     r"(?:[ \t]*,[ \t]*(?:who|whose|my|our|the)\b|[ \t]+(?i:said|says|told|tells|"
@@ -135,6 +146,8 @@ def person_cue(text: str, start: int, end: int) -> float:
         return SCORE["strong_cue"]
     if pair is not None or _PAIR_AFTER.match(after):
         return SCORE["weak_cue"]
+    if _OWNED.match(after):
+        return SCORE["strong_cue"]
     if _POSSESSIVE.match(after):
         return SCORE["possessive"]
     if _CUE_BEFORE_WEAK.search(before) or _CUE_AFTER_WEAK.match(after):
@@ -211,8 +224,14 @@ def single_word_score(
     return score + cue
 
 
-def multi_word_score(lex: Lexicon, text: str, start: int, end: int, words: list[str]) -> float:
-    """The score of a capitalised run of name words found by the lexicon (not by spaCy)."""
+def multi_word_score(
+    lex: Lexicon, text: str, start: int, end: int, words: list[str], *, unlabelled: bool = False
+) -> float:
+    """The score of a capitalised run of name words found by the lexicon (not by spaCy).
+
+    A run the lexicon does not know still counts when a cue points at a person: a strong
+    one anywhere, a weak one when the run stands mid-sentence and spaCy gave it no label.
+    """
     if has_negative(text, start, end):
         return 0.0
     names = [w for w in words if len(w.rstrip(".")) > 1]
@@ -221,8 +240,11 @@ def multi_word_score(lex: Lexicon, text: str, start: int, end: int, words: list[
     evidence = 0.2 * min(len(known), 2) + 0.1 * min(len(vague), 1)
     if any(len(w.rstrip(".")) == 1 for w in words[1:-1]):
         evidence += SCORE["middle_initial"]
+    if any(w.islower() for w in words[1:-1]):
+        evidence += SCORE["particle"]
     cue = person_cue(text, start, end)
-    if evidence <= 0 and cue < SCORE["strong_cue"]:
+    mid = unlabelled and not _sentence_start(text, start)
+    if evidence <= 0 and cue < SCORE["strong_cue"] and not (mid and cue > 0):
         return 0.0
     score = 0.45 + evidence
     if len(names) >= 2 and lex.is_given(names[0]) and lex.is_family(_strip_prefix(names[-1])):
@@ -236,3 +258,18 @@ def _strip_prefix(word: str) -> str:
         if folded.startswith(prefix):
             return word[len(prefix) :]
     return word
+
+
+_GREETING = regex.compile(
+    r"(?<![\p{L}])(?i:hey|hi|hello|dear|thanks|thank you|cheers|congrats|bye|morning|evening)"
+    r"[ \t]+(?P<name>\p{Lu}\p{Ll}+(?:[-\u2010]\p{Lu}\p{Ll}+)?)(?=[ \t]*[,!.?:;\n]|[ \t]*$)"
+)
+
+
+def greeted(lex: Lexicon, text: str) -> list[tuple[int, int]]:
+    """Names right after a greeting and before punctuation: "hey Arved, ..." (not "Hi all")."""
+    return [
+        (m.start("name"), m.end("name"))
+        for m in _GREETING.finditer(text)
+        if not lex.ambiguous(m.group("name"))
+    ]

@@ -17,14 +17,25 @@ from .checksums import luhn_card, luhn_ok, ssn
 
 __all__ = ["STRUCTURE_VALIDATORS", "split_digits"]
 
-_KEY_PREFIX = re.compile(r"\n[^\n:]{0,60}:")
+_DIGIT_LINE = re.compile(r"[\d \t.\-]+")
 _NON_DIGIT = re.compile(r"\D")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
 def split_digits(text: str) -> str:
-    """The digits of a match, without those of field names after a line break."""
-    return _NON_DIGIT.sub("", _KEY_PREFIX.sub("\n", text))
+    """The digits of a match, without those of field names after a line break.
+
+    After the first line, a line keeps what follows its colon ("ssn part2: 0273"); a line
+    with no colon counts only if it holds nothing but digits (else it names a field).
+    """
+    first, *rest = text.split("\n")
+    parts = [first]
+    for line in rest:
+        if ":" in line:
+            parts.append(line.rsplit(":", 1)[1])
+        elif _DIGIT_LINE.fullmatch(line):
+            parts.append(line)
+    return _NON_DIGIT.sub("", "".join(parts))
 
 
 def ssn_split(text: str) -> bool:
