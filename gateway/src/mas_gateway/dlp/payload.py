@@ -33,6 +33,7 @@ Loc = tuple[str | int, ...]
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+_DIGIT = re.compile(r"\d")
 
 
 class ScanLimitExceeded(ValueError):
@@ -126,7 +127,7 @@ def walk(
                 key_text = str(key)
                 child_loc = (*loc, key_text)
                 child_pos = (*pos, i)
-                if not _SAFE_KEY.fullmatch(key_text) or any(c.isdigit() for c in key_text):
+                if not _SAFE_KEY.fullmatch(key_text) or _DIGIT.search(key_text):
                     add(Segment(child_loc, child_pos, key_text, context, is_key=True))
                 visit(value, child_loc, child_pos, (*names, humanize_key(key_text)))
         elif isinstance(node, Sequence) and not isinstance(node, bytes | bytearray):

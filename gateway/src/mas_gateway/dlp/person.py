@@ -278,21 +278,27 @@ def _label_at(labels: list[tuple[int, int, str]], start: int, end: int) -> str:
     return found
 
 
+_SENTENCE_OPENING = regex.compile(r"(?:^|[.!?:;\n\"(\[{|=,])\s*$")
 _CAPITALISED = regex.compile(r"(?<![\p{L}\p{N}_])\p{Lu}[\p{Ll}'\u2019-]+(?![\p{L}\p{N}_])")
 
 
 def name_candidates(text: str) -> bool:
     """True when `text` may hold a name (so spaCy's NER is worth running on it).
 
-    A name-shaped run of capitalised words, a capitalised word that is a known name or
-    no everyday word, or two lower-case known names in a row.
+    A name-shaped run of capitalised words, a capitalised word that is no everyday word
+    and either a known name or inside a sentence, or a lower-case known name next to
+    another word.
     """
     if _CANDIDATE.search(text) is not None:
         return True
     lex = lexicon()
     for m in _CAPITALISED.finditer(text):
         word = m.group()
-        if lex.is_name(word) or not lex.ambiguous(word):
+        if lex.ambiguous(word):
+            continue
+        if lex.is_name(word) or not _SENTENCE_OPENING.search(
+            text, max(0, m.start() - 3), m.start()
+        ):
             return True
     for m in _LOWER_PAIR.finditer(text, overlapped=True):
         first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
