@@ -50,3 +50,15 @@ def test_single_and_irregular_names(engine: DLPEngine, text: str, name: str) -> 
 )
 def test_places_firms_and_verbs_are_not_people(engine: DLPEngine, text: str) -> None:
     assert "PERSON" not in types_found(engine, {"text": text})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ship it to 19 Birch Bend, Shawnee.",
+        "Harlow Lane Sales shares rose 3% after the call.",
+        "Released under the Mozilla Public License version 2.",
+    ],
+)
+def test_towns_firms_and_licences_are_not_people(engine: DLPEngine, text: str) -> None:
+    assert "PERSON" not in types_found(engine, {"text": text})

@@ -130,7 +130,8 @@ _CHAT_WORDS = _wordset(
 THING_NOUNS = _wordset(
     "scale score syndrome disease disorder lymphoma sarcoma carcinoma palsy test equation "
     "reaction principle theorem lemma hypothesis effect maneuver manoeuvre criteria "
-    "classification index curve stain sign plot cycle"
+    "classification index curve stain sign plot cycle license licence agreement act policy "
+    "protocol standard framework edition series version"
 )
 
 

@@ -106,7 +106,9 @@ _PLACE_AFTER = regex.compile(
     r"district|province|region|state|republic|kingdom|times|post|news|motors|airlines|"
     r"foods|pharma|labs|media|studios|records|mall|centre|center|market|arena|stadium|"
     r"theatre|theater|gallery|library|prison|airways|energy|insurance|holding|industries|"
-    r"bridge|tunnel|canal|harbour|harbor)(?![\p{L}])"
+    r"bridge|tunnel|canal|harbour|harbor|bend|bayou|path|point|estates?|villas?|springs|"
+    r"falls|creek|ridge|meadows?|house|shares|stocks?|revenue|earnings|profits|"
+    r"shareholders|sales|planning|wealth|solutions|consulting|services)(?![\p{L}])"
 )
 _PLACE_BEFORE = regex.compile(
     r"(?i:\b(?:rue|via|calle|rua|avenida|avenue|piazza|plaza|boulevard|bd|viale|corso|largo|"
@@ -119,6 +121,14 @@ _PLACE_BEFORE = regex.compile(
     r"route to|ticket to|tickets to|ferry to|weather in|hotels in|office in)[ \t]+"
     r"(?:(?:de|del|de la|des|du|di|da|dos|das|"
     r"der|la|le|les|los|las|el|of|the)[ \t]+)?$)"
+)
+# A word right after "<street word>, " is the town of an address ("12 Elm Row, Shawnee").
+_AFTER_ADDRESS = regex.compile(
+    r"(?i:\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|row|path|point|station|bend|"
+    r"bayou|way|court|ct|place|pl|boulevard|blvd|park|square|sq|terrace|close|crescent|"
+    r"estates?|circle|cir|trail|trl|highway|hwy|parkway|pkwy|plaza|strasse|straße|weg|"
+    r"gasse|allee|rue|via|calle|rua|loop|pass|run|crossing|green|grove|hill|hills|"
+    r"heights|walk|mews|ridge|creek|pike|alley|spur|junction|jct|\d{4,6})\.?,[ \t]*$)"
 )
 _HOUSE_NUMBER = regex.compile(r"(?<![\d\-./:,])\b\d{1,5}[a-zA-Z]?[ \t]+$")
 _STREET_SUFFIX = regex.compile(
@@ -170,7 +180,7 @@ def has_negative(text: str, start: int, end: int) -> bool:
     for m in _INNER_WORD.finditer(text, start, end):
         if _PLACE_AFTER.match(text, m.start()) or _PLACE_BEFORE.search(text, start, m.end()):
             return True
-    if _HOUSE_NUMBER.search(before):
+    if _HOUSE_NUMBER.search(before) or _AFTER_ADDRESS.search(before):
         return True
     if _POSSESSIVE.match(text, end):
         return False
