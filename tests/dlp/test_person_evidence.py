@@ -29,6 +29,7 @@ def test_lexicon_folds_diacritics_and_knows_everyday_words() -> None:
         ("Forward the invoice to Yusuf al-Hakimi today.", "Yusuf al-Hakimi"),
         ("tell j0hann35 schm1dt the van is ready", "j0hann35 schm1dt"),
         ("Hi Agnieszka, the parcel arrived.", "Agnieszka"),
+        ("Checking your SSN: is it 536-22-1234, Anton Berger?", "Anton Berger"),
     ],
 )
 def test_single_and_irregular_names(engine: DLPEngine, text: str, name: str) -> None:

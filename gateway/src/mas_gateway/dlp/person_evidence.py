@@ -128,7 +128,7 @@ _AFTER_ADDRESS = regex.compile(
     r"bayou|way|court|ct|place|pl|boulevard|blvd|park|square|sq|terrace|close|crescent|"
     r"estates?|circle|cir|trail|trl|highway|hwy|parkway|pkwy|plaza|strasse|straße|weg|"
     r"gasse|allee|rue|via|calle|rua|loop|pass|run|crossing|green|grove|hill|hills|"
-    r"heights|walk|mews|ridge|creek|pike|alley|spur|junction|jct|\d{4,6})\.?,[ \t]*$)"
+    r"heights|walk|mews|ridge|creek|pike|alley|spur|junction|jct)\.?,[ \t]*$)"
 )
 _HOUSE_NUMBER = regex.compile(r"(?<![\d\-./:,])\b\d{1,5}[a-zA-Z]?[ \t]+$")
 _STREET_SUFFIX = regex.compile(
