@@ -13,6 +13,7 @@ of evidence agree; lower-case and leetspeak pairs count when the lexicon knows t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
@@ -67,16 +68,18 @@ _CUE_AFTER = regex.compile(
 _MAIL_LOCAL = regex.compile(r"^\W{0,4}(?:\S+\s+){0,2}?([\w.+-]+)@[\w-]+\.")
 
 
+_LOWER_TOKEN = regex.compile(r"(?<![\p{L}\p{N}_@./-])[\p{Ll}013457@$]{3,}(?![\p{L}\p{N}_@-])")
 _SENTENCE_OPENING = regex.compile(r"(?:^|[.!?:;\n\"(\[{|=,])\s*$")
 _CAPITALISED = regex.compile(r"(?<![\p{L}\p{N}_])\p{Lu}[\p{Ll}'\u2019-]+(?![\p{L}\p{N}_])")
 
 
+@lru_cache(maxsize=4096)
 def name_candidates(text: str) -> bool:
     """True when `text` may hold a name (so spaCy's NER is worth running on it).
 
     A name-shaped run of capitalised words, a capitalised word that is no everyday word
-    and either a known name or inside a sentence, or a lower-case known name next to
-    another word.
+    and either a known name or inside a sentence, or a lower-case word (leetspeak
+    undone) that is a known name and no everyday word.
     """
     if CANDIDATE.search(text) is not None:
         return True
@@ -89,11 +92,9 @@ def name_candidates(text: str) -> bool:
             text, max(0, m.start() - 3), m.start()
         ):
             return True
-    for m in LOWER_PAIR.finditer(text, overlapped=True):
-        first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
-        if (lex.is_given(first) and not lex.ambiguous(first)) or (
-            lex.is_family(last) and not lex.ambiguous(last)
-        ):
+    for token in _LOWER_TOKEN.findall(text):
+        plain = token.translate(LEET)
+        if lex.is_name(plain) and not lex.ambiguous(plain):
             return True
     return False
 
