@@ -63,3 +63,8 @@ def test_places_firms_and_verbs_are_not_people(engine: DLPEngine, text: str) -> 
 )
 def test_towns_firms_and_licences_are_not_people(engine: DLPEngine, text: str) -> None:
     assert "PERSON" not in types_found(engine, {"text": text})
+
+
+def test_one_name_in_a_person_field(engine: DLPEngine) -> None:
+    assert "PERSON" in types_found(engine, {"customer": {"first_name": "Margarethe"}})
+    assert "PERSON" not in types_found(engine, {"customer": {"name": "Support"}})

@@ -68,6 +68,7 @@ _CUE_AFTER = regex.compile(
 _MAIL_LOCAL = regex.compile(r"^\W{0,4}(?:\S+\s+){0,2}?([\w.+-]+)@[\w-]+\.")
 
 
+_ONE_NAME = regex.compile(r"\p{Lu}\p{Ll}+(?:[-'\u2019]\p{Lu}?\p{Ll}+)?")
 _LOWER_TOKEN = regex.compile(r"(?<![\p{L}\p{N}_@./-])[\p{Ll}013457@$]{3,}(?![\p{L}\p{N}_@-])")
 _SENTENCE_OPENING = regex.compile(r"(?:^|[.!?:;\n\"(\[{|=,])\s*$")
 _CAPITALISED = regex.compile(r"(?<![\p{L}\p{N}_])\p{Lu}[\p{Ll}'\u2019-]+(?![\p{L}\p{N}_])")
@@ -271,6 +272,12 @@ class PersonNameRecognizer(LocalRecognizer):
             span = field_name_span(value)
             if span is not None:
                 yield ds.value_start + span[0], ds.value_start + span[1], 0.85
+                continue
+            word = value.strip()
+            lex = lexicon()
+            if _ONE_NAME.fullmatch(word) and lex.is_name(word) and not lex.ambiguous(word):
+                start = ds.value_start + value.index(word)
+                yield start, start + len(word), 0.75
 
     @staticmethod
     def _lower_case(text: str) -> Iterator[tuple[int, int, float]]:
