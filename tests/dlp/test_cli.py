@@ -82,3 +82,29 @@ def test_unreadable_file_and_bad_policy(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "recognizers").mkdir()
     assert main(["dlp", "scan", "--policies", str(tmp_path), str(tmp_path / "dlp.yaml")]) == 2
     assert "dlp.yaml:3: action must be one of" in capsys.readouterr().err
+
+
+def test_evaluate_scores_a_labelled_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"payload": {"text": "ssn 536-22-1234"}, "expect": "sensitive", "category": "pii",
+         "entities": [{"type": "US_SSN", "value": "536-22-1234"}]},
+        {"payload": {"text": "see you at noon"}, "expect": "clean", "category": "clean",
+         "entities": []},
+        {"payload": {"text": "the tag is blue"}, "expect": "sensitive", "category": "pii",
+         "entities": [{"type": "US_SSN", "value": "blue"}]},
+    ]  # fmt: skip
+    file = tmp_path / "c.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code = main(
+        ["dlp", "evaluate", str(file), "--policies", str(POLICIES), "--no-presidio", "--json"]
+    )
+    assert code == 0
+    mas = json.loads(capsys.readouterr().out)["mas"]
+    assert mas["message_recall"] == 0.5
+    assert (mas["message_precision"], mas["clean_flagged"]) == (1.0, 0.0)
+    assert mas["types"] == {"US_SSN": {"n": 2, "recall": 0.5}}
+    file.write_text('{"payload": {}}\n', encoding="utf-8")
+    assert main(["dlp", "evaluate", str(file)]) == 2
+    assert "not a labelled case" in capsys.readouterr().err

@@ -76,6 +76,8 @@ def build_analyzer(policy: DLPPolicy) -> AnalyzerBundle:
     for rec in recognizers:
         if isinstance(rec, CandidatePhoneRecognizer):
             rec.floor = policy.min_threshold
+        if isinstance(rec, PersonNameRecognizer):
+            rec.model = settings.spacy_model
     covered = {e for rec in recognizers for e in rec.supported_entities}
     missing = sorted(scope - covered)
     if missing:

@@ -38,7 +38,7 @@ from .recognizers import OfflineEmailRecognizer
 from .stage import DLPStage
 from .traffic import clean_messages, mixed_messages
 
-__all__ = ["BenchFigures", "bench_dlp", "pattern_only_policy"]
+__all__ = ["BenchFigures", "bench_dlp", "pattern_only_policy", "plain_presidio"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ async def _run_stage(
     return time.perf_counter() - started, flagged
 
 
-def _plain_presidio(model: str) -> AnalyzerEngine:
+def plain_presidio(model: str) -> AnalyzerEngine:
+    """Presidio as shipped, on spaCy pipeline `model` (its e-mail check kept offline)."""
     nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
     analyzer = AnalyzerEngine(nlp_engine=nlp)
     analyzer.registry.remove_recognizer("EmailRecognizer")
@@ -200,7 +201,7 @@ async def bench_dlp(
     """
     engine = DLPEngine.from_policies(policies_dir)
     count = engine.policy.engine.workers if workers is None else workers
-    baseline = _plain_presidio(engine.policy.engine.spacy_model)
+    baseline = plain_presidio(engine.policy.engine.spacy_model)
     results: list[BenchFigures] = []
     with tempfile.TemporaryDirectory(prefix="mas-bench-dlp-") as tmp:
         for name in scenarios:

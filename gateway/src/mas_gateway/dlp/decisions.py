@@ -16,7 +16,7 @@ from typing import Any
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
-from .payload import Loc, apply_replacements, render_path
+from .payload import Loc, apply_replacements, number_text, render_path
 from .policy import DLPPolicy, Operator, Route, Rule, severity
 from .results import DLPResult, Finding, RawFinding, ScanResult
 
@@ -49,8 +49,15 @@ def _value_at(payload: Any, loc: Loc) -> Any:
 def value_of(payload: Any, finding: RawFinding) -> str:
     """The sensitive text a finding points at (for explicit, opt-in display only)."""
     original = finding.loc[-1] if finding.is_key else _value_at(payload, finding.loc)
-    text = original if isinstance(original, str) else str(original)
-    return text[finding.start : finding.end]
+    return _text_of(original)[finding.start : finding.end]
+
+
+def _text_of(value: Any) -> str:
+    """The text a value was scanned as."""
+    if isinstance(value, str):
+        return value
+    number = number_text(value)
+    return number if number is not None else str(value)
 
 
 def acted_findings(
@@ -89,8 +96,7 @@ def redact(
     where: list[tuple[Loc, tuple[int, ...], bool]] = []
     for (loc, is_key), group in by_text.items():
         original = loc[-1] if is_key else _value_at(payload, loc)
-        text = original if isinstance(original, str) else str(original)
-        (keys if is_key else values)[loc] = _redact_text(text, group)
+        (keys if is_key else values)[loc] = _redact_text(_text_of(original), group)
         where.append((loc, group[0][0].positions, is_key))
     redacted = apply_replacements(payload, values, keys)
     return redacted if isinstance(redacted, dict) else {"value": redacted}, where

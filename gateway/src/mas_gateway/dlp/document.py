@@ -88,6 +88,18 @@ class AnalysisDocument:
             return None
         return span, s - span.value_start, e - span.value_start
 
+    def clip_all(self, start: int, end: int) -> list[tuple[DocSpan, int, int]]:
+        """(text, start, end) for every text whose value [start, end) overlaps."""
+        out: list[tuple[DocSpan, int, int]] = []
+        i = max(0, bisect.bisect_right(self._value_starts, start) - 1)
+        while i < len(self.spans) and self.spans[i].line_start < end:
+            span = self.spans[i]
+            s, e = max(start, span.value_start), min(end, span.value_end)
+            if s < e:
+                out.append((span, s - span.value_start, e - span.value_start))
+            i += 1
+        return out
+
     @property
     def words(self) -> list[Word]:
         """Lower-cased words with their offsets, computed once."""

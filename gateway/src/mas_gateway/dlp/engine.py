@@ -22,6 +22,7 @@ from typing import Any
 
 from .analyzer import build_analyzer
 from .decisions import decide
+from .lexicon import lexicon
 from .policy import DLPPolicy
 from .policy_file import load_policy
 from .results import DLPResult, ScanResult
@@ -30,6 +31,7 @@ from .scanner import Scanner
 __all__ = ["DLPEngine", "ScanCache"]
 
 _MAX_CACHED_CHARS = 65_536
+_WARM_UP_TEXT = "Dr. Ann Lee, ssn 123-45-6789, ann@example.com"
 
 
 class ScanCache:
@@ -105,7 +107,14 @@ class DLPEngine:
     def warm_up(self) -> None:
         """Load the spaCy pipeline and run every recognizer once."""
         self._bundle.nlp.load()
-        self._scanner.scan_batch([{"text": "Dr. Ann Lee, ssn 123-45-6789, ann@example.com"}])
+        self.warm_up_triage()
+        self._scanner.scan_batch([{"text": _WARM_UP_TEXT}])
+
+    def warm_up_triage(self) -> None:
+        """Load what the pre-screen needs (the name lexicon) without the spaCy pipeline."""
+        if self._bundle.ner_entities:
+            lexicon()
+        self._scanner.triage([{"text": _WARM_UP_TEXT}])
 
     def triage(self, payloads: Sequence[Any]) -> list[ScanResult | None]:
         """Scans settled by the pre-screen alone (None: the payload needs full analysis)."""

@@ -1,4 +1,8 @@
-"""Walking a nested JSON payload: every string (and integer) with its location and key context.
+"""Walking a nested JSON payload: every string and number with its location and key context.
+
+Numbers are scanned as their digits (a float with an integral value as the integer, so
+``123456789.0`` reads ``123456789``), and a list of single digits as the digits joined
+(``[1, 2, 3]`` reads ``123``): identifiers sent as numbers are still identifiers.
 
 A location (`Loc`) is the tuple of dict keys and list indices from the root.
 Paths shown to people are JSONPath-like (``$.patient.dob``, ``$.items[2]``); a key
@@ -19,6 +23,7 @@ __all__ = [
     "Segment",
     "apply_replacements",
     "humanize_key",
+    "number_text",
     "render_path",
     "walk",
 ]
@@ -28,6 +33,7 @@ Loc = tuple[str | int, ...]
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+_DIGIT = re.compile(r"\d")
 
 
 class ScanLimitExceeded(ValueError):
@@ -45,6 +51,39 @@ class Segment:
     context: str
     """Humanised names of the enclosing keys, e.g. ``patient dob``; empty at the root."""
     is_key: bool = False
+
+
+_MIN_DIGIT_LIST = 7
+
+
+def _digit_list(node: Any) -> str | None:
+    """The digits of a list of single digits (ints or one-digit strings), else None."""
+    if not isinstance(node, list) or len(node) < _MIN_DIGIT_LIST:
+        return None
+    out: list[str] = []
+    for item in node:
+        if isinstance(item, bool):
+            return None
+        if isinstance(item, int) and 0 <= item <= 9:
+            out.append(str(item))
+        elif isinstance(item, str) and len(item) == 1 and item.isdigit():
+            out.append(item)
+        else:
+            return None
+    return "".join(out)
+
+
+def number_text(node: Any) -> str | None:
+    """The text a JSON number, or a list of digits, is scanned as (None for other values)."""
+    if isinstance(node, bool):
+        return None
+    if isinstance(node, int):
+        return str(node)
+    if isinstance(node, float):
+        if node.is_integer() and abs(node) < 1e19:
+            return str(int(node))
+        return repr(node)
+    return _digit_list(node)
 
 
 def humanize_key(key: str) -> str:
@@ -79,14 +118,16 @@ def walk(
         context = " ".join(names[-2:])
         if isinstance(node, str):
             add(Segment(loc, pos, node, context))
-        elif isinstance(node, int) and not isinstance(node, bool):
-            add(Segment(loc, pos, str(node), context))
+            return
+        number = number_text(node)
+        if number is not None:
+            add(Segment(loc, pos, number, context))
         elif isinstance(node, Mapping):
             for i, (key, value) in enumerate(node.items()):
                 key_text = str(key)
                 child_loc = (*loc, key_text)
                 child_pos = (*pos, i)
-                if not _SAFE_KEY.fullmatch(key_text) or any(c.isdigit() for c in key_text):
+                if not _SAFE_KEY.fullmatch(key_text) or _DIGIT.search(key_text):
                     add(Segment(child_loc, child_pos, key_text, context, is_key=True))
                 visit(value, child_loc, child_pos, (*names, humanize_key(key_text)))
         elif isinstance(node, Sequence) and not isinstance(node, bytes | bytearray):

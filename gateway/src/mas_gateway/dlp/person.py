@@ -1,123 +1,59 @@
-"""PERSON: spaCy's named entities, filtered to name-shaped spans, plus cues spaCy misses.
+"""PERSON: spaCy's named entities, a name lexicon and cues, scored together.
 
-A small model tags many things as PERSON (chemical formulas, eponyms such as
-"Hess's law", key names) and tags some real names as ORG or FAC. This recognizer
-keeps only spans that look like a personal name (two to four capitalised words,
-particles and initials allowed), drops eponyms ("X's law", "the X reaction"), and
-accepts a name-shaped span that spaCy labelled otherwise, or missed, when a cue
-says it is a person: an honorific ("Dr."), a greeting or introduction ("it's",
-"thanks"), or a field (or table column) whose name says it holds a person
-("cardholder", "patient").
+Evidence for a name (see `person_evidence`): spaCy tagged it PERSON, its words are
+given or family names in the lexicon (`lexicon`), a cue points at a person (an
+honorific, a greeting, "my kid X", "X shouted", a person field or table column,
+"X's phone"), or its shape (a middle initial, a particle). Evidence against: a
+street, place or organisation word, a house number, a spaCy place or organisation
+label, an everyday word or a verb opening a sentence, an eponym ("Hess's law"), a
+name in a sentence about history. A name alone in a sentence counts when two kinds
+of evidence agree; lower-case and leetspeak pairs count when the lexicon knows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from .document import AnalysisDocument, DocArtifacts
-from .tables import table_cells
-
-__all__ = ["NAME_TRIGGER", "PersonNameRecognizer", "name_candidates", "name_span"]
-
-_NAME_WORD = (
-    r"(?:\p{Lu}['\u2019])?\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:['\u2019\-]\p{Lu}?\p{Ll}+)*"
-    r"(?![\p{L}\p{N}])"
+from .lexicon import english_verbs, lexicon
+from .name_shape import (
+    CANDIDATE,
+    HONORIFIC,
+    INTRO,
+    LOWER_INTRO,
+    LOWER_PAIR,
+    PERSON_KEYS,
+    RUN,
+    THING_NOUNS,
+    field_name_span,
+    historical,
+    is_eponym,
+    name_span,
+    person_cells,
+    plain_name_word,
+    single_words,
 )
-_PARTICLE = r"(?:van|von|de|der|den|del|della|da|di|du|la|le|bin|ibn|al|el|dos|das|ter|ten)"
-_INITIAL = r"\p{Lu}\."
-_NAME_PART = rf"(?:{_NAME_WORD}|{_INITIAL})"
-_NAME = rf"{_NAME_PART}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_PART}){{1,3}}"
-_NAME_RE = regex.compile(rf"^{_NAME}$")
-# Two capitalised words close together, or a lower-case introduction ("it's ana reyes"):
-# every path of this recognizer needs one of them.
-NAME_TRIGGER = (
-    r"(?-i:\p{Lu}[\p{L}.'\u2019\-]*,?[ \t]+(?:\p{Ll}{1,4}[ \t]+){0,2}\p{Lu})"
-    r"|(?i:this is|it's|it\u2019s|it is|i'm|i\u2019m|i am|name is|name's)[ \t]+(?-i:\p{Ll}{2})"
-)
-_CANDIDATE = regex.compile(rf"(?<![\p{{L}}]){_NAME}")
-_WORD_RE = regex.compile(rf"^{_NAME_WORD}$")
-
-_HONORIFIC = regex.compile(
-    rf"(?<![\p{{L}}])(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Nurse|Sr|Sra|Dra)\.?[ \t]+"
-    rf"(?P<name>{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_NAME_WORD}){{0,2}})"
-)
-_INTRO = regex.compile(
-    r"(?<![\p{L}])(?i:thanks|thank you|hi|hello|hey|dear|it's|it\u2019s|it is|i'm|i\u2019m|i am|"
-    r"this is|"
-    r"name is|named|called|patient|applicant|employee|caller|customer|member|subscriber|"
-    r"beneficiary|cardholder|holder|traveler|guest|signed by|attn|attention|name|full name)"
-    r"(?:[ \t]*[,:=][ \t]*|[ \t]+)[\"'\u201c]?"
-    rf"(?P<name>{_NAME})"
-)
-# A name typed in lower case in a chat introduction: "hey it's ana reyes, ..." (two or three
-# words, then the end of the clause); the words must not be common English words.
-_LOWER_INTRO = regex.compile(
-    r"(?<![\p{L}])(?i:this is|it's|it\u2019s|it is|i'm|i\u2019m|i am|name is|name's)[ \t]+"
-    r"(?P<name>\p{Ll}[\p{Ll}'\u2019-]+(?:[ \t]+\p{Ll}[\p{Ll}'\u2019-]+){1,2})"
-    r"(?=[ \t]*(?:[,.!?;:\n]|$|and |here\b|from |calling\b|speaking\b))"
-)
-_NAME_CUT = regex.compile(r"[/|\n\t(\[{<>:;,]|\s-\s")
-
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-# Field names that hold a person.
-PERSON_KEYS = _wordset(
-    "name fullname full names firstname lastname patient holder cardholder employee "
-    "beneficiary traveler traveller subscriber applicant customer contact recipient "
-    "guardian insured physician doctor provider author signer payee owner passenger guest "
-    "member caller sender attendee student teacher professor nurse referring emergency "
-    "requester assignee reporter driver witness tenant landlord buyer seller client user "
-    "representative manager supervisor approver reviewer spouse parent mother father kin"
-)
-# Nouns that follow an eponym: "Hess's law", "the Diels Alder reaction".
-_EPONYM_NOUNS = _wordset(
-    "law laws rule rules principle constant constants equation equations number effect "
-    "reaction reactions addition rearrangement synthesis theorem lemma hypothesis "
-    "syndrome disease test scale method process cycle distribution coefficient model "
-    "paradox sign maneuver manoeuvre algorithm series conjecture limit relation ratio "
-    "formula function transform reagent ester salt acid cell cells diagram notation "
-    "mechanism condensation degradation oxidation reduction titration structure structures "
-    "projection plot bond bonds complex apparatus flask funnel burner condenser point stain "
-    "medium agar reflex criteria classification index curve pathway graph spectrum filter "
-    "approximation prize award medal lecture lectures scale scales units"
-)
-# Capitalised words that start many sentences or name things, never people on their own.
-_NOT_NAMES = _wordset(
-    "the this that these those your my our their his her its please thanks thank hi hello "
-    "dear hey order invoice section room building floor suite unit lab ticket case step "
-    "monday tuesday wednesday thursday friday saturday sunday january february march "
-    "april may june july august september october november december street avenue road "
-    "drive lane inc llc ltd corp company university college hospital clinic bank medical "
-    "health center centre group team department office service services support account "
-    "new old north south east west general internal family care insurance review report "
-    "summary note notes update request response error warning info debug "
-    "st ave blvd rd ln hwy pkwy boulevard parkway highway way plaza square court ct place "
-    "terrace circle trail"
-)
-# Frequent chat words that are never part of a name typed in lower case.
-_CHAT_WORDS = _wordset(
-    "good great fine ok okay sure sorry happy glad busy late back home here there done ready "
-    "available free new sick tired right wrong true real pretty really very super just still "
-    "also so too much well better worse best worst bad nice cool awesome weird hard easy "
-    "urgent important serious fun funny strange odd same different possible impossible "
-    "open closed broken working fixed wrong lost stuck confused worried sure certain away "
-    "out off over inside outside online offline"
-)
-# Last words that make a capitalised run a thing named after someone ("Glasgow Coma Scale").
-_THING_NOUNS = _wordset(
-    "scale score syndrome disease disorder lymphoma sarcoma carcinoma palsy test equation "
-    "reaction principle theorem lemma hypothesis effect maneuver manoeuvre criteria "
-    "classification index curve stain sign plot cycle"
+from .person_evidence import (
+    LEET,
+    SCORE,
+    greeted,
+    has_negative,
+    multi_word_score,
+    person_cue,
+    single_word_score,
 )
 
+__all__ = [
+    "PersonNameRecognizer",
+    "PersonTrigger",
+    "name_candidates",
+    "name_span",
+]
 
 _CUE_BEFORE = regex.compile(
     r"(?i:\b(?:dr|mr|mrs|ms|mx|prof|patient|it's|it\u2019s|thanks|dear|hi|hello|named|name is))"
@@ -132,116 +68,63 @@ _CUE_AFTER = regex.compile(
 _MAIL_LOCAL = regex.compile(r"^\W{0,4}(?:\S+\s+){0,2}?([\w.+-]+)@[\w-]+\.")
 
 
-def name_span(text: str) -> tuple[int, int] | None:
-    """(start, end) of the personal name in `text` after trimming, or None if not name-shaped."""
-    cut = _NAME_CUT.search(text)
-    end = cut.start() if cut else len(text)
-    core = text[:end].rstrip(" .'\u2019")
-    if core.endswith(("'s", "\u2019s")):
-        core = core[:-2]
-    start = len(core) - len(core.lstrip())
-    core = core.strip()
-    m = _HONORIFIC.match(core)
-    if m is not None:
-        start += m.start("name")
-        core = m.group("name")
-    if not _NAME_RE.match(core):
-        return None
-    words = core.split()
-    named = [w for w in words if _WORD_RE.match(w)]
-    if len(named) < 2 and not (m is not None and named):
-        return None
-    if any(w.lower().strip(".") in _NOT_NAMES for w in words):
-        return None
-    if words[-1].lower() in _THING_NOUNS:
-        return None
-    return start, start + len(core)
+_ONE_NAME = regex.compile(r"\p{Lu}\p{Ll}+(?:[-'\u2019]\p{Lu}?\p{Ll}+)?")
+_LOWER_TOKEN = regex.compile(r"(?<![\p{L}\p{N}_@./-])[\p{Ll}013457@$]{3,}(?![\p{L}\p{N}_@-])")
+_SENTENCE_OPENING = regex.compile(r"(?:^|[.!?:;\n\"(\[{|=,])\s*$")
+_CAPITALISED = regex.compile(r"(?<![\p{L}\p{N}_])\p{Lu}[\p{Ll}'\u2019-]+(?![\p{L}\p{N}_])")
 
 
-# "DOE, JANE" / "Doe, Jane M." as written in forms and records.
-_INVERTED = regex.compile(
-    r"^\s*(\p{L}[\p{L}'\u2019\-]+),\s*(\p{L}[\p{L}'\u2019\-]+)(?:\s+\p{L}\.?)?\s*$"
-)
-
-
-def field_name_span(value: str) -> tuple[int, int] | None:
-    """The name in a field that holds a person: normal, upper-case, or "Last, First" order."""
-    span = name_span(value)
-    if span is not None:
-        return span
-    stripped = value.strip()
-    if stripped.isupper():
-        span = name_span(value.title())
-        if span is not None:
-            return span
-    m = _INVERTED.match(value)
-    if m is None or any(w.lower() in _NOT_NAMES for w in m.groups()):
-        return None
-    if value.isupper() or all(w[:1].isupper() for w in m.groups()):
-        return m.start(1), len(value.rstrip())
-    return None
-
-
-def _person_cells(text: str, start: int, end: int) -> Iterator[tuple[int, int, float]]:
-    """Names in the cells of a table whose column header says it holds a person."""
-    value = text[start:end]
-    if "\n" not in value:
-        return
-    for cell in table_cells(value):
-        if not PERSON_KEYS.intersection(cell.header.split()):
-            continue
-        span = field_name_span(value[cell.start : cell.end])
-        if span is not None:
-            yield start + cell.start + span[0], start + cell.start + span[1], 0.85
-
-
-# "Dmitri Mendeleev published the periodic table in 1869": a name followed by a past-tense
-# verb in a sentence dated before living memory is history, not a person's data.
-_PAST_VERB = regex.compile(
-    r"[ \t]+(?:\p{Ll}+ed|won|wrote|made|gave|found|built|led|became|took|drew|saw|began|"
-    r"sang|fought|taught|thought|brought|held|knew|spoke|flew|met|sold|told|went|ruled)\b"
-)
-_OLD_YEAR = regex.compile(r"\b(?:1[0-8]\d\d|19[0-4]\d)\b")
-_BIRTH_WORDS = regex.compile(r"(?i:\b(?:born|birth|dob|d\.o\.b|age|aged|patient|pt)\b)")
-_SENTENCE_END = regex.compile(r"[.!?\n]")
-
-
-def _historical(text: str, start: int, end: int) -> bool:
-    """True for a name in a sentence about history (see `_PAST_VERB`), not in a record."""
-    if _PAST_VERB.match(text, end) is None:
-        return False
-    head = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    tail = _SENTENCE_END.search(text, end)
-    sentence = text[head : tail.start() if tail else len(text)]
-    return _OLD_YEAR.search(sentence) is not None and _BIRTH_WORDS.search(sentence) is None
-
-
-def _plain_name_word(word: str) -> bool:
-    """A lower-case word that could be part of a name: not a stop word or common chat word."""
-    w = word.lower()
-    return (
-        len(w) >= 2
-        and w not in STOP_WORDS
-        and w not in _CHAT_WORDS
-        and not w.endswith(("ing", "ed", "ly", "ful", "ous", "able", "ible", "less", "ness"))
-    )
-
-
+@lru_cache(maxsize=4096)
 def name_candidates(text: str) -> bool:
-    """True when `text` holds a name-shaped run of words (so spaCy's NER is worth running)."""
-    return _CANDIDATE.search(text) is not None
+    """True when `text` may hold a name (so spaCy's NER is worth running on it).
+
+    A name-shaped run of capitalised words, a capitalised word that is no everyday word
+    and either a known name or inside a sentence, or a lower-case word (leetspeak
+    undone) that is a known name and no everyday word.
+    """
+    if CANDIDATE.search(text) is not None:
+        return True
+    lex = lexicon()
+    for m in _CAPITALISED.finditer(text):
+        word = m.group()
+        if lex.ambiguous(word):
+            continue
+        if lex.is_name(word) or not _SENTENCE_OPENING.search(
+            text, max(0, m.start() - 3), m.start()
+        ):
+            return True
+    for token in _LOWER_TOKEN.findall(text):
+        plain = token.translate(LEET)
+        if lex.is_name(plain) and not lex.ambiguous(plain):
+            return True
+    return False
 
 
-def _is_eponym(doc: str, start: int, end: int) -> bool:
-    after = doc[end : end + 40]
-    m = regex.match(r"(?:['\u2019]s?)?[ \t-]+(\p{L}+)", after)
-    return m is not None and m.group(1).lower() in _EPONYM_NOUNS
+def _label_at(labels: list[tuple[int, int, str]], start: int, end: int) -> str:
+    """The spaCy label of an entity overlapping [start, end), PERSON first; '' if none."""
+    found = ""
+    for s, e, label in labels:
+        if s < end and start < e:
+            if label in PersonNameRecognizer.PERSON_LABELS:
+                return label
+            found = found or label
+    return found
+
+
+class PersonTrigger:
+    """The pre-screen's test for PERSON: `search(text)` is truthy when a name may be there."""
+
+    def search(self, text: str) -> bool | None:
+        """True when `name_candidates` holds, else None (the shape of ``re.search``)."""
+        return True if name_candidates(text) or LOWER_INTRO.search(text) else None
 
 
 class PersonNameRecognizer(LocalRecognizer):
     """Person names from spaCy entities, honorifics, introductions and person fields."""
 
     PERSON_LABELS = frozenset({"PERSON", "PER"})
+    model: str = ""
+    """The spaCy pipeline whose lemmatizer lists English verbs (set by the analyzer)."""
     OTHER_LABELS = frozenset(
         {"ORG", "FAC", "GPE", "NORP", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT", "LAW"}
     )
@@ -266,44 +149,121 @@ class PersonNameRecognizer(LocalRecognizer):
         found: dict[tuple[int, int], float] = {}
         document = nlp_artifacts.document if isinstance(nlp_artifacts, DocArtifacts) else None
         ents = nlp_artifacts.entities if nlp_artifacts is not None else []
-        for ent in ents:
-            label = str(ent.label_)
+        labels = [(e.start_char, e.end_char, str(e.label_)) for e in ents]
+        lex = lexicon()
+        verbs = english_verbs(self.model) if self.model else frozenset()
+
+        def keep(s: int, e: int, score: float) -> None:
+            if score > found.get((s, e), 0.0):
+                found[(s, e)] = score
+
+        for s0, e0, label in labels:
             if label not in self.PERSON_LABELS and label not in self.OTHER_LABELS:
                 continue
-            span = name_span(text[ent.start_char : ent.end_char])
+            span = name_span(text[s0:e0])
             if span is None:
+                last = text[s0:e0].split()[-1:] or [""]
+                if last[0].lower() in THING_NOUNS or is_eponym(text, s0, e0):
+                    continue
+                if has_negative(text, s0, e0):
+                    continue
+                if label in self.PERSON_LABELS:
+                    for s, e in single_words(text, s0, e0):
+                        score = single_word_score(lex, text, s, e, ner=True, verbs=verbs)
+                        keep(s, e, score)
                 continue
-            s, e = ent.start_char + span[0], ent.start_char + span[1]
+            s, e = s0 + span[0], s0 + span[1]
             if label in self.PERSON_LABELS:
                 score = 0.85
             elif self._has_cue(text, s, e, document):
                 score = 0.75
             else:
                 continue
-            if not _historical(text, s, e):
-                found[(s, e)] = max(found.get((s, e), 0.0), score)
+            if not historical(text, s, e):
+                keep(s, e, score)
+        for s, e, score in self._lexical(text, labels, verbs):
+            keep(s, e, score)
         for s, e, score in self._cued(text, document):
-            found[(s, e)] = max(found.get((s, e), 0.0), score)
+            keep(s, e, score)
         return [
             self._result(s, e, score)
             for (s, e), score in found.items()
-            if not _is_eponym(text, s, e)
+            if not is_eponym(text, s, e)
+            and not historical(text, s, e)
+            and not has_negative(text, s, e)
         ]
+
+    def _lexical(
+        self, text: str, labels: list[tuple[int, int, str]], verbs: frozenset[str]
+    ) -> Iterator[tuple[int, int, float]]:
+        """Names found through the lexicon: capitalised runs, lower-case and leetspeak pairs."""
+        lex = lexicon()
+        for m in RUN.finditer(text):
+            s, e = m.start(), m.end()
+            label = _label_at(labels, s, e)
+            ner = label in self.PERSON_LABELS
+            other = label if label in self.OTHER_LABELS else ""
+            words = m.group().split()
+            if words[-1].lower() in THING_NOUNS or is_eponym(text, s, e):
+                continue
+            if len(words) == 1:
+                yield (
+                    s,
+                    e,
+                    single_word_score(lex, text, s, e, ner=ner, other_label=other, verbs=verbs),
+                )
+                continue
+            span = name_span(m.group())
+            if span is None:
+                if has_negative(text, s, e):
+                    continue
+                for ws, we in single_words(text, s, e):
+                    yield (
+                        ws,
+                        we,
+                        single_word_score(
+                            lex, text, ws, we, ner=ner, other_label=other, verbs=verbs
+                        ),
+                    )
+                continue
+            s, e = s + span[0], s + span[1]
+            score = multi_word_score(lex, text, s, e, text[s:e].split(), unlabelled=not label)
+            if other and person_cue(text, s, e) < SCORE["strong_cue"]:
+                score = min(score, SCORE["other_label_cap"])
+            yield s, e, score
+        for s, e in greeted(lex, text):
+            yield s, e, 0.7
+        for m in LOWER_PAIR.finditer(text, overlapped=True):
+            first, last = m.group("a").translate(LEET), m.group("b").translate(LEET)
+            if not first.isalpha() or not last.isalpha():
+                continue
+            if lex.ambiguous(first) or lex.ambiguous(last):
+                continue
+            cue = person_cue(text, m.start(), m.end())
+            if lex.is_given(first) and lex.is_name(last):
+                yield m.start(), m.end(), 0.6 + cue
+            elif (
+                (lex.is_given(first) or lex.is_family(last))
+                and cue >= SCORE["strong_cue"]
+                and plain_name_word(first)
+                and plain_name_word(last)
+            ):
+                yield m.start(), m.end(), 0.6
 
     def _cued(
         self, text: str, document: AnalysisDocument | None
     ) -> Iterator[tuple[int, int, float]]:
-        for m in _HONORIFIC.finditer(text):
+        for m in HONORIFIC.finditer(text):
             yield m.start("name"), m.end("name"), 0.85
         yield from self._lower_case(text)
-        for m in _INTRO.finditer(text):
+        for m in INTRO.finditer(text):
             span = name_span(m.group("name"))
             if span is not None:
                 yield m.start("name") + span[0], m.start("name") + span[1], 0.75
         if document is None:
             return
         for ds in document.spans:
-            yield from _person_cells(text, ds.value_start, ds.value_end)
+            yield from person_cells(text, ds.value_start, ds.value_end)
             if not ds.context or not PERSON_KEYS.intersection(ds.context.split()):
                 continue
             value = text[ds.value_start : ds.value_end]
@@ -312,12 +272,19 @@ class PersonNameRecognizer(LocalRecognizer):
             span = field_name_span(value)
             if span is not None:
                 yield ds.value_start + span[0], ds.value_start + span[1], 0.85
+                continue
+            word = value.strip()
+            lex = lexicon()
+            if _ONE_NAME.fullmatch(word) and lex.is_name(word) and not lex.ambiguous(word):
+                start = ds.value_start + value.index(word)
+                yield start, start + len(word), 0.75
 
     @staticmethod
     def _lower_case(text: str) -> Iterator[tuple[int, int, float]]:
-        for m in _LOWER_INTRO.finditer(text):
+        lex = lexicon()
+        for m in LOWER_INTRO.finditer(text):
             words = m.group("name").split()
-            if all(_plain_name_word(w) for w in words):
+            if all(plain_name_word(w) for w in words) and lex.is_name(words[0]):
                 yield m.start("name"), m.end("name"), 0.7
 
     @staticmethod

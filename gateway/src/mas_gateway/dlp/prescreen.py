@@ -24,22 +24,22 @@ import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
 from .context import phrase_regex, split_phrase
-from .person import NAME_TRIGGER
+from .person import PersonTrigger
 from .recognizers import PolicyPatternRecognizer, message_context
 
 __all__ = ["Prescreen", "build_prescreen"]
 
 # Necessary conditions for recognizers that are not regex based, by class name.
-_TRIGGERS: dict[str, str] = {
+_TRIGGERS: dict[str, str | PersonTrigger] = {
     "CandidatePhoneRecognizer": r"\d(?:[^\d\n]{0,3}\d){6}",
-    "PersonNameRecognizer": NAME_TRIGGER,
+    "PersonNameRecognizer": PersonTrigger(),
 }
 # Trigger-based recognizers whose results all stay below the threshold without context.
 _WEAK_TRIGGERS = {"CandidatePhoneRecognizer": 0.4}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
-Matcher = re.Pattern[str] | regex.Pattern[str]
+Matcher = re.Pattern[str] | regex.Pattern[str] | PersonTrigger
 
 
 def _compile_one(pattern: str, flags: int) -> Matcher:
@@ -112,7 +112,8 @@ def build_prescreen(recognizers: Sequence[EntityRecognizer], floor: float) -> Pr
             if weak and context is not None:
                 gated.append(_Gated(entities, context, tuple(weak)))
         elif name in _TRIGGERS:
-            trigger = _compile_one(_TRIGGERS[name], base)
+            spec = _TRIGGERS[name]
+            trigger = _compile_one(spec, base) if isinstance(spec, str) else spec
             if _WEAK_TRIGGERS.get(name, 1.0) < floor and context is not None:
                 gated.append(_Gated(entities, context, (trigger,)))
             else:

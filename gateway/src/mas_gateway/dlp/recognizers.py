@@ -7,7 +7,8 @@ A recognizer file holds ``recognizers:``, a list in Presidio's registry format:
 ``name`` (optionally with ``context`` and constructor ``params``). Three optional
 keys extend the format:
 
-- ``validator``: a check in Python (``checksums.VALIDATORS``) that a match must pass;
+- ``validator``: a check in Python (``checksums.VALIDATORS``, ``structure``) that a match
+  must pass;
 - ``negative_context``: words that, right before a match, mean it is something else;
 - ``message_context``: words that support a match from anywhere in the message;
 - ``case_sensitive``: match the patterns case-sensitively (default: ignore case).
@@ -32,8 +33,9 @@ from presidio_analyzer import (
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
-from .checksums import VALIDATORS
+from .checksums import VALIDATORS as CHECKSUMS
 from .person import PersonNameRecognizer
+from .structure import STRUCTURE_VALIDATORS
 from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
 
 _FLAGS_IGNORECASE = re.DOTALL | re.MULTILINE | re.IGNORECASE
 _FLAGS_CASE = re.DOTALL | re.MULTILINE
+
+VALIDATORS = {**CHECKSUMS, **STRUCTURE_VALIDATORS}
 
 # The public suffix list snapshot shipped inside tldextract: never fetched over the network.
 _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

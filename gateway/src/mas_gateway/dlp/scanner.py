@@ -26,6 +26,9 @@ from .results import RawFinding, ScanResult
 __all__ = ["Scanner"]
 
 _ALNUM = regex.compile(r"[\W_]+")
+# Identifiers that may be split over adjacent fields or lines: a match spanning several
+# texts is reported in each of them.
+_JOINABLE = frozenset({"CREDIT_CARD", "US_SSN", "IBAN_CODE"})
 
 
 @dataclass(frozen=True)
@@ -167,15 +170,17 @@ class Scanner:
         # base64 run all map back to that run, and must not compete with each other there.
         local: list[RawFinding] = []
         for r in raw:
-            clipped = document.clip(r.start, r.end)
-            if clipped is None:
-                continue
-            span, s, e = clipped
-            item = prep.texts[span.index]
-            allow = self._allow.get(r.entity_type)
-            if allow and _key(item.text[s:e]) in allow:
-                continue
-            local.append(RawFinding(r.entity_type, (span.index,), (), s, e, float(r.score)))
+            if r.entity_type in _JOINABLE:
+                parts = document.clip_all(r.start, r.end)
+            else:
+                clipped = document.clip(r.start, r.end)
+                parts = [clipped] if clipped is not None else []
+            for span, s, e in parts:
+                item = prep.texts[span.index]
+                allow = self._allow.get(r.entity_type)
+                if allow and _key(item.text[s:e]) in allow:
+                    continue
+                local.append(RawFinding(r.entity_type, (span.index,), (), s, e, float(r.score)))
         found: dict[tuple[object, ...], RawFinding] = {}
         for f in _resolve(local):
             item = prep.texts[int(f.loc[0])]

@@ -72,6 +72,8 @@ class DLPStage:
         if self.pool is not None:
             try:
                 await self.pool.start()
+                # The pre-screen runs here too: load what it needs (the name lexicon) now.
+                await asyncio.to_thread(self.engine.warm_up_triage)
                 return
             except BrokenProcessPool:
                 self._pool_broken()
