@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from mas import keys
@@ -63,6 +64,7 @@ async def _pending_of(client: aioredis.Redis, gateway_id: str) -> int:
     )
 
 
+@pytest.mark.timeout(600)  # bounds, not speed claims: a loaded machine may be slow
 async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
     redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
@@ -97,7 +99,7 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
             victim.send_signal(signal.SIGCONT)
             return False
 
-        await wait_until(victim_frozen_mid_batch, 60, "the victim gateway to be mid-batch")
+        await wait_until(victim_frozen_mid_batch, 240, "the victim gateway to be mid-batch")
         stranded = await _pending_of(redis_client, "gw-victim")
         victim.send_signal(signal.SIGKILL)
         victim.wait()
@@ -109,7 +111,7 @@ async def test_gateway_killed_mid_batch_forwards_every_message_exactly_once(
                 and await redis_client.xlen(keys.agent_outbox("loader")) == 0
             )
 
-        await wait_until(all_forwarded, 60, "the survivor to forward everything")
+        await wait_until(all_forwarded, 240, "the survivor to forward everything")
         assert await _pending_of(redis_client, "gw-victim") == 0
     finally:
         for proc in (victim, survivor):

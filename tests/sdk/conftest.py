@@ -146,6 +146,13 @@ def sdk_policies(target: Path) -> Path:
     with (target / "policy.csv").open("a", encoding="utf-8") as policy:
         policy.write("\n# SDK tests: the test agents may send any type to anyone\n")
         policy.write("p, sdk-tester, *, *, allow\n")
+    # The seed examples greet people by name: names may pass between the test agents.
+    dlp = (target / "dlp.yaml").read_text(encoding="utf-8")
+    route = (
+        'routes:\n  - name: sdk tests\n    from: [sdk-tester]\n    to: "*"\n'
+        "    actions:\n      CONTACT: allow\n\n"
+    )
+    (target / "dlp.yaml").write_text(dlp.replace("routes:\n", route, 1), encoding="utf-8")
     return target
 
 

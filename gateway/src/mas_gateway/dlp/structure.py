@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
-import phonenumbers
+from presidio_analyzer.predefined_recognizers.generic.iban_patterns import (
+    regex_per_country,
+)
 
 from .checksums import luhn_card, luhn_ok, ssn
 
@@ -61,12 +64,20 @@ def card_any_brand(text: str) -> bool:
     return luhn_ok(digits) or luhn_card(digits[::-1])
 
 
+@cache
+def _iban_format(country: str) -> re.Pattern[str] | None:
+    """The country's IBAN layout (length and letter/digit positions), as Presidio knows it."""
+    layout = regex_per_country.get(country)
+    return re.compile(layout) if layout is not None else None
+
+
 def iban_any_case(text: str) -> bool:
-    """An IBAN in any letter case: country letters, length and the mod-97 check."""
+    """An IBAN in any letter case: the country's layout and the mod-97 check."""
     value = _NON_ALNUM.sub("", text).upper()
     if not 15 <= len(value) <= 34 or not value[:2].isalpha() or not value[2:4].isdigit():
         return False
-    if value[:2] not in phonenumbers.SUPPORTED_REGIONS:
+    layout = _iban_format(value[:2])
+    if layout is None or not layout.fullmatch(value):
         return False
     moved = value[4:] + value[:4]
     number = "".join(str(int(c, 36)) for c in moved)
