@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 from mas import Agent, AgentMessage, acl, crypto, keys
@@ -77,7 +79,9 @@ async def test_every_forbidden_command_is_refused_for_real(
 
 async def test_nobody_without_credentials_gets_in(redis_client: aioredis.Redis) -> None:
     options = redis_client.connection_pool.connection_kwargs
-    anonymous = aioredis.Redis(host=options["host"], port=options["port"])
+    anonymous = aioredis.Redis(
+        host=options["host"], port=options["port"], retry=Retry(NoBackoff(), 0)
+    )
     try:
         with pytest.raises((AuthenticationError, ResponseError)):
             await anonymous.hgetall(keys.agent_trust("doctor"))

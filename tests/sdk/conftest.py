@@ -166,6 +166,7 @@ async def gateway_service(sdk_env: str, tmp_path: Path) -> AsyncIterator[Gateway
         signing_key_path=tmp_path / "gw.key",
         block_ms=50,
         policy_poll_s=None,
+        dlp_workers=0,  # scan in-process: the worker pool has its own tests
     )
     async with GatewayService(settings) as service:
         yield service

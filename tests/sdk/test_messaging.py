@@ -142,6 +142,7 @@ async def test_unauthenticated_request_raises_at_once(
         signing_key_path=key_path,
         block_ms=50,
         policy_poll_s=None,
+        dlp_workers=0,  # scan in-process: the worker pool has its own tests
     )
     async with GatewayService(settings) as gateway:
         monkeypatch.setenv("MAS_GATEWAY_PUBLIC_KEY", gateway.key.public_key_b64)

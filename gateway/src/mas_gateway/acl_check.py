@@ -14,6 +14,8 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mas import acl
@@ -33,7 +35,8 @@ def _anonymous(url: str) -> str:
 
 
 async def _accepts_anonymous(url: str) -> bool:
-    client = aioredis.Redis.from_url(_anonymous(url), socket_timeout=5)
+    # One try: the default retry would back off for seconds on the refusal it expects.
+    client = aioredis.Redis.from_url(_anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0))
     try:
         await client.get("mas.acl-probe")
     except (AuthenticationError, ResponseError):
