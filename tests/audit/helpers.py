@@ -42,7 +42,7 @@ def make_context(
     ctx.authz_rule = "policy.csv:3"
     ctx.policy_version = "v-test"
     if denied:
-        ctx.rejection = Forbidden("denied by policy")
+        ctx.reject(Forbidden("denied by policy"), stage="test")
     return ctx
 
 

@@ -77,7 +77,7 @@ def test_dlp_findings_give_types_counts_and_paths_but_never_values() -> None:
 )
 def test_rejections_map_to_decisions(rejection: Exception, decision: str, code: int) -> None:
     ctx = make_context(1)
-    ctx.rejection = rejection  # type: ignore[assignment]
+    ctx.reject(rejection, stage="test")
     entry = build(ctx)
     assert (entry["decision"], entry["code"]) == (decision, code)
 
@@ -94,7 +94,7 @@ def test_explicit_decision_wins_and_unknown_ones_are_refused() -> None:
 def test_unparseable_submission_records_only_well_formed_claims() -> None:
     ctx = MessageContext(entry_id="5-0", fields={"agent_id": b"mallory"}, origin="mallory")
     ctx.raw_envelope = b'{"target_id": "bad target!", "message_type": "x.y", "data": {"k": 1'
-    ctx.rejection = MalformedMessage("envelope is not valid JSON")
+    ctx.reject(MalformedMessage("envelope is not valid JSON"), stage="test")
     entry = build(ctx)
     assert entry["sender"] == "mallory"
     assert entry["target"] is None and entry["type"] is None

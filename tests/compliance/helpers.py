@@ -81,7 +81,7 @@ def _context(
     ctx.policy_version = policy.version
     ctx.authz_rule = decision.rule
     if not decision.allowed:
-        ctx.rejection = Forbidden(decision.reason, message_id=envelope.message_id)
+        ctx.reject(Forbidden(decision.reason, message_id=envelope.message_id), stage="test")
         ctx.decision = "denied"
     return ctx
 
@@ -135,11 +135,11 @@ async def populate(
         ctx = _context(policy, sender, target, message_type, data, at)
         assert (ctx.decision or "delivered") == ("denied" if decision == "denied" else "delivered")
         if decision == "rate_limited":
-            ctx.rejection = RateLimited("slow down", retry_after=1.0)
+            ctx.reject(RateLimited("slow down", retry_after=1.0), stage="test")
         ctx.dlp_findings = [DLPFinding(entity, path, 0, 4, 0.9) for entity, path in findings]
         if decision == "blocked":
             ctx.dlp_action = "block"
-            ctx.rejection = BlockedByDLP("CREDIT_CARD at $.card")
+            ctx.reject(BlockedByDLP("CREDIT_CARD at $.card"), stage="test")
         elif decision == "redacted":
             ctx.dlp_action = "redact"
             ctx.modified = True

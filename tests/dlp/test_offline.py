@@ -47,9 +47,10 @@ socket.getaddrinfo = _refuse_lookup
 
 SCRIPT = """
 import asyncio, json, socket, sys
-from mas.errors import BlockedByDLP
 from mas_gateway.context import MessageContext
-from mas_gateway.dlp import DLPStage
+from mas_gateway.pipeline import Pipeline
+from mas_gateway.policy import load_policy_set
+from mas_gateway.stages.dlp import DLPStage
 
 PAYLOADS = [
     {"note": "Hi Dr. Raj Adams, it's Olivia Hill, mail me at olivia.hill@example.org"},
@@ -64,23 +65,20 @@ async def main():
         guarded = False
     except OSError as exc:
         guarded = "blocked" in str(exc)
-    stage = DLPStage.from_policies(sys.argv[1], workers=2)
-    await stage.start()
+    policy = load_policy_set(sys.argv[1])
+    stage = DLPStage(workers=2)
+    await stage.start(policy)
     batch = []
     for i, data in enumerate(PAYLOADS):
         ctx = MessageContext(entry_id=f"{i}-0", fields={})
         ctx.data = data
         batch.append(ctx)
-    await stage.prepare(batch)
-    out = []
-    for ctx in batch:
-        try:
-            await stage.check(ctx)
-        except BlockedByDLP:
-            pass
-        out.append([ctx.dlp_action, sorted({f.entity_type for f in ctx.dlp_findings})])
+    await Pipeline([stage]).run(batch, policy)
+    out = [[c.dlp_action, sorted({f.entity_type for f in c.dlp_findings})] for c in batch]
+    scanner = await stage.scanner_for(policy)
+    workers = scanner is not None and scanner.workers_running
     await stage.aclose()
-    print(json.dumps({"guarded": guarded, "results": out, "pool": stage.pool is not None}))
+    print(json.dumps({"guarded": guarded, "results": out, "pool": workers}))
 
 
 asyncio.run(main())

@@ -9,8 +9,11 @@ import pytest
 from mas.errors import BlockedByDLP
 from mas_gateway.audit import build_audit_entry
 from mas_gateway.context import MessageContext
-from mas_gateway.dlp import DLPEngine, DLPStage
-from mas_gateway.stage import BatchStage
+from mas_gateway.dlp import DLPEngine
+from mas_gateway.stages.base import ScreeningStage
+from mas_gateway.stages.dlp import DLPStage
+
+from ..stages import run_stages
 
 SECRETS = ("536-22-1234", "Chloe Garcia", "00203592", "4111 1111 1111 1111", "ghp_")
 
@@ -26,22 +29,22 @@ def _ctx(
 
 
 @pytest.fixture
-def stage(engine: DLPEngine) -> DLPStage:
-    return DLPStage(engine, workers=0)
+def stage() -> DLPStage:
+    return DLPStage(workers=0)
 
 
-def test_stage_is_a_batch_stage(stage: DLPStage) -> None:
-    assert isinstance(stage, BatchStage)
+def test_stage_is_a_screening_stage(stage: DLPStage) -> None:
+    assert isinstance(stage, ScreeningStage)
     assert stage.name == "dlp"
 
 
 async def test_block_raises_451_with_types_and_paths_only(stage: DLPStage) -> None:
     ctx = _ctx({"form": {"ssn": "536-22-1234", "card": "4111 1111 1111 1111"}})
-    await stage.prepare([ctx])
-    with pytest.raises(BlockedByDLP) as info:
-        await stage.check(ctx)
-    assert info.value.code == 451
-    assert info.value.reason == "blocked by DLP: US_SSN at $.form.ssn; CREDIT_CARD at $.form.card"
+    await run_stages(stage, [ctx])
+    assert isinstance(ctx.rejection, BlockedByDLP)
+    assert ctx.rejection.code == 451
+    expected = "blocked by DLP: US_SSN at $.form.ssn; CREDIT_CARD at $.form.card"
+    assert ctx.rejection.reason == expected
     assert ctx.dlp_action == "block"
     assert [(f.entity_type, f.path) for f in ctx.dlp_findings] == [
         ("US_SSN", "$.form.ssn"),
@@ -52,8 +55,7 @@ async def test_block_raises_451_with_types_and_paths_only(stage: DLPStage) -> No
 
 async def test_redact_replaces_data_and_lists_paths(stage: DLPStage) -> None:
     ctx = _ctx({"patient": {"name": "Chloe Garcia", "mrn": "00203592"}, "note": "ok"})
-    await stage.prepare([ctx])
-    await stage.check(ctx)
+    await run_stages(stage, [ctx])
     assert ctx.dlp_action == "redact"
     assert ctx.modified is True
     assert ctx.data == {
@@ -67,7 +69,7 @@ async def test_redact_replaces_data_and_lists_paths(stage: DLPStage) -> None:
 async def test_alert_delivers_unchanged_and_records(stage: DLPStage) -> None:
     data = {"log": "sign-in from 203.0.113.7"}
     ctx = _ctx(dict(data))
-    await stage.check(ctx)  # no prepare: the stage scans on its own
+    await run_stages(stage, [ctx])
     assert ctx.dlp_action == "alert"
     assert ctx.data == data
     assert ctx.modified is False
@@ -83,20 +85,16 @@ async def test_routes_decide_per_message_in_one_batch(stage: DLPStage) -> None:
     to_external = _ctx(dict(data), ("doctor", "clinician"), ("analytics",))
     clean = _ctx({"text": "Balance this equation: Fe + O2 -> Fe2O3"})
     batch = [to_doctor, to_other, to_external, clean]
-    await stage.prepare(batch)
-    await stage.check(to_doctor)
+    await run_stages(stage, batch)
     assert (to_doctor.dlp_action, to_doctor.dlp_findings, to_doctor.modified) == (
         "allow",
         [],
         False,
     )
-    assert to_doctor.annotations["dlp_route"] == "patient to clinician"
-    await stage.check(to_other)
+    assert to_doctor.dlp_route == "patient to clinician"
     assert to_other.dlp_action == "redact"
-    with pytest.raises(BlockedByDLP):
-        await stage.check(to_external)
-    await stage.check(clean)
-    assert clean.dlp_action == "allow"
+    assert isinstance(to_external.rejection, BlockedByDLP)
+    assert clean.dlp_action == "allow" and clean.rejection is None
 
 
 async def test_unscannable_payload_is_blocked(engine: DLPEngine) -> None:
@@ -106,11 +104,10 @@ async def test_unscannable_payload_is_blocked(engine: DLPEngine) -> None:
         child: dict[str, object] = {}
         node["n"] = child
         node = child
-    stage = DLPStage(engine, workers=0)
     ctx = _ctx(deep)
-    await stage.prepare([ctx])
-    with pytest.raises(BlockedByDLP, match="nested deeper"):
-        await stage.check(ctx)
+    await run_stages(DLPStage(workers=0), [ctx])
+    assert isinstance(ctx.rejection, BlockedByDLP)
+    assert "nested deeper" in ctx.rejection.reason
 
 
 async def test_no_sensitive_value_reaches_data_reason_or_logs(
@@ -121,15 +118,10 @@ async def test_no_sensitive_value_reaches_data_reason_or_logs(
     redacted = _ctx(
         {"patient": "Chloe Garcia", "mrn": "MRN 00203592", "card_hint": "4111 1111 1111 1111"}
     )
-    await stage.prepare([blocked, redacted])
-    with pytest.raises(BlockedByDLP) as info:
-        await stage.check(blocked)
-    with pytest.raises(BlockedByDLP) as info2:
-        await stage.check(redacted)  # the card blocks it too
     redact_only = _ctx({"patient": "Chloe Garcia", "mrn": "MRN 00203592"})
-    await stage.check(redact_only)
-    blocked.rejection = info.value
-    redacted.rejection = info2.value
+    await run_stages(stage, [blocked, redacted, redact_only])
+    first, second = blocked.rejection, redacted.rejection  # the card blocks the second too
+    assert isinstance(first, BlockedByDLP) and isinstance(second, BlockedByDLP)
     audit = [
         build_audit_entry(ctx, gateway_id="gw-test", key_id="key-test").decode()
         for ctx in (blocked, redacted, redact_only)
@@ -139,15 +131,15 @@ async def test_no_sensitive_value_reaches_data_reason_or_logs(
     assert '"redacted_paths":["$.mrn","$.patient"]' in audit[2]
     exposed = [
         *audit,
-        str(info.value),
-        info.value.reason,
-        str(info2.value),
+        str(first),
+        first.reason,
+        str(second),
         repr(blocked.dlp_findings),
         repr(redacted.dlp_findings),
         repr(redact_only.dlp_findings),
         repr(redact_only.data),
         repr(redact_only.redacted_paths),
-        repr(redact_only.annotations),
+        repr(redact_only.dlp_route),
         caplog.text,
     ]
     for secret in SECRETS:

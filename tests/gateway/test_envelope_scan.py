@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from mas.envelope import Envelope
 from mas.errors import BlockedByDLP
 from mas_gateway.context import MessageContext
-from mas_gateway.dlp import DLPEngine, DLPStage
 from mas_gateway.dlp.envelope_fields import field_texts, words
+from mas_gateway.stages.dlp import DLPStage
 
-from .helpers import REPO_POLICIES
+from ..stages import run_stages
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 DOMAINS = [
@@ -84,9 +83,9 @@ TYPES = [f"{d}.{e}" for d in DOMAINS for e in EVENTS] + [
 ]
 
 
-@pytest.fixture(scope="module")
-def stage() -> Iterator[DLPStage]:
-    yield DLPStage(DLPEngine.from_policies(REPO_POLICIES), workers=0)
+@pytest.fixture
+def stage() -> DLPStage:
+    return DLPStage(workers=0)
 
 
 def _ctx(envelope: Envelope, roles: tuple[str, ...] = ("patient",)) -> MessageContext:
@@ -103,12 +102,8 @@ def _envelope(**fields: Any) -> Envelope:
 
 
 async def _blocked(stage: DLPStage, ctx: MessageContext) -> BlockedByDLP | None:
-    await stage.prepare([ctx])
-    try:
-        await stage.check(ctx)
-    except BlockedByDLP as exc:
-        return exc
-    return None
+    await run_stages(stage, [ctx])
+    return ctx.rejection if isinstance(ctx.rejection, BlockedByDLP) else None
 
 
 @pytest.mark.parametrize(
@@ -190,12 +185,8 @@ async def test_generated_ids_and_realistic_message_types_are_never_blocked(
                 trace={"traceparent": f"00-{uid()}-{uid()[:16]}-01"},
             )
             batch.append(_ctx(envelope))
-        await stage.prepare(batch)
-        for ctx in batch:
-            try:
-                await stage.check(ctx)
-            except BlockedByDLP as exc:
-                blocked.append(exc.reason)
+        await run_stages(stage, batch)
+        blocked += [ctx.rejection.reason for ctx in batch if ctx.rejection is not None]
     assert blocked == []
 
 

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from mas import keys
 from mas_gateway import GatewayService
 from mas_gateway.context import MessageContext
+from mas_gateway.stages.base import Batch
 
 from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
@@ -20,7 +21,10 @@ class Exploding:
 
     name = "exploding"
 
-    async def check(self, ctx: MessageContext) -> None:
+    async def prepare(self, batch: Batch[None]) -> None:
+        return None
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
         if ctx.data.get("explode"):
             raise ZeroDivisionError("bug in a stage")
 
@@ -30,7 +34,10 @@ class Unserialisable:
 
     name = "unserialisable"
 
-    async def check(self, ctx: MessageContext) -> None:
+    async def prepare(self, batch: Batch[None]) -> None:
+        return None
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
         if ctx.data.get("garble"):
             ctx.data = {"oops": {1, 2, 3}}
             ctx.modified = True

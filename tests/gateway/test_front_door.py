@@ -22,6 +22,7 @@ from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
 from mas_gateway.context import MessageContext
+from mas_gateway.stages.base import Batch
 
 from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
@@ -257,7 +258,10 @@ class Exploding:
 
     name = "exploding"
 
-    async def check(self, ctx: MessageContext) -> None:
+    async def prepare(self, batch: Batch[None]) -> None:
+        return None
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
         raise ValueError(f"bug in a stage, quoting the payload: {ctx.data}")
 
 

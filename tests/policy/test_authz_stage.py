@@ -12,12 +12,13 @@ import redis.asyncio as aioredis
 from mas.envelope import Envelope
 from mas.errors import Forbidden, RateLimited
 from mas.records import TrustRecord
-from mas_gateway.authz import AuthorizationStage
 from mas_gateway.context import MessageContext
 from mas_gateway.policy import DEFAULT_DENY, PolicyStore
-from mas_gateway.ratelimit import RateLimitStage
-from mas_gateway.stage import Stage
+from mas_gateway.stages.authz import AuthorizationStage
+from mas_gateway.stages.base import Stage
+from mas_gateway.stages.ratelimit import RateLimitStage
 
+from ..stages import run_stages
 from .conftest import REPO_POLICIES, line_of
 
 
@@ -38,6 +39,13 @@ def context(
     return ctx
 
 
+async def authorize(store: PolicyStore, ctx: MessageContext, *more: Stage) -> None:
+    """Run authorization (then `more` stages) under the store's version; raise its refusal."""
+    await run_stages([AuthorizationStage(), *more], [ctx], store.current)
+    if ctx.rejection is not None:
+        raise ctx.rejection
+
+
 @pytest.fixture(scope="module")
 def store() -> PolicyStore:
     return PolicyStore.load(REPO_POLICIES)
@@ -48,14 +56,14 @@ def operator_record(agent_id: str, roles: list[str]) -> dict[str, str]:
 
 
 async def test_is_a_pipeline_stage(store: PolicyStore) -> None:
-    stage = AuthorizationStage(store)
+    stage = AuthorizationStage()
     assert isinstance(stage, Stage)
     assert stage.name == "authz"
 
 
 async def test_allowed_message_fills_the_context(store: PolicyStore) -> None:
     ctx = context("doctor", "patient", "consultation.response")
-    await AuthorizationStage(store).check(ctx)
+    await authorize(store, ctx)
     line = line_of(
         REPO_POLICIES / "policy.csv", "p, doctor, patients, consultation.response, allow"
     )
@@ -70,7 +78,7 @@ async def test_denied_message_raises_forbidden_naming_the_rule(store: PolicyStor
     secret = "MRN 12345678"
     ctx = context("patient", "specialist", "consultation.request", data={"note": secret})
     with pytest.raises(Forbidden) as caught:
-        await AuthorizationStage(store).check(ctx)
+        await authorize(store, ctx)
     line = line_of(REPO_POLICIES / "policy.csv", "p, patient, specialists, consultation.*, deny")
     assert caught.value.code == 403
     assert f"policy.csv:{line}" in caught.value.reason
@@ -83,13 +91,13 @@ async def test_denied_message_raises_forbidden_naming_the_rule(store: PolicyStor
 async def test_default_deny_is_recorded(store: PolicyStore) -> None:
     ctx = context("student", "doctor", "question.ask")
     with pytest.raises(Forbidden, match="no rule allows it"):
-        await AuthorizationStage(store).check(ctx)
+        await authorize(store, ctx)
     assert ctx.authz_rule == DEFAULT_DENY
 
 
 async def test_operator_roles_from_the_registry_count(store: PolicyStore) -> None:
     ctx = context("locum", "patient", "consultation.response", operator_record("locum", ["doctor"]))
-    await AuthorizationStage(store).check(ctx)
+    await authorize(store, ctx)
     assert "doctor" in ctx.sender_roles and "clinician" in ctx.sender_roles
 
 
@@ -97,7 +105,7 @@ async def test_self_registered_roles_are_ignored(store: PolicyStore) -> None:
     record = {"token_hash": "x", "provisioned_by": "auto", "roles": json.dumps(["doctor"])}
     ctx = context("locum", "patient", "consultation.response", record)
     with pytest.raises(Forbidden):
-        await AuthorizationStage(store).check(ctx)
+        await authorize(store, ctx)
     assert ctx.sender_roles == ("agent",)
 
 
@@ -105,26 +113,24 @@ async def test_malformed_registry_roles_fail_closed(store: PolicyStore) -> None:
     record = {"token_hash": "x", "provisioned_by": "operator", "roles": '{"doctor": true}'}
     ctx = context("locum", "patient", "mas.error", record)
     with pytest.raises(Forbidden, match="registry roles"):
-        await AuthorizationStage(store).check(ctx)
+        await authorize(store, ctx)
 
 
 async def test_missing_envelope_fails_closed(store: PolicyStore) -> None:
     with pytest.raises(Forbidden):
-        await AuthorizationStage(store).check(MessageContext(entry_id="1-0", fields={}))
+        await authorize(store, MessageContext(entry_id="1-0", fields={}))
 
 
 async def test_roles_feed_the_rate_limiter(
     store: PolicyStore, redis_client: aioredis.Redis
 ) -> None:
     """A patient's burst of 5 (ratelimits.yaml) through the real token bucket: the 6th gets 429."""
-    authz = AuthorizationStage(store)
-    limiter = RateLimitStage(redis_client, store.rate_limit_for)
+    limiter = RateLimitStage(redis_client)
     outcomes: list[str] = []
     for number in range(6):
         ctx = context("patient", "doctor", "consultation.request", entry=f"{number}-0")
-        await authz.check(ctx)
         try:
-            await limiter.check(ctx)
+            await authorize(store, ctx, limiter)
             outcomes.append("ok")
         except RateLimited as exc:
             assert exc.retry_after > 0
@@ -134,14 +140,13 @@ async def test_roles_feed_the_rate_limiter(
 
 async def test_uses_the_version_in_force(policies: Path) -> None:
     store = PolicyStore.load(policies)
-    stage = AuthorizationStage(store)
     ctx = context("student", "professor", "question.ask")
-    await stage.check(ctx)
+    await authorize(store, ctx)
     csv = policies / "policy.csv"
     csv.write_text(csv.read_text() + "p, student, professors, question.ask, deny\n")
     shutil.rmtree(policies / "tests")
     assert store.reload().status == "replaced"
     after = context("student", "professor", "question.ask")
     with pytest.raises(Forbidden):
-        await stage.check(after)
+        await authorize(store, after)
     assert after.policy_version == store.version != ctx.policy_version

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from mas.errors import Forbidden
-from mas_gateway.authz import AuthorizationStage
 from mas_gateway.policy import DEFAULT_DENY, PolicyStore, load_policy_set
 
 from .conftest import REPO_POLICIES, line_of
-from .test_authz_stage import context
+from .test_authz_stage import authorize, context
 
 SHADOW_DENY = "p, external, clinicians, analytics.*, shadow-deny"
 
@@ -20,7 +19,7 @@ async def test_shadow_deny_is_recorded_and_the_message_still_passes() -> None:
     store = PolicyStore.load(REPO_POLICIES)
     shadow_ref = f"policy.csv:{line_of(REPO_POLICIES / 'policy.csv', SHADOW_DENY)}"
     ctx = context("external-analytics", "doctor", "analytics.aggregate_request")
-    await AuthorizationStage(store).check(ctx)
+    await authorize(store, ctx)
     assert ctx.authz_rule != shadow_ref
     assert ctx.shadow_decisions == [
         {"rule": shadow_ref, "effect": "deny", "would_be": "deny", "actual": "allow"}
@@ -36,7 +35,7 @@ async def test_shadow_allow_does_not_open_a_route(policies: Path) -> None:
     store = PolicyStore.load(policies)
     ctx = context("specialist", "patient", "consultation.response")
     with pytest.raises(Forbidden, match="no rule allows it"):
-        await AuthorizationStage(store).check(ctx)
+        await authorize(store, ctx)
     assert ctx.authz_rule == DEFAULT_DENY
     assert ctx.shadow_decisions == [
         {"rule": f"policy.csv:{line}", "effect": "allow", "would_be": "allow", "actual": "deny"}

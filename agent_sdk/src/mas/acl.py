@@ -179,7 +179,8 @@ _GATEWAY_STATE = (
 def gateway_principal() -> Principal:
     """The gateway: reads outboxes and trust, writes inboxes, owns replay, limits and audit."""
     outbox, inbox = keys.agent_outbox(_ALL), keys.agent_stream(_ALL)
-    scripted = (outbox, inbox, *_GATEWAY_STATE)
+    parked = keys.agent_parked(_ALL)
+    scripted = (outbox, inbox, parked, *_GATEWAY_STATE)
     return Principal(
         username=GATEWAY_USER,
         root=Selector(
@@ -201,8 +202,8 @@ def gateway_principal() -> Principal:
                 ),
             ),
             Selector(
-                purpose="every agent's inbox: deliver",
-                keys=(f"~{inbox}",),
+                purpose="every agent's inbox: deliver; its parked deliveries",
+                keys=(f"~{inbox}", f"~{parked}"),
                 commands=_plus("xadd xlen xinfo|groups xinfo|stream"),
             ),
             Selector(

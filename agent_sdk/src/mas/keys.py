@@ -36,6 +36,7 @@ __all__ = [
     "agent_instance",
     "agent_instances",
     "agent_outbox",
+    "agent_parked",
     "agent_pending_request",
     "agent_record",
     "agent_replies_channel",
@@ -115,6 +116,11 @@ def agent_outbox(agent_id: str) -> str:
 def agent_stream(agent_id: str) -> str:
     """Stream of gateway-signed deliveries to one agent (its inbox)."""
     return f"agent.stream:{tag(agent_id)}"
+
+
+def agent_parked(agent_id: str) -> str:
+    """Stream of gateway-signed deliveries held back while the agent's circuit is open."""
+    return f"agent.parked:{tag(agent_id)}"
 
 
 def agent_dlq(agent_id: str) -> str:

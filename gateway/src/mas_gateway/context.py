@@ -11,6 +11,8 @@ from mas.envelope import Envelope
 from mas.errors import MessageRejected
 from mas.records import TrustRecord
 
+from .verdicts import DeadLettered, Parked, Rejected, Verdict
+
 __all__ = ["DLPFinding", "MessageContext"]
 
 
@@ -58,11 +60,40 @@ class MessageContext:
     withheld: set[str] = field(default_factory=set)
     """Envelope fields DLP found sensitive data in: no audit entry, notice or log holds them."""
 
-    rejection: MessageRejected | None = None
+    dlp_route: str | None = None
+    """Name of the DLP route whose rules applied."""
+
+    verdict: Verdict | None = None
+    """Set through `reject`, `dead_letter` or `park`; None: the message goes on."""
     decision: str | None = None
-    annotations: dict[str, Any] = field(default_factory=dict)
     span: Any = None
     """The OpenTelemetry span of this message in the gateway, if tracing is on."""
+
+    def reject(self, error: MessageRejected, *, stage: str) -> None:
+        """Stop the message with `error`; the sender is told."""
+        self.verdict = Rejected(error, stage)
+
+    def dead_letter(self, *, stage: str, reason: str | None = None) -> None:
+        """Stop the message because the gateway failed on it (500, fail closed)."""
+        reason = reason or f"internal gateway error in stage {stage}; the message was dead-lettered"
+        self.verdict = DeadLettered(
+            MessageRejected(500, reason, message_id=self.message_id), reason, stage
+        )
+
+    def park(self, reason: str, *, stage: str) -> None:
+        """Hold the message back, to be delivered when its target can take it."""
+        self.verdict = Parked(reason, stage)
+
+    @property
+    def rejection(self) -> MessageRejected | None:
+        """The error the sender is told about, when the message was stopped with one."""
+        verdict = self.verdict
+        return verdict.error if isinstance(verdict, Rejected | DeadLettered) else None
+
+    @property
+    def dead_letter_reason(self) -> str | None:
+        """Why the gateway dead-lettered the message, if it did."""
+        return self.verdict.reason if isinstance(self.verdict, DeadLettered) else None
 
     @property
     def sender_id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .context import MessageContext
+from .verdicts import Parked
 
 __all__ = ["DECISIONS", "DECISION_BY_CODE", "decision_for"]
 
@@ -18,7 +19,7 @@ DECISIONS = (
     "unauthenticated",
     "unavailable",
 )
-"""Every decision an audit entry may record (``parked`` is reserved for circuit breakers)."""
+"""Every decision an audit entry may record."""
 
 DECISION_BY_CODE = {
     400: "malformed",
@@ -34,6 +35,8 @@ DECISION_BY_CODE = {
 
 def decision_for(ctx: MessageContext) -> str:
     """The decision of a context whose stages have run (an unknown code fails safe)."""
+    if isinstance(ctx.verdict, Parked):
+        return "parked"
     if ctx.rejection is not None:
         code = ctx.rejection.code
         return DECISION_BY_CODE.get(code, "unavailable" if code >= 500 else "denied")

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -34,6 +34,7 @@ from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
 from .tracing import inject_trace
+from .verdicts import DeadLettered, Parked
 
 __all__ = ["Committer", "Outcome"]
 
@@ -153,50 +154,61 @@ class Committer:
             fields["dlq_message_id"] = ctx.message_id.encode()
         return fields
 
-    def plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
-        """Streams to append to and their fields, for one decided context."""
+    def plan(self, ctx: MessageContext, *, tell: bool) -> tuple[list[str], list[bytes | str | int]]:
+        """Streams to append to and their fields, for one decided context.
+
+        `tell`: a refused sender gets a notice (its outbox proves it wrote the entry).
+        """
         streams: list[str] = []
         args: list[bytes | str | int] = []
+        verdict = ctx.verdict
         rejection = ctx.rejection
-        if rejection is None:
+        if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
-            streams.append(keys.agent_stream(ctx.envelope.target_id))
+            target = ctx.envelope.target_id
+            inbox = keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
+            streams.append(inbox)
             args += _flatten(self.delivery_fields(ctx))
-        elif ctx.annotations.get("notify_sender"):
+        elif rejection is not None and tell:
             # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
             streams.append(keys.agent_stream(ctx.origin or ctx.sender_id))
             args += _flatten(self.notice_fields(ctx, rejection))
         if self._audit is not None:
             streams.append(keys.AUDIT_MESSAGES)
             args += _flatten({"entry": self._audit(ctx)})
-        if ctx.annotations.get("dead_letter"):
+        if isinstance(verdict, DeadLettered):
             streams.append(keys.DLQ)
-            args += _flatten(self.dead_letter_fields(ctx, str(ctx.annotations["dead_letter"])))
+            args += _flatten(self.dead_letter_fields(ctx, verdict.reason))
         return streams, args
 
-    def _safe_plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
+    def _safe_plan(
+        self, ctx: MessageContext, *, tell: bool
+    ) -> tuple[list[str], list[bytes | str | int]]:
         """`plan`, failing closed: a context that cannot be planned is dead-lettered (500)."""
         try:
-            return self.plan(ctx)
+            return self.plan(ctx, tell=tell)
         except Exception:
             log_failure(
                 log, "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
             )
             reason = "internal gateway error while committing; the message was dead-lettered"
-            accepted = ctx.rejection is None
-            ctx.rejection = MessageRejected(500, reason, message_id=ctx.message_id)
+            accepted = ctx.verdict is None
+            ctx.dead_letter(stage="commit", reason=reason)
             ctx.decision = "dead_lettered"
             ctx.modified = False
-            ctx.annotations["dead_letter"] = reason
-            if accepted:  # an accepted message's sender is authenticated: tell it
-                ctx.annotations["notify_sender"] = True
-            return self.plan(ctx)
+            # An accepted message's sender is authenticated: tell it.
+            return self.plan(ctx, tell=tell or accepted)
 
-    async def commit(self, batch: Sequence[MessageContext]) -> list[Outcome]:
-        """Commit every context of a batch, pipelined; each commit is atomic on its own."""
+    async def commit(
+        self, batch: Sequence[MessageContext], *, tell: Collection[str] = ()
+    ) -> list[Outcome]:
+        """Commit every context of a batch, pipelined; each commit is atomic on its own.
+
+        `tell`: the outbox owners a refusal is told to (those the operator provisioned).
+        """
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
-                streams, args = self._safe_plan(ctx)
+                streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
                 await self._script(
                     keys=[ctx.outbox, *streams],
                     args=[keys.GATEWAY_GROUP, ctx.entry_id, self._consumer, *args],

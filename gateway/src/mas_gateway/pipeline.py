@@ -1,11 +1,13 @@
-"""Run a batch of contexts through the ordered stages; decide each message's fate.
+"""Run a batch of contexts through the ordered stages under one policy version.
 
 Stages run stage by stage over the batch (so a stage can batch its Redis round
-trips or its NLP work); a message stops at the first stage that rejects it. Any
-unexpected exception rejects the message with code 500 and dead-letters it: the
-gateway fails closed and loses nothing. A stage that can `screen` messages is then
-shown those with a parsed envelope that stopped before reaching it (DLP scans their
-envelope fields, so that none is recorded unscanned).
+trips or its NLP work); a message stops at the first verdict. Any unexpected
+exception dead-letters the message with code 500: the gateway fails closed and
+loses nothing. The pipeline stamps every message with the policy version all its
+stages saw, opens the message's span as soon as its envelope is parsed (or it is
+refused), and then
+shows each screening stage the parsed messages that stopped before reaching it
+(DLP scans their envelope fields, so that none is recorded unscanned).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from mas.errors import MessageRejected
 
 from .context import MessageContext
 from .decisions import decision_for
+from .delivery import Outcome
 from .logsafe import log_failure
-from .stage import BatchStage, ScreeningStage, Stage
+from .policy import PolicySet
+from .stages.base import Batch, CommitHook, ScreeningStage, Stage
 from .tracing import stage_span, start_message_span
 
 __all__ = ["Pipeline"]
@@ -36,62 +40,70 @@ class Pipeline:
         """Stage names in order."""
         return [stage.name for stage in self.stages]
 
-    async def run(self, batch: Sequence[MessageContext]) -> None:
-        """Run every stage over the batch; sets `rejection` and `decision` on each context."""
-        live = list(batch)
+    async def run(self, contexts: Sequence[MessageContext], policy: PolicySet) -> None:
+        """Run every stage over the batch; sets each context's verdict and decision."""
+        for ctx in contexts:
+            ctx.policy_version = policy.version
+        live = list(contexts)
         reached: dict[int, set[int]] = {}
         for index, stage in enumerate(self.stages):
             if not live:
                 break
             reached[index] = {id(ctx) for ctx in live}
-            if isinstance(stage, BatchStage):
-                try:
-                    await stage.prepare(live)
-                except Exception:
-                    log_failure(log, "stage %s failed to prepare a batch; rejecting it", stage.name)
-                    for ctx in live:
-                        _fail(ctx, stage.name)
-                    live = []
-                    break
+            try:
+                prepared = await stage.prepare(Batch(live, policy, None))
+            except Exception:
+                log_failure(log, "stage %s failed to prepare a batch; rejecting it", stage.name)
+                for ctx in live:
+                    ctx.dead_letter(stage=stage.name)
+                break
+            batch = Batch(live, policy, prepared)
             for ctx in live:
-                try:
-                    if index == 0:
-                        await stage.check(ctx)
-                    else:
-                        with stage_span(ctx, stage.name):
-                            await stage.check(ctx)
-                except MessageRejected as rejection:
-                    ctx.rejection = rejection
-                    ctx.annotations["stage"] = stage.name
-                except Exception:
-                    log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
-                    _fail(ctx, stage.name)
-                if index == 0:
-                    start_message_span(ctx)  # the first stage parses the sender's trace context
-            live = [ctx for ctx in live if ctx.rejection is None]
-        await self._screen(batch, reached)
-        for ctx in batch:
+                await _check(stage, ctx, batch)
+            live = [ctx for ctx in live if ctx.verdict is None]
+        await self._screen(contexts, reached, policy)
+        for ctx in contexts:
             ctx.decision = decision_for(ctx)
 
-    async def _screen(self, batch: Sequence[MessageContext], reached: dict[int, set[int]]) -> None:
+    async def _screen(
+        self,
+        contexts: Sequence[MessageContext],
+        reached: dict[int, set[int]],
+        policy: PolicySet,
+    ) -> None:
         """Show each screening stage the parsed messages that stopped before it."""
         for index, stage in enumerate(self.stages):
             if not isinstance(stage, ScreeningStage):
                 continue
             seen = reached.get(index, set())
-            missed = [c for c in batch if c.envelope is not None and id(c) not in seen]
+            missed = [c for c in contexts if c.envelope is not None and id(c) not in seen]
             if not missed:
                 continue
             try:
-                await stage.screen(missed)
+                await stage.screen(Batch(missed, policy, None))
             except Exception:
                 log_failure(log, "stage %s failed to screen rejected messages", stage.name)
                 for ctx in missed:
                     ctx.withheld.update(stage.screened_fields)
 
+    async def after_commit(self, outcomes: Sequence[tuple[MessageContext, Outcome]]) -> None:
+        """Tell each stage with a commit hook what was committed (its errors are logged)."""
+        for stage in self.stages:
+            if isinstance(stage, CommitHook):
+                try:
+                    await stage.after_commit(outcomes)
+                except Exception:
+                    log_failure(log, "stage %s failed after the commit", stage.name)
 
-def _fail(ctx: MessageContext, stage: str) -> None:
-    reason = f"internal gateway error in stage {stage}; the message was dead-lettered"
-    ctx.rejection = MessageRejected(500, reason, message_id=ctx.message_id)
-    ctx.annotations["stage"] = stage
-    ctx.annotations["dead_letter"] = reason
+
+async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> None:
+    try:
+        with stage_span(ctx, stage.name):
+            await stage.check(ctx, batch)
+    except MessageRejected as rejection:
+        ctx.reject(rejection, stage=stage.name)
+    except Exception:
+        log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
+        ctx.dead_letter(stage=stage.name)
+    if ctx.span is None and (ctx.envelope is not None or ctx.verdict is not None):
+        start_message_span(ctx)  # once parsed (or refused), the sender's trace context is known

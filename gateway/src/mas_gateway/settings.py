@@ -13,7 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mas.errors import ConfigError
 
-__all__ = ["WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
+__all__ = ["DEFAULT_STAGES", "WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
+
+DEFAULT_STAGES = ("parse", "authn", "authz", "target", "ratelimit", "dlp")
+"""The default pipeline, in order."""
 
 WITNESS_NAME = "audit-witness.json"
 """File name of the audit witness, next to the gateway's signing key by default."""
@@ -64,6 +67,8 @@ class GatewaySettings(BaseSettings):
     """Larger submissions are refused with 400."""
     replay_window_s: float = Field(default=300.0, gt=0)
     """Submissions whose timestamp is further than this from the gateway clock are refused."""
+    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES))
+    """The pipeline: registered stage names, in order (see `mas_gateway.stages.registry`)."""
     audit_witness_path: Path | None = None
     """File keeping the newest signed audit checkpoint outside Redis (None: next to the key)."""
 

@@ -26,10 +26,11 @@ def _dlp_policy(evidence: Evidence) -> tuple[DLPPolicy | None, str | None]:
         return None, "the policy files are invalid"
     if DLP_FILE not in policy.files:
         return None, f"policies/{DLP_FILE} does not exist: no DLP rules are in force"
-    from ..dlp import load_policy
+    from ..dlp.policy_file import load_rules
+    from ..dlp.source import FilesSource
 
     try:
-        return load_policy(policy.sources.root / DLP_FILE), None
+        return load_rules(FilesSource(policy.sources.root, policy.files)), None
     except ConfigError as exc:
         return None, f"policies/{DLP_FILE} is invalid: {exc}"
 

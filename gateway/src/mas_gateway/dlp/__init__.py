@@ -1,7 +1,8 @@
 """Data loss prevention: Presidio + spaCy scanning of payloads, decided by ``policies/dlp.yaml``.
 
+The pipeline stage that runs it is `mas_gateway.stages.dlp.DLPStage`.
+
 - `DLPEngine` — synchronous: ``evaluate(payload, sender_roles, target_groups) -> DLPResult``.
-- `DLPStage` — the gateway pipeline stage ``dlp`` (batch scan, then per-message decision).
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from .engine import DLPEngine
 from .policy import DLPPolicy
 from .policy_file import load_policy
 from .results import DLPResult, Finding, RawFinding, ScanResult
-from .stage import DLPStage
 
 __all__ = [
     "DLPEngine",
     "DLPPolicy",
     "DLPResult",
-    "DLPStage",
     "Finding",
     "RawFinding",
     "ScanResult",

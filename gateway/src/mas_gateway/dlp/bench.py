@@ -17,7 +17,6 @@ e-mail recognizer swapped for the offline one, so that nothing is fetched).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
 from collections.abc import Sequence
@@ -29,13 +28,10 @@ import yaml
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-from mas.errors import BlockedByDLP
-
-from ..context import MessageContext
 from .engine import DLPEngine
 from .payload import walk
 from .recognizers import OfflineEmailRecognizer
-from .stage import DLPStage
+from .scanning import RuleScanner
 from .traffic import clean_messages, mixed_messages
 
 __all__ = ["BenchFigures", "bench_dlp", "pattern_only_policy", "plain_presidio"]
@@ -82,12 +78,11 @@ class BenchFigures:
 
 def pattern_only_policy(engine: DLPEngine, folder: Path) -> Path:
     """Write a copy of the engine's policy without NER entities into `folder`; return its path."""
-    source = engine.policy.file
-    doc: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = yaml.safe_load(engine.policy.text)
     drop = engine.ner_entities
     doc["entities"] = {k: v for k, v in doc["entities"].items() if k not in drop}
     doc.setdefault("engine", {})["recognizers"] = [
-        str(f) for f in engine.policy.engine.recognizer_files
+        str(f.path) for f in engine.policy.engine.recognizer_files
     ]
     groups = {
         name: [e for e in members if e not in drop]
@@ -106,29 +101,19 @@ def pattern_only_policy(engine: DLPEngine, folder: Path) -> Path:
     return target
 
 
-def _contexts(payloads: Sequence[dict[str, Any]]) -> list[MessageContext]:
-    out: list[MessageContext] = []
-    for i, payload in enumerate(payloads):
-        ctx = MessageContext(entry_id=f"{i}-0", fields={})
-        ctx.data = payload
-        ctx.sender_roles = ("agent",)
-        out.append(ctx)
-    return out
-
-
 async def _run_stage(
-    stage: DLPStage, payloads: Sequence[dict[str, Any]], batch_size: int
+    scanner: RuleScanner, payloads: Sequence[dict[str, Any]], batch_size: int
 ) -> tuple[float, int]:
-    contexts = _contexts(payloads)
+    """As the stage runs: one scan per batch, then each message's decision."""
+    engine = scanner.engine
     flagged = 0
     started = time.perf_counter()
-    for i in range(0, len(contexts), batch_size):
-        batch = contexts[i : i + batch_size]
-        await stage.prepare(batch)
-        for ctx in batch:
-            with contextlib.suppress(BlockedByDLP):
-                await stage.check(ctx)
-            flagged += ctx.dlp_action != "allow"
+    for i in range(0, len(payloads), batch_size):
+        batch = payloads[i : i + batch_size]
+        scans = await scanner.scan(batch)
+        for payload, scan in zip(batch, scans, strict=True):
+            result = engine.decide(scan, payload, ("agent",), ())
+            flagged += result.action != "allow"
     return time.perf_counter() - started, flagged
 
 
@@ -161,13 +146,13 @@ async def _scenario(
     workers: int,
     batch_size: int,
 ) -> BenchFigures:
-    stage = DLPStage(engine, workers=workers)
+    scanner = RuleScanner(engine, workers=workers)
     try:
-        await stage.start()
+        await scanner.start()
         engine.cache = type(engine.cache)(engine.cache.size)
-        stage_s, stage_flagged = await _run_stage(stage, payloads, batch_size)
+        stage_s, stage_flagged = await _run_stage(scanner, payloads, batch_size)
     finally:
-        await stage.aclose()
+        await scanner.aclose()
     supported = set(baseline.get_supported_entities("en"))
     entities = sorted(engine.policy.scope & supported)
     _run_baseline(baseline, payloads[:5], entities)  # warm-up

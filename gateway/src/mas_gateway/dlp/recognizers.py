@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import regex
@@ -35,6 +34,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecog
 
 from .checksums import VALIDATORS as CHECKSUMS
 from .person import PersonNameRecognizer
+from .source import RuleFile
 from .structure import STRUCTURE_VALIDATORS
 from .yamlsource import YamlPath, YamlSource, load_yaml
 
@@ -274,7 +274,7 @@ def _predefined(
     return recognizer
 
 
-def load_recognizer_files(files: Sequence[Path], language: str) -> list[EntityRecognizer]:
+def load_recognizer_files(files: Sequence[RuleFile], language: str) -> list[EntityRecognizer]:
     """Every enabled recognizer declared in `files`, in order.
 
     Raises:
@@ -282,7 +282,7 @@ def load_recognizer_files(files: Sequence[Path], language: str) -> list[EntityRe
     """
     out: list[EntityRecognizer] = []
     for file in files:
-        src = load_yaml(file)
+        src = load_yaml(file.path, file.text)
         data = src.data
         if not isinstance(data, dict) or not isinstance(data.get("recognizers"), list):
             raise src.error((), "a recognizer file holds a 'recognizers:' list")

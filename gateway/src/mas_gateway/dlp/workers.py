@@ -1,6 +1,7 @@
 """Scanning in worker processes, so that every core analyses messages.
 
-Each worker loads the policy and the spaCy pipeline once (in its initializer) and
+Each worker receives the parsed rules (never re-reads a file), loads the spaCy
+pipeline once (in its initializer) and
 scans lists of payloads; results travel back as `ScanResult` (types, locations,
 offsets and scores, no values). Workers are started with the ``spawn`` method, so
 a gateway process with threads and an event loop never forks.
@@ -20,10 +21,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
 from .engine import DLPEngine
+from .policy import DLPPolicy
 from .results import ScanResult
 
 __all__ = ["BrokenProcessPool", "WorkerPool"]
@@ -31,13 +32,13 @@ __all__ = ["BrokenProcessPool", "WorkerPool"]
 _ENGINE: DLPEngine | None = None
 
 
-def _init_worker(policy_file: str) -> None:
+def _init_worker(policy: DLPPolicy) -> None:
     global _ENGINE
     # The gateway process decides when workers stop (it closes the pool on shutdown);
     # a Ctrl-C or SIGTERM sent to the whole process group must not kill them mid-scan.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _ENGINE = DLPEngine.from_file(policy_file)
+    _ENGINE = DLPEngine(policy)  # the parent's validated rules, not a file read again
     _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
     _ENGINE.warm_up()
 
@@ -54,10 +55,10 @@ def _ready() -> int:
 
 
 class WorkerPool:
-    """A pool of scanning processes for one policy file."""
+    """A pool of scanning processes for one set of DLP rules."""
 
-    def __init__(self, policy_file: Path, workers: int) -> None:
-        self.policy_file = policy_file
+    def __init__(self, policy: DLPPolicy, workers: int) -> None:
+        self.policy = policy
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
@@ -67,7 +68,7 @@ class WorkerPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(str(self.policy_file),),
+                initargs=(self.policy,),
             )
         return self._pool
 

@@ -47,12 +47,13 @@ def _index(node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int]) -> None:
             _index(item, (*path, i), lines)
 
 
-def load_yaml(file: Path) -> YamlSource:
-    """Parse `file` (safe YAML); ConfigError with the line on syntax errors."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from exc
+def load_yaml(file: Path, text: str | None = None) -> YamlSource:
+    """Parse `text` (else the file's; safe YAML); ConfigError naming `file` and the line."""
+    if text is None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror}") from exc
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -25,9 +25,9 @@ def dlp_check_for(policy: PolicySet) -> DlpCheck | None:
     """
     if DLP_FILE not in policy.files or not any(case.dlp_action for case in policy.test_cases):
         return None
-    from ..dlp.engine import DLPEngine
+    from ..dlp.rules import engine_for
 
-    engine = DLPEngine.from_policies(policy.sources.root)
+    engine = engine_for(policy)  # the gateway's stage later applies this same engine
 
     def check(subject: PolicySet, case: PolicyTestCase) -> str:
         roles = subject.roles_of(case.sender, case.roles)
@@ -41,10 +41,10 @@ def dlp_problem(policy: PolicySet) -> str | None:
     """Why `dlp.yaml` (with its recognizers) cannot be loaded; None when it loads or is absent."""
     if DLP_FILE not in policy.files:
         return None
-    from ..dlp.engine import DLPEngine
+    from ..dlp.rules import engine_for
 
     try:
-        DLPEngine.from_policies(policy.sources.root)
+        engine_for(policy)
     except ConfigError as exc:
         return str(exc)
     return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from mas.envelope import parse_envelope
 from mas.errors import MalformedMessage
 
-from .context import MessageContext
+from ..context import MessageContext
+from .base import Batch
 
 __all__ = ["ParseStage"]
 
@@ -20,7 +21,10 @@ class ParseStage:
     def __init__(self, *, max_envelope_bytes: int) -> None:
         self._max = max_envelope_bytes
 
-    async def check(self, ctx: MessageContext) -> None:
+    async def prepare(self, batch: Batch[None]) -> None:
+        """Nothing to do for the whole batch."""
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
         """Fill `ctx.envelope` and `ctx.data`; raise `MalformedMessage` naming the problem."""
         missing = [name for name in REQUIRED_FIELDS if not ctx.fields.get(name)]
         if missing:

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas import crypto, keys
 from mas.errors import SignatureError, Unauthenticated
 
-from .context import MessageContext
-from .registry import AgentRecord, fetch_records
+from ..context import MessageContext
+from ..registry import AgentRecord, fetch_records
+from .base import Batch
 
 __all__ = ["AuthenticationStage", "nonce_digest"]
 
@@ -50,24 +51,29 @@ class AuthenticationStage:
         self._window = replay_window_s
         self._auto_provision = auto_provision
         self._clock = clock
-        self._errors: dict[str, Unauthenticated | None] = {}
-        self._keys: dict[str, Ed25519PublicKey | None] = {}
 
-    async def prepare(self, batch: Sequence[MessageContext]) -> None:
-        """Authenticate the whole batch; results are read back by `check`."""
-        self._errors.clear()
-        self._keys.clear()  # per batch: a rotated key must take effect with the next batch
-        records = await fetch_records(self._client, {ctx.origin for ctx in batch})
+    async def prepare(self, batch: Batch[None]) -> dict[int, Unauthenticated]:
+        """Authenticate the whole batch: the error of each refused context, by `id(ctx)`."""
+        records = await fetch_records(self._client, {ctx.origin for ctx in batch.contexts})
+        keys_: dict[str, Ed25519PublicKey | None] = {}  # parsed once per batch, never kept
+        errors: dict[int, Unauthenticated] = {}
         passed: list[MessageContext] = []
-        for ctx in batch:
-            error = self._verify(ctx, records.get(ctx.origin))
-            self._errors[ctx.entry_id] = error
+        for ctx in batch.contexts:
+            error = self._verify(ctx, records.get(ctx.origin), keys_)
             if error is None:
                 passed.append(ctx)
+            else:
+                errors[id(ctx)] = error
         if passed:
-            await self._claim_nonces(passed)
+            errors.update(await self._claim_nonces(passed))
+        return errors
 
-    def _verify(self, ctx: MessageContext, record: AgentRecord | None) -> Unauthenticated | None:
+    def _verify(
+        self,
+        ctx: MessageContext,
+        record: AgentRecord | None,
+        parsed_keys: dict[str, Ed25519PublicKey | None],
+    ) -> Unauthenticated | None:
         envelope = ctx.envelope
         assert envelope is not None, "authentication runs after parsing"
         mid = envelope.message_id
@@ -91,7 +97,7 @@ class AuthenticationStage:
         token = ctx.fields["token"].decode("utf-8", "replace")
         if not crypto.token_matches(token, trust.token_hash):
             return Unauthenticated("invalid token", message_id=mid)
-        public_key = self._public_key(record.public_key)
+        public_key = _public_key(record.public_key, parsed_keys)
         try:
             if public_key is None:
                 raise SignatureError("the registered public key is invalid")
@@ -110,7 +116,7 @@ class AuthenticationStage:
         ctx.sender_trust = trust
         return None
 
-    async def _claim_nonces(self, batch: Sequence[MessageContext]) -> None:
+    async def _claim_nonces(self, batch: Sequence[MessageContext]) -> dict[int, Unauthenticated]:
         ttl = max(1, int(self._window * 2))
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
@@ -123,26 +129,28 @@ class AuthenticationStage:
                     get=True,
                 )
             previous = await pipe.execute()
-        for ctx, prior in zip(batch, previous, strict=True):
-            if prior is not None and prior.decode() != ctx.entry_id:
-                self._errors[ctx.entry_id] = Unauthenticated(
-                    "replayed submission: this nonce was already used",
-                    message_id=ctx.message_id,
-                )
+        return {
+            id(ctx): Unauthenticated(
+                "replayed submission: this nonce was already used", message_id=ctx.message_id
+            )
+            for ctx, prior in zip(batch, previous, strict=True)
+            if prior is not None and prior.decode() != ctx.entry_id
+        }
 
-    async def check(self, ctx: MessageContext) -> None:
-        """Raise the `Unauthenticated` found for this entry, if any."""
-        if ctx.entry_id not in self._errors:
-            await self.prepare([ctx])
-        error = self._errors.pop(ctx.entry_id, None)
+    async def check(self, ctx: MessageContext, batch: Batch[dict[int, Unauthenticated]]) -> None:
+        """Raise the `Unauthenticated` found for this context, if any."""
+        error = batch.prepared.get(id(ctx))
         if error is not None:
             raise error
 
-    def _public_key(self, encoded: str) -> Ed25519PublicKey | None:
-        """The decoded key, parsed once per batch however many messages its agent sent."""
-        if encoded not in self._keys:
-            try:
-                self._keys[encoded] = crypto.load_public_key(encoded)
-            except SignatureError:
-                self._keys[encoded] = None
-        return self._keys[encoded]
+
+def _public_key(
+    encoded: str, parsed: dict[str, Ed25519PublicKey | None]
+) -> Ed25519PublicKey | None:
+    """The decoded key, parsed once per batch however many messages its agent sent."""
+    if encoded not in parsed:
+        try:
+            parsed[encoded] = crypto.load_public_key(encoded)
+        except SignatureError:
+            parsed[encoded] = None
+    return parsed[encoded]

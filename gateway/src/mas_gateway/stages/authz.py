@@ -12,8 +12,8 @@ import logging
 from mas.errors import Forbidden
 from mas.records import TrustRecord
 
-from .context import MessageContext
-from .policy import PolicyStore
+from ..context import MessageContext
+from .base import Batch
 
 __all__ = ["AuthorizationStage", "registry_roles"]
 
@@ -37,20 +37,19 @@ def registry_roles(trust: TrustRecord | None) -> tuple[str, ...]:
 
 
 class AuthorizationStage:
-    """Fills roles, groups, rule, policy version and shadow decisions; 403 when denied."""
+    """Fills roles, groups, rule and shadow decisions; 403 when denied."""
 
     name = "authz"
 
-    def __init__(self, store: PolicyStore) -> None:
-        self._store = store
+    async def prepare(self, batch: Batch[None]) -> None:
+        """Nothing to do for the whole batch."""
 
-    async def check(self, ctx: MessageContext) -> None:
-        """Decide under the version in force; raise `Forbidden` naming the rule when denied."""
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
+        """Decide under the batch's policy; raise `Forbidden` naming the rule when denied."""
         envelope = ctx.envelope
         if envelope is None:
             raise Forbidden("authorization needs a parsed envelope")
-        policy = self._store.current
-        ctx.policy_version = policy.version
+        policy = batch.policy
         extra = registry_roles(ctx.sender_trust)
         decision = policy.decide(
             envelope.sender_id, envelope.target_id, envelope.message_type, extra

@@ -1,0 +1,126 @@
+"""BatchProcessor: one batch of outbox entries from contexts to committed outcomes.
+
+For each batch: read the policy version in force once, run the pipeline under it,
+work out which refused senders are told, commit every outcome atomically, let the
+stages with a commit hook see the outcomes, then log, count and call listeners.
+While this runs, the entries' claims are renewed so that no peer takes them over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+
+import redis.asyncio as aioredis
+
+from mas import keys
+
+from .context import MessageContext
+from .delivery import Committer
+from .outboxes import Submission
+from .pipeline import Pipeline
+from .policy import PolicyStore
+from .tracing import end_message_span
+
+__all__ = ["BatchProcessor", "DecisionListener"]
+
+log = logging.getLogger("mas_gateway.service")
+
+DecisionListener = Callable[[MessageContext], None]
+KeepClaims = Callable[[Sequence[Submission]], Awaitable[None]]
+
+
+class BatchProcessor:
+    """Runs batches through the pipeline and commits them; one batch at a time."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        pipeline: Pipeline,
+        store: PolicyStore,
+        committer: Committer,
+        *,
+        keep_claims: KeepClaims,
+        claim_idle_ms: int,
+    ) -> None:
+        self._client = client
+        self.pipeline = pipeline
+        self._store = store
+        self._committer = committer
+        self._keep_claims = keep_claims
+        self._renew_every = claim_idle_ms / 3000.0
+        self.counts: Counter[str] = Counter()
+        self.listeners: list[DecisionListener] = []
+        self.lock = asyncio.Lock()
+        """Held while a batch is processed."""
+
+    async def process(self, submissions: Sequence[Submission]) -> None:
+        """Process one batch to its committed outcomes."""
+        async with self.lock:
+            contexts = [
+                MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
+                for sub in submissions
+            ]
+            keeper = asyncio.create_task(self._renew(submissions))
+            try:
+                await self.pipeline.run(contexts, self._store.current)
+                tell = await self._known_origins(contexts)
+                outcomes = await self._committer.commit(contexts, tell=tell)
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+            committed = [
+                (ctx, outcome)
+                for ctx, outcome in zip(contexts, outcomes, strict=True)
+                if outcome.committed
+            ]
+            await self.pipeline.after_commit(committed)
+            for ctx in contexts:
+                end_message_span(ctx)
+            for ctx, outcome in committed:
+                self.counts[outcome.decision] += 1
+                _log_decision(ctx)
+                for listener in self.listeners:
+                    try:
+                        listener(ctx)
+                    except Exception:
+                        log.exception("decision listener failed")
+
+    async def _renew(self, submissions: Sequence[Submission]) -> None:
+        while True:
+            await asyncio.sleep(self._renew_every)
+            await self._keep_claims(submissions)
+
+    async def _known_origins(self, contexts: Sequence[MessageContext]) -> set[str]:
+        """Owners of refused entries that are told why: those the operator provisioned.
+
+        An outbox proves who wrote its entries; asking for the trust record means no
+        inbox is ever created for an id the operator does not know.
+        """
+        origins = sorted({ctx.origin for ctx in contexts if ctx.rejection is not None})
+        if not origins:
+            return set()
+        async with self._client.pipeline(transaction=False) as pipe:
+            for origin in origins:
+                pipe.exists(keys.agent_trust(origin))
+            known = await pipe.execute()
+        return {origin for origin, exists in zip(origins, known, strict=True) if exists}
+
+
+def _log_decision(ctx: MessageContext) -> None:
+    envelope = ctx.envelope
+    route = (
+        f"{envelope.sender_id} -> {envelope.target_id} "
+        f"[{ctx.recordable('message_type') or 'withheld'}]"
+        if envelope
+        else f"{ctx.sender_id or '?'} -> ?"
+    )
+    if ctx.rejection is None:
+        log.debug("%s %s", ctx.decision, route)
+    else:
+        reason = ctx.scrub(ctx.rejection.reason)
+        log.info("%s %s: %d %s", ctx.decision, route, ctx.rejection.code, reason)

@@ -1,0 +1,1 @@
+"""The gateway's pipeline stages, one module each; `registry` builds them by name."""
