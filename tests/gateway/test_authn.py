@@ -174,7 +174,7 @@ async def test_unknown_sender_is_refused_and_nothing_is_created(
         await ghost.send("doctor", "consultation.request", {})
         await idle(gateway)
     assert gateway.counts["unauthenticated"] == 1
-    assert not await redis_client.exists(keys.agent_stream("ghost"))
+    assert await redis_client.xlen(keys.agent_stream("ghost")) == 0  # no notice is written
 
 
 async def test_corrupt_registered_key_is_refused_not_crashed(

@@ -18,16 +18,20 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from mas import Agent, AgentMessage, acl, crypto, keys
+from mas import Agent, AgentMessage, MASService, acl, crypto, keys
 from mas.envelope import Envelope, sign_submission
 from mas.errors import ConfigError
 from mas.provisioning import apply_agent_rules, provision_agent
 from mas_gateway import GatewayService
+from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
+from mas_gateway.context import MessageContext
 from mas_gateway.signing import write_signing_key
+from mas_gateway.stages.base import Batch
+from mas_gateway.stages.registry import StageEnv, register
 
-from ..principals import gateway_url
-from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
+from ..principals import gateway_url, service_url
+from .helpers import ProbeAgent, connect_as, deliveries, gateway_settings, idle, notices
 
 
 @dataclass
@@ -308,3 +312,159 @@ async def test_sdk_agents_run_as_their_own_least_privileged_users(
         users = {c["user"] for c in clients}
     assert doctor.got[0].sender_verified
     assert {"agent.doctor", "agent.patient", "mas-gateway"} <= users
+
+
+class Hold:
+    """A stage that holds the batch until the test lets it go."""
+
+    name = "hold"
+    reached = asyncio.Event()
+    release = asyncio.Event()
+
+    async def prepare(self, batch: Batch[None]) -> None:
+        Hold.reached.set()
+        await Hold.release.wait()
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
+        return None
+
+
+async def _hold(env: StageEnv) -> Hold:
+    return Hold()
+
+
+register("hold", _hold)
+
+
+async def test_trimming_its_own_outbox_does_not_erase_a_decision(
+    world: World, redis_url: str
+) -> None:
+    """The agent deletes a submission the gateway is deciding on: it is still audited."""
+    Hold.reached, Hold.release = asyncio.Event(), asyncio.Event()
+    stages = ["parse", "authn", "authz", "target", "ratelimit", "hold", "dlp"]
+    settings = gateway_settings(redis_url, world.tmp, auto_provision=False, stages=stages)
+    write_signing_key(settings.signing_key_path)
+    async with GatewayService(settings) as gateway:
+        await world.doctor.send("patient", "consultation.response", {"card": "4111 1111 1111 1111"})
+        async with asyncio.timeout(10):
+            await Hold.reached.wait()
+        # As the agent: append nothing and trim everything (the only trim it may do).
+        outbox = keys.agent_outbox("doctor")
+        await world.doctor.client.xadd(outbox, {"x": "y"}, maxlen=0, approximate=False)
+        assert await world.admin.xlen(outbox) == 0
+        Hold.release.set()
+        await idle(gateway)
+        [notice] = await notices(world.admin, gateway, "doctor")
+        logged = await world.admin.xrange(keys.AUDIT_MESSAGES)
+    assert notice["code"] == 451
+    decisions = [parse_entry(fields[b"entry"])["decision"] for _, fields in logged]
+    assert "blocked" in decisions
+
+
+async def test_new_credentials_undo_what_the_old_holder_left(
+    world: World, redis_url: str, tmp_path: Path
+) -> None:
+    """After a compromise: its outbox ids pushed to the end, its state planted."""
+    top = "18446744073709551615-18446744073709551615"
+    await world.doctor.client.xadd(keys.agent_outbox("doctor"), {"x": "y"}, id=top)
+    await world.doctor.client.hset(keys.agent_state("doctor"), "approved_limit", "1000000000")
+    await refused(
+        world.doctor.client.execute_command(
+            "XGROUP", "SETID", keys.agent_stream("doctor"), keys.AGENTS_GROUP, "$"
+        )
+    )
+    issued = await provision_agent(
+        world.admin, "doctor", ["doctor"], replace_key=True, reset_state=True
+    )
+    assert not await world.admin.exists(keys.agent_state("doctor"))
+    fresh = connect_as(world.admin, issued.redis_username, issued.redis_password)
+    envelope = Envelope(
+        sender_id="doctor", target_id="patient", message_type="consultation.response"
+    )
+    key = crypto.load_private_key(issued.private_key_b64)
+    await fresh.xadd(keys.agent_outbox("doctor"), sign_submission(envelope, key, issued.token))
+    async with strict_gateway(redis_url, world.tmp) as gateway:
+        await idle(gateway)
+        [delivered] = await deliveries(world.admin, gateway, "patient")
+    assert delivered.envelope.message_id == envelope.message_id
+
+
+async def test_an_unsolicited_error_report_is_not_taken_for_a_refusal(
+    world: World, redis_url: str, tmp_path: Path
+) -> None:
+    """`mas.error` may go anywhere, but an agent only listens to reports on what it sent."""
+    refusals: list[AgentMessage] = []
+
+    class Patient(Agent):
+        async def on_rejected(self, notice: AgentMessage) -> None:
+            refusals.append(notice)
+
+    key = write_signing_key(tmp_path / "gw.key")
+    body = {
+        "agent_id": "patient", "token": world.patient.token,
+        "private_key": crypto.private_key_to_b64(world.patient.key),
+        "redis_username": "agent.patient",
+        "redis_password": str(world.patient.client.connection_pool.connection_kwargs["password"]),
+        "gateway_keys": {key.key_id: key.public_key_b64},
+    }  # fmt: skip
+    creds = tmp_path / "patient.json"
+    creds.write_text(json.dumps(body))
+    creds.chmod(0o600)
+    settings = gateway_settings(
+        redis_url, tmp_path, auto_provision=False, signing_key_path=tmp_path / "gw.key"
+    )
+    patient = Patient("patient", credentials=creds, redis_url=redis_url, block_ms=50)
+    async with GatewayService(settings) as gateway, patient:
+        await world.doctor.send(
+            "patient", "mas.error", {"code": 403, "reason": "your account is closed"},
+            in_reply_to="0123456789abcdef",
+        )  # fmt: skip
+        await idle(gateway)
+        await patient.wait_idle()
+        letters = await world.admin.xrange(keys.agent_dlq("patient"))
+    assert refusals == []
+    assert [f[b"dlq_reason"] for _, f in letters] == [
+        b"error report from doctor about no message sent to it"
+    ]
+
+
+async def test_a_malformed_event_does_not_stop_the_relay(
+    world: World, redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    listener = redis_client.pubsub()
+    await listener.subscribe(keys.SYSTEM_CHANNEL)
+    try:
+        async with MASService(service_url(redis_url)):
+            await world.doctor.client.publish(keys.agent_events_channel("doctor"), "[" * 100_000)
+            good = json.dumps({"type": "STATUS", "agent_id": "doctor", "status": "ACTIVE"})
+            await world.doctor.client.publish(keys.agent_events_channel("doctor"), good)
+            async with asyncio.timeout(5):
+                while True:
+                    msg = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+                    if msg is not None:
+                        break
+    finally:
+        await listener.aclose()
+    assert json.loads(msg["data"])["agent_id"] == "doctor"
+
+
+async def test_an_unknown_target_id_is_not_repeated(world: World, redis_url: str) -> None:
+    target = "card-4539148803436467-JaneRoberts"
+    async with strict_gateway(redis_url, world.tmp) as gateway:
+        await world.doctor.send(target, "consultation.response", {})
+        await idle(gateway)
+        [notice] = await notices(world.admin, gateway, "doctor")
+        [(_id, fields)] = await world.admin.xrange(keys.AUDIT_MESSAGES)
+    assert notice["code"] == 403 and target not in json.dumps(notice)  # authz runs first
+    assert target.encode() not in fields[b"entry"]
+
+
+async def test_a_large_message_costs_more_of_the_rate_limit(world: World, redis_url: str) -> None:
+    """Scanning cost grows with size, and so does the price: a patient's bucket holds 5."""
+    async with strict_gateway(redis_url, world.tmp) as gateway:
+        await world.patient.send("doctor", "consultation.request", {"note": "x" * 300_000})
+        await idle(gateway)
+        await world.patient.send("doctor", "consultation.request", {"note": "short"})
+        await idle(gateway)
+    assert gateway.counts["delivered"] + gateway.counts["redacted"] == 1
+    assert gateway.counts["rate_limited"] == 1

@@ -104,5 +104,5 @@ async def test_sigkill_mid_work_then_restart_handles_everything(
     assert await dead_letters(redis_client) == []
     check = redis_client.pipeline(transaction=False)
     for mid in sent:
-        check.exists(keys.agent_done("worker", mid))
+        check.exists(keys.agent_done("worker", f"sender:{mid}"))  # sender and message id
     assert all(await check.execute())

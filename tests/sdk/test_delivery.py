@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from mas import Agent, AgentMessage, crypto, keys
+from mas.dispatch import ledger_id
 from mas.envelope import Envelope, parse_envelope, sign_submission
 
 from .conftest import FAST, DeliverySigner, dead_letters, eventually
@@ -73,7 +74,7 @@ async def test_verified_delivery_is_handled_acked_and_marked(
     message = shop.messages[0]
     assert (message.sender_id, message.target_id, message.data) == ("sender", "shop", env.data)
     assert message.sender_verified is False
-    assert await redis_client.exists(keys.agent_done("shop", env.message_id))
+    assert await redis_client.exists(keys.agent_done("shop", ledger_id(env)))
     assert await _pending(redis_client, "shop") == 0
     assert await _dlq(redis_client) == []
 
@@ -152,7 +153,7 @@ async def test_max_deliveries_moves_message_to_dlq_with_error(
     assert letter["dlq_error"] == "RuntimeError: inventory offline"
     assert json.loads(letter["envelope"])["message_id"] == env.message_id
     assert await _pending(redis_client, "broken") == 0
-    assert not await redis_client.exists(keys.agent_done("broken", env.message_id))
+    assert not await redis_client.exists(keys.agent_done("broken", ledger_id(env)))
 
 
 async def test_long_handler_keeps_its_claim(

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage, CredentialsError, MASService, keys
+from mas.dispatch import ledger_id
 from mas.provisioning import revoke_agent
 
 from ..principals import service_url
@@ -194,7 +195,7 @@ async def test_failing_on_start_releases_everything(
             await agent.start()
     assert not agent.running
     assert await redis_client.hget(keys.agent_record("broken"), "status") == b"INACTIVE"
-    assert not await redis_client.exists(keys.agent_handling("broken", sent.message_id))
+    assert not await redis_client.exists(keys.agent_handling("broken", ledger_id(sent)))
 
     handled: list[str] = []
 

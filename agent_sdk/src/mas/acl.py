@@ -44,8 +44,8 @@ PROBE_AGENT = "mas.acl-probe"
 """An id no agent can have (ids never start with ``mas.``): stands for "another agent"."""
 
 _CONNECTION = (
-    "+ping", "+hello", "+auth", "+select", "+client|id", "+client|setname",
-    "+client|getname", "+client|setinfo", "+multi", "+exec", "+discard", "+unwatch",
+    "+ping", "+hello", "+auth", "+select", "+client|id", "+client|getname",
+    "+client|setinfo", "+multi", "+exec", "+discard", "+unwatch",
 )  # fmt: skip
 """What every MAS connection needs: handshake, transactions, liveness."""
 
@@ -105,15 +105,13 @@ _ALL = "*"
 def agent_principal(agent_id: str) -> Principal:
     """Least privilege for one agent: own keys, outbox append-only, a read-only directory."""
     a = agent_id
-    own = (
-        keys.agent_record(a),
+    hashes = (keys.agent_record(a), keys.agent_state(a), keys.agent_errors(a))
+    strings = (
         keys.agent_heartbeat(a),
         keys.agent_instances(a),
         keys.agent_instance(a, "*"),
-        keys.agent_state(a),
         keys.agent_done(a, "*"),
         keys.agent_handling(a, "*"),
-        keys.agent_errors(a),
         keys.agent_pending_request(a, "*"),
     )
     directory = (
@@ -131,19 +129,26 @@ def agent_principal(agent_id: str) -> Principal:
         ),
         selectors=(
             Selector(
-                purpose="its profile, liveness, state and delivery ledger",
-                keys=tuple(f"~{k}" for k in own),
-                commands=_plus(
-                    "hset hget hgetall hmget hdel del exists get set pexpire sadd srem "
-                    "smembers scard watch"
-                ),
+                purpose="its profile, state and handler errors: hashes only",
+                keys=tuple(f"~{k}" for k in hashes),
+                commands=_plus("hset hget hgetall hmget hdel watch"),
+            ),
+            Selector(
+                purpose="its state reset",
+                keys=(f"~{keys.agent_state(a)}",),
+                commands=_plus("del"),
+            ),
+            Selector(
+                purpose="its liveness and delivery ledger: strings and its instance set",
+                keys=tuple(f"~{k}" for k in strings),
+                commands=_plus("get set del exists pexpire sadd srem smembers scard watch"),
             ),
             Selector(
                 purpose="its inbox: consume, acknowledge, reclaim",
                 keys=(f"~{keys.agent_stream(a)}",),
                 commands=_plus(
                     "xreadgroup xack xdel xclaim xautoclaim xpending xinfo|groups xinfo|stream "
-                    "xrange xrevrange xlen xgroup|create xgroup|createconsumer "
+                    "xrange xrevrange xlen xgroup|createconsumer "
                     "xgroup|delconsumer"
                 ),
             ),
@@ -198,7 +203,7 @@ def gateway_principal() -> Principal:
                 keys=(f"~{outbox}",),
                 commands=_plus(
                     "xreadgroup xack xdel xautoclaim xclaim xpending xinfo|groups xinfo|stream "
-                    "xgroup|create xgroup|createconsumer xgroup|delconsumer xlen"
+                    "xgroup|create xgroup|createconsumer xgroup|delconsumer xlen xrevrange"
                 ),
             ),
             Selector(
@@ -275,6 +280,12 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("HGETALL", keys.agent_trust(other)),
         ("HSET", keys.agent_identity(me), "public_key", "x"),
         ("HSET", keys.agent_record(other), "status", "ACTIVE"),
+        ("SET", keys.agent_record(me), "x"),
+        ("DEL", keys.agent_record(me)),
+        ("XGROUP", "CREATE", keys.agent_stream(me), keys.AGENTS_GROUP, "$"),
+        ("XGROUP", "SETID", keys.agent_stream(me), keys.AGENTS_GROUP, "$"),
+        ("XGROUP", "DESTROY", keys.agent_stream(me), keys.AGENTS_GROUP),
+        ("CLIENT", "SETNAME", "mas-gateway"),
         ("HSET", keys.GATEWAY_KEYS, "k", "v"),
         ("SADD", keys.ALL_AGENTS, "x"),
         ("XADD", keys.agent_outbox(other), "*", "f", "v"),

@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import StreamIdT
 
 from . import keys
+from .errors import CredentialsError
 from .options import AgentOptions
 from .redis_text import as_text
 
@@ -63,12 +64,14 @@ class StreamConsumer:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def ensure_group(self) -> None:
-        """Create the group from the stream's start (MKSTREAM), so earlier messages are handled."""
+        """Check the inbox group exists (the operator creates it with the agent's credentials)."""
         try:
-            await self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+            await self._redis.xinfo_groups(self._stream)
         except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+            raise CredentialsError(
+                f"the inbox of agent {self.name.rsplit('-', 1)[0]!r} has no consumer group: "
+                "provision the agent with `mas agent provision` (it creates the group)"
+            ) from exc
 
     async def start(self) -> None:
         """Start reading, keeping claims alive and reclaiming abandoned entries."""
@@ -167,9 +170,9 @@ class StreamConsumer:
                 )
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
-                    await self.ensure_group()
-                    continue
-                logger.warning("reading %s failed: %s", self._stream, exc)
+                    logger.error("the inbox group of %s is gone; provision the agent", self._stream)
+                else:
+                    logger.warning("reading %s failed: %s", self._stream, exc)
                 await self._pause()
                 continue
             except (RedisConnectionError, RedisTimeoutError) as exc:

@@ -25,6 +25,7 @@ from .envelope import (
     GATEWAY_SENDER,
     REJECTION_TYPE,
     Delivery,
+    Envelope,
     decode_fields,
     parse_delivered,
     parse_envelope,
@@ -45,6 +46,15 @@ __all__ = ["Dispatcher", "HandlerHost", "validation_summary"]
 logger = logging.getLogger(__name__)
 
 _SENDER_KEY_TTL = 60.0
+
+
+def ledger_id(envelope: Envelope) -> str:
+    """What de-duplication knows a message by: its sender and its message id.
+
+    Message ids are chosen by senders; keyed with the sender, no agent can mark
+    another agent's message as already handled.
+    """
+    return f"{envelope.sender_id}:{envelope.message_id}"
 
 
 class HandlerHost(Protocol):
@@ -126,7 +136,7 @@ class Dispatcher:
         if delivery is None:
             await self._ledger.dead_letter(entry_id, fields, reason)
             return
-        message_id = delivery.envelope.message_id
+        message_id = ledger_id(delivery.envelope)
         while (running := self._active.get(message_id)) is not None:
             await running.wait()
         finished = asyncio.Event()
@@ -146,22 +156,22 @@ class Dispatcher:
         self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
     ) -> None:
         env = delivery.envelope
-        done, leased = await self._ledger.begin(env.message_id, self._owner)
+        done, leased = await self._ledger.begin(ledger_id(env), self._owner)
         if done:
-            await self._ledger.skip(entry_id, env.message_id if leased else None)
+            await self._ledger.skip(entry_id, ledger_id(env) if leased else None)
             return
         if not leased:
             logger.debug("message %s is being handled by another instance", env.message_id)
             return
-        self._leased.add(env.message_id)
+        self._leased.add(ledger_id(env))
         try:
             await self._route(entry_id, fields, delivery, deliveries)
         except BaseException:
             with contextlib.suppress(Exception):
-                await self._ledger.release(env.message_id)
+                await self._ledger.release(ledger_id(env))
             raise
         finally:
-            self._leased.discard(env.message_id)
+            self._leased.discard(ledger_id(env))
 
     async def _route(
         self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
@@ -174,11 +184,11 @@ class Dispatcher:
                 fields,
                 f"delivered {deliveries} times without completing (max {self._max})",
                 error=error,
-                message_id=env.message_id,
+                message_id=ledger_id(env),
             )
             return
         if await self._requests.settle(delivery, fields):
-            await self._ledger.complete(entry_id, env.message_id)
+            await self._ledger.complete(entry_id, ledger_id(env))
             return
         if env.message_type.startswith(RESERVED_PREFIX) or env.sender_id == GATEWAY_SENDER:
             await self._reserved(entry_id, fields, delivery)
@@ -189,12 +199,25 @@ class Dispatcher:
     async def _reserved(self, entry_id: str, fields: dict[str, bytes], delivery: Delivery) -> None:
         env = delivery.envelope
         is_notice = env.message_type == REJECTION_TYPE and env.sender_id == GATEWAY_SENDER
-        if not (is_notice or env.message_type == ERROR_TYPE):
+        # A peer's error report counts only about a message this agent sent to that peer.
+        solicited = (
+            env.message_type == ERROR_TYPE
+            and self._transport.sent_to(env.in_reply_to) == env.sender_id
+        )
+        if env.message_type == ERROR_TYPE and not solicited:
+            await self._ledger.dead_letter(
+                entry_id,
+                fields,
+                f"error report from {env.sender_id} about no message sent to it",
+                message_id=ledger_id(env),
+            )
+            return
+        if not (is_notice or solicited):
             await self._ledger.dead_letter(
                 entry_id,
                 fields,
                 f"reserved message type {env.message_type!r} from {env.sender_id}",
-                message_id=env.message_id,
+                message_id=ledger_id(env),
             )
             return
         notice = await self.make_message(delivery)
@@ -202,7 +225,7 @@ class Dispatcher:
             await self._host.on_rejected(notice)
         except Exception:
             logger.exception("on_rejected hook of agent %s failed", self._agent_id)
-        await self._ledger.complete(entry_id, env.message_id)
+        await self._ledger.complete(entry_id, ledger_id(env))
 
     async def _handle(
         self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
@@ -220,7 +243,7 @@ class Dispatcher:
                 entry_id,
                 fields,
                 f"no handler for message type {env.message_type!r}",
-                message_id=env.message_id,
+                message_id=ledger_id(env),
             )
             return
         message = await self.make_message(delivery)
@@ -244,9 +267,9 @@ class Dispatcher:
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_attribute("mas.outcome", "handler_error")
-                await self._failed(entry_id, fields, env.message_id, deliveries, exc)
+                await self._failed(entry_id, fields, ledger_id(env), deliveries, exc)
                 return
-        await self._ledger.complete(entry_id, env.message_id)
+        await self._ledger.complete(entry_id, ledger_id(env))
 
     async def _failed(
         self,
@@ -301,7 +324,7 @@ class Dispatcher:
             summary,
         )
         await self._ledger.dead_letter(
-            entry_id, fields, "invalid payload", error=summary, message_id=env.message_id
+            entry_id, fields, "invalid payload", error=summary, message_id=ledger_id(env)
         )
         try:
             await self._transport.submit(

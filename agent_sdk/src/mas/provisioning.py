@@ -112,9 +112,14 @@ async def provision_agent(
     roles: list[str],
     *,
     replace_key: bool = False,
+    reset_state: bool = False,
     provisioned_by: Provisioner = Provisioner.OPERATOR,
 ) -> IssuedCredentials:
-    """Issue an agent's key pair, token and Redis user; record the public parts and roles."""
+    """Issue an agent's key pair, token and Redis user; record the public parts and roles.
+
+    With `replace_key` (new credentials for a known agent, e.g. after a compromise)
+    what the old credentials' holder could have left is undone; see `_start_over`.
+    """
     _check_id(agent_id)
     existing = Identity.from_hash(await admin.hgetall(keys.agent_identity(agent_id)))  # type: ignore[misc]
     if existing is not None and not replace_key:
@@ -153,21 +158,60 @@ async def provision_agent(
         pipe.hset(keys.agent_record(agent_id), "status", Status.INACTIVE)
         await pipe.execute()
     await admin.sadd(keys.ALL_AGENTS, agent_id)  # type: ignore[misc]
-    await _create_outbox_group(admin, agent_id)
     if replace_key:
         await _kill_connections(admin, issued.redis_username)
+        await _start_over(admin, agent_id, reset_state=reset_state)
+    await _create_groups(admin, agent_id)
     await save_acl(admin)
     return issued
 
 
-async def _create_outbox_group(admin: aioredis.Redis, agent_id: str) -> None:
+async def _create_groups(admin: aioredis.Redis, agent_id: str) -> None:
+    """The outbox's group (the gateway's) and the inbox's (the agent's), from the start.
+
+    The operator creates both, so an agent never needs to (and cannot) create its
+    inbox group at a position that would skip its own deliveries.
+    """
+    for stream, group in (
+        (keys.agent_outbox(agent_id), keys.GATEWAY_GROUP),
+        (keys.agent_stream(agent_id), keys.AGENTS_GROUP),
+    ):
+        try:
+            await admin.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+async def _start_over(admin: aioredis.Redis, agent_id: str, *, reset_state: bool) -> None:
+    """Undo what a compromised holder of the old credentials could have left behind.
+
+    The outbox is emptied (its ids may have been pushed to the end), the inbox group
+    is recreated from the start (its position may have been moved; undelivered and
+    unhandled deliveries stay and are handled by the new holder), the delivery
+    ledger and liveness are cleared, and with `reset_state` the agent's state too.
+    """
+    owned = [
+        keys.agent_done(agent_id, "*"),
+        keys.agent_handling(agent_id, "*"),
+        keys.agent_pending_request(agent_id, "*"),
+        keys.agent_instance(agent_id, "*"),
+    ]
+    doomed = [
+        keys.agent_outbox(agent_id),
+        keys.agent_errors(agent_id),
+        keys.agent_instances(agent_id),
+        keys.agent_heartbeat(agent_id),
+        *([keys.agent_state(agent_id)] if reset_state else []),
+    ]
+    for pattern in owned:
+        async for key in admin.scan_iter(match=pattern, count=1000):
+            doomed.append(key)
+    await admin.delete(*doomed)
     try:
-        await admin.xgroup_create(
-            keys.agent_outbox(agent_id), keys.GATEWAY_GROUP, id="0", mkstream=True
-        )
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+        await admin.xgroup_destroy(keys.agent_stream(agent_id), keys.AGENTS_GROUP)
+    except ResponseError as exc:  # no inbox yet
+        log.debug("no inbox group of %s to recreate: %s", agent_id, exc)
 
 
 async def _require_known(admin: aioredis.Redis, agent_id: str) -> TrustRecord:

@@ -145,10 +145,12 @@ class Registry:
         for agent_id in ordered:
             pipe.hgetall(keys.agent_record(agent_id))
             pipe.exists(keys.agent_heartbeat(agent_id))
-        replies = await pipe.execute()
+        replies = await pipe.execute(raise_on_error=False)
         found: list[dict[str, Any]] = []
         for i, agent_id in enumerate(ordered):
             raw, alive = replies[2 * i], replies[2 * i + 1]
+            if isinstance(raw, Exception) or isinstance(alive, Exception):
+                continue  # an agent's broken record never breaks discovery for the others
             if not raw or not alive:
                 continue
             profile = Profile.from_hash(agent_id, raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,9 @@ from .errors import Unauthenticated
 from .telemetry import current_trace_context, producer_span
 
 __all__ = ["PendingMark", "Transport", "payload_dict"]
+
+_REMEMBERED = 10_000
+"""Sent message ids kept to recognise a peer's error report about one of them."""
 
 PendingMark = tuple[str, str, int]
 """(key, value, ttl in ms) written in the same transaction as the submission."""
@@ -46,6 +50,12 @@ class Transport:
         self._redis = redis
         self._credentials = credentials
         self._outbox = keys.agent_outbox(credentials.agent_id)
+        self._sent: OrderedDict[str, str] = OrderedDict()
+        """Recently sent message id -> target: which error reports a peer may send back."""
+
+    def sent_to(self, message_id: str | None) -> str | None:
+        """The target of a message this agent sent recently, if `message_id` names one."""
+        return self._sent.get(message_id) if message_id else None
 
     async def submit(
         self,
@@ -87,6 +97,7 @@ class Transport:
             fields = sign_submission(
                 envelope, self._credentials.private_key, self._credentials.token
             )
+            self._remember(envelope)
             try:
                 await self._append(fields, pending)
             except AuthenticationError as exc:
@@ -102,6 +113,11 @@ class Transport:
                     pass
                 raise
         return envelope
+
+    def _remember(self, envelope: Envelope) -> None:
+        self._sent[envelope.message_id] = envelope.target_id
+        while len(self._sent) > _REMEMBERED:
+            self._sent.popitem(last=False)
 
     def _refused(self, envelope: Envelope) -> Unauthenticated:
         return Unauthenticated(

@@ -18,7 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from mas import acl
+from mas import acl, keys
 from mas.errors import ConfigError
 from mas.provisioning import known_agents
 from mas.redis_text import as_text
@@ -34,29 +34,57 @@ def _anonymous(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-async def _accepts_anonymous(url: str) -> bool:
+_ANONYMOUS_PROBES: tuple[tuple[str, ...], ...] = (
+    ("GET", "mas.acl-probe"),
+    ("SUBSCRIBE", keys.agent_replies_channel(acl.PROBE_AGENT)),
+    ("PSUBSCRIBE", "*"),
+    ("PUBLISH", keys.SYSTEM_CHANNEL, "x"),
+    ("XRANGE", keys.agent_outbox(acl.PROBE_AGENT), "-", "+"),
+)
+"""What no client without credentials may do, whatever else the default user allows."""
+
+
+async def _anonymous_access(client: aioredis.Redis, url: str) -> str | None:
+    """What a client without credentials can do (None: Redis asks for credentials)."""
     # One try: the default retry would back off for seconds on the refusal it expects.
-    client = aioredis.Redis.from_url(_anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0))
+    anonymous = aioredis.Redis.from_url(
+        _anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0)
+    )
     try:
-        await client.get("mas.acl-probe")
-    except (AuthenticationError, ResponseError):
-        return False  # NOAUTH / NOPERM: nothing for clients without credentials
+        await anonymous.get("mas.acl-probe")
+    except AuthenticationError:
+        return None  # NOAUTH: nothing for clients without credentials
+    except ResponseError:
+        pass  # the default user is on, with some rights: which?
+    else:
+        return "reads keys"
     finally:
-        await client.aclose()
-    return True
+        await anonymous.aclose()
+    async with client.pipeline(transaction=False) as pipe:
+        for command in _ANONYMOUS_PROBES:
+            pipe.execute_command("ACL", "DRYRUN", "default", *command)
+        replies = await pipe.execute(raise_on_error=False)
+    allowed = [c[0] for c, r in zip(_ANONYMOUS_PROBES, replies, strict=True) if _ok(r)]
+    return f"may run {', '.join(allowed)}" if allowed else None
+
+
+def _ok(reply: object) -> bool:
+    return not isinstance(reply, Exception) and as_text(reply) == "OK"  # type: ignore[arg-type]
 
 
 async def least_privilege_problems(client: aioredis.Redis, url: str) -> list[str]:
     """What agents or anonymous clients could do that they must not (empty: all refused)."""
     problems: list[str] = []
     try:
-        if await _accepts_anonymous(url):
-            problems.append(
-                "Redis accepts commands without credentials: disable the default user "
-                "(ACL SETUSER default off)"
-            )
+        anonymous = await _anonymous_access(client, url)
     except RedisError as exc:
         log.debug("anonymous probe failed: %s", exc)
+    else:
+        if anonymous is not None:
+            problems.append(
+                f"Redis accepts commands without credentials ({anonymous}): disable the "
+                "default user (ACL SETUSER default off)"
+            )
     agents = await known_agents(client)
     checks = [(a, cmd) for a in agents for cmd in acl.forbidden_for_agent(a)]
     if not checks:

@@ -200,18 +200,30 @@ class Committer:
             return self.plan(ctx, tell=tell or accepted)
 
     async def commit(
-        self, batch: Sequence[MessageContext], *, tell: Collection[str] = ()
+        self,
+        batch: Sequence[MessageContext],
+        *,
+        tell: Collection[str] = (),
+        withdrawn: Collection[tuple[str, str]] = (),
     ) -> list[Outcome]:
         """Commit every context of a batch, pipelined; each commit is atomic on its own.
 
         `tell`: the outbox owners a refusal is told to (those the operator provisioned).
+        `withdrawn`: (origin, entry id) of entries their sender deleted after they were
+        read; they are committed and audited all the same.
         """
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
                 streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
                 await self._script(
                     keys=[ctx.outbox, *streams],
-                    args=[keys.GATEWAY_GROUP, ctx.entry_id, self._consumer, *args],
+                    args=[
+                        keys.GATEWAY_GROUP,
+                        ctx.entry_id,
+                        self._consumer,
+                        "1" if (ctx.origin, ctx.entry_id) in withdrawn else "0",
+                        *args,
+                    ],
                     client=pipe,
                 )
             results = await pipe.execute()

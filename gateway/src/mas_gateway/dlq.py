@@ -135,7 +135,7 @@ def _letter(owner: str, entry_id: bytes | str, raw: dict[Any, Any]) -> DeadLette
 
 
 def _size(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 async def list_dead_letters(client: aioredis.Redis, *, count: int = 100) -> list[DeadLetter]:

@@ -118,6 +118,8 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
             "--loglevel", "warning",
             "--aclfile", str(acl_file),
+            # No value an agent writes needs more than the gateway's envelope limit (1 MB).
+            "--proto-max-bulk-len", "4mb",
         ]  # fmt: skip
         log = Path(self._dir.name) / "server.log"
         self._proc = subprocess.Popen(

@@ -144,20 +144,40 @@ class Outboxes:
             if len(parts) > 2 and parts[2]:
                 gone[agent_id] = list(parts[2])
         for agent_id, ids in gone.items():  # deleted while pending: nothing left to process
+            log.warning(
+                "%d entries of %s were deleted by their sender while another gateway held "
+                "them; nothing is left to decide",
+                len(ids),
+                agent_id,
+            )
             await self._client.xack(keys.agent_outbox(agent_id), keys.GATEWAY_GROUP, *ids)
         return taken
 
-    async def keep_claims(self, batch: Sequence[Submission]) -> None:
-        """Reset the idle time of entries being processed, so no peer takes them over."""
-        by_stream: dict[str, list[Any]] = {}
+    async def keep_claims(self, batch: Sequence[Submission]) -> set[tuple[str, str]]:
+        """Reset the idle time of entries being processed, so no peer takes them over.
+
+        Returns (agent id, entry id) of entries their owner deleted meanwhile: Redis
+        drops those claims, and the commit must not mistake them for a takeover.
+        """
+        by_stream: dict[str, list[str]] = {}
         for sub in batch:
-            by_stream.setdefault(sub.stream, []).append(sub.entry_id)
+            by_stream.setdefault(sub.agent_id, []).append(sub.entry_id)
         async with self._client.pipeline(transaction=False) as pipe:
-            for stream, ids in by_stream.items():
+            for agent_id, ids in by_stream.items():
                 pipe.xclaim(
-                    stream, keys.GATEWAY_GROUP, self.consumer, 0, message_ids=ids, justid=True
+                    keys.agent_outbox(agent_id),
+                    keys.GATEWAY_GROUP,
+                    self.consumer,
+                    0,
+                    message_ids=cast(list[Any], ids),
+                    justid=True,
                 )
-            await pipe.execute()
+            replies = await pipe.execute()
+        gone: set[tuple[str, str]] = set()
+        for (agent_id, ids), claimed in zip(by_stream.items(), replies, strict=True):
+            kept = {as_text(entry_id) for entry_id in claimed}
+            gone.update((agent_id, entry_id) for entry_id in ids if entry_id not in kept)
+        return gone
 
     async def idle(self) -> bool:
         """True when no outbox has unread or pending entries."""
@@ -167,12 +187,15 @@ class Outboxes:
         async with self._client.pipeline(transaction=False) as pipe:
             for agent_id in self._agents:
                 pipe.xinfo_groups(keys.agent_outbox(agent_id))
-                pipe.xinfo_stream(keys.agent_outbox(agent_id))
+                pipe.xrevrange(keys.agent_outbox(agent_id), count=1)
             replies = await pipe.execute(raise_on_error=False)
-        for groups, stream in zip(replies[::2], replies[1::2], strict=True):
-            if isinstance(groups, Exception) or isinstance(stream, Exception):
-                continue
-            last = _stream_id(stream.get("last-generated-id"))
+        for groups, newest in zip(replies[::2], replies[1::2], strict=True):
+            for reply in (groups, newest):
+                if isinstance(reply, Exception) and "no such key" not in str(reply).lower():
+                    raise reply  # e.g. a permission problem: never report idle on an error
+            if isinstance(groups, Exception) or isinstance(newest, Exception):
+                continue  # the outbox does not exist (yet): nothing in it
+            last = _stream_id(newest[0][0]) if newest else (0, 0)  # entries that still exist
             for group in groups:
                 if as_text(group.get("name", b"")) != keys.GATEWAY_GROUP:
                     continue

@@ -30,7 +30,7 @@ __all__ = ["BatchProcessor", "DecisionListener"]
 log = logging.getLogger("mas_gateway.service")
 
 DecisionListener = Callable[[MessageContext], None]
-KeepClaims = Callable[[Sequence[Submission]], Awaitable[None]]
+KeepClaims = Callable[[Sequence[Submission]], Awaitable[set[tuple[str, str]]]]
 
 
 class BatchProcessor:
@@ -64,11 +64,13 @@ class BatchProcessor:
                 MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
                 for sub in submissions
             ]
-            keeper = asyncio.create_task(self._renew(submissions))
+            withdrawn: set[tuple[str, str]] = set()
+            keeper = asyncio.create_task(self._renew(submissions, withdrawn))
             try:
                 await self.pipeline.run(contexts, self._store.current)
-                tell = await self._known_origins(contexts)
-                outcomes = await self._committer.commit(contexts, tell=tell)
+                tell = await self._settle_refusals(contexts)
+                withdrawn |= await self._keep_claims(submissions)  # the latest word on claims
+                outcomes = await self._committer.commit(contexts, tell=tell, withdrawn=withdrawn)
             finally:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -90,32 +92,41 @@ class BatchProcessor:
                     except Exception:
                         log.exception("decision listener failed")
 
-    async def _renew(self, submissions: Sequence[Submission]) -> None:
+    async def _renew(
+        self, submissions: Sequence[Submission], withdrawn: set[tuple[str, str]]
+    ) -> None:
         while True:
             await asyncio.sleep(self._renew_every)
-            await self._keep_claims(submissions)
+            withdrawn |= await self._keep_claims(submissions)
 
-    async def _known_origins(self, contexts: Sequence[MessageContext]) -> set[str]:
-        """Owners of refused entries that are told why: those the operator provisioned.
+    async def _settle_refusals(self, contexts: Sequence[MessageContext]) -> set[str]:
+        """Who of the refused is told, and which target ids are never repeated.
 
-        An outbox proves who wrote its entries; asking for the trust record means no
-        inbox is ever created for an id the operator does not know.
+        An outbox proves who wrote its entries: its owner is told why, if the operator
+        provisioned it (so no inbox is ever created for an unknown id). A target id no
+        agent has is free text the sender chose: no notice, audit entry or log holds it.
         """
-        origins = sorted({ctx.origin for ctx in contexts if ctx.rejection is not None})
-        if not origins:
+        refused = [ctx for ctx in contexts if ctx.rejection is not None]
+        targets = {ctx.envelope.target_id for ctx in refused if ctx.envelope is not None}
+        ids = sorted({ctx.origin for ctx in refused} | targets)
+        if not ids:
             return set()
         async with self._client.pipeline(transaction=False) as pipe:
-            for origin in origins:
-                pipe.exists(keys.agent_trust(origin))
-            known = await pipe.execute()
-        return {origin for origin, exists in zip(origins, known, strict=True) if exists}
+            for agent_id in ids:
+                pipe.exists(keys.agent_trust(agent_id))
+            found = await pipe.execute()
+        known = {agent_id for agent_id, exists in zip(ids, found, strict=True) if exists}
+        for ctx in refused:
+            if ctx.envelope is not None and ctx.envelope.target_id not in known:
+                ctx.withheld.add("target_id")
+        return {ctx.origin for ctx in refused if ctx.origin in known}
 
 
 def _log_decision(ctx: MessageContext) -> None:
     envelope = ctx.envelope
+    target = "?" if "target_id" in ctx.withheld else envelope.target_id if envelope else "?"
     route = (
-        f"{envelope.sender_id} -> {envelope.target_id} "
-        f"[{ctx.recordable('message_type') or 'withheld'}]"
+        f"{envelope.sender_id} -> {target} [{ctx.recordable('message_type') or 'withheld'}]"
         if envelope
         else f"{ctx.sender_id or '?'} -> ?"
     )

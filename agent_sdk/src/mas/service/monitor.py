@@ -110,11 +110,13 @@ class MASService:
         for agent_id in ids:
             pipe.hget(keys.agent_record(agent_id), "status")
             pipe.exists(keys.agent_heartbeat(agent_id))
-        replies = await pipe.execute()
+        replies = await pipe.execute(raise_on_error=False)
         cutoff = time.time() - self.grace_period
         lapsed: list[str] = []
         for i, agent_id in enumerate(ids):
             status, alive = replies[2 * i], replies[2 * i + 1]
+            if isinstance(status, Exception) or isinstance(alive, Exception):
+                continue  # one agent's broken record never stops the health check
             if status is None or as_text(status) != "ACTIVE" or alive:
                 continue
             changed = await self._mark_inactive(

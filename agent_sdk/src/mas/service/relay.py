@@ -33,12 +33,18 @@ def _channel_owner(channel: str) -> str | None:
     return None
 
 
+_MAX_EVENT = 16_384
+"""Bytes; a registry event is far smaller."""
+
+
 def checked_event(channel: str, data: bytes | str) -> bytes | None:
     """The event to forward, or None when it is malformed or claims another agent."""
     owner = _channel_owner(channel)
+    if len(data) > _MAX_EVENT:
+        return None
     try:
         body: Any = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if owner is None or not isinstance(body, dict) or body.get("agent_id") != owner:
         return None
@@ -89,3 +95,5 @@ class EventRelay:
             except (RedisError, OSError) as exc:
                 logger.warning("relaying agent events interrupted: %s", exc)
                 await asyncio.sleep(0.5)
+            except Exception:  # an event must never stop the relay
+                logger.exception("relaying one agent event failed; going on")

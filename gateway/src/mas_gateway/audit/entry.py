@@ -106,7 +106,7 @@ def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> b
     decision = _decision(ctx)
     if envelope is not None:  # fields DLP found sensitive data in are withheld (None)
         message_id: str | None = ctx.message_id
-        target: str | None = envelope.target_id
+        target: str | None = None if "target_id" in ctx.withheld else envelope.target_id
         message_type: str | None = ctx.recordable("message_type")
         correlation_id = _matching(ctx.recordable("correlation_id"), _MESSAGE_ID)
         sender = envelope.sender_id

@@ -43,7 +43,15 @@ def register(subparsers: Any) -> None:
     provision.add_argument("--out", type=Path, help="credential file (default: credentials dir)")
     add_gateway_key_option(provision, "to pin in the credential file")
     provision.add_argument(
-        "--replace-key", action="store_true", help="issue new credentials for a known agent"
+        "--replace-key",
+        action="store_true",
+        help="issue new credentials for a known agent (e.g. after a compromise: its outbox, "
+        "delivery ledger and inbox position start over; queued deliveries are kept)",
+    )
+    provision.add_argument(
+        "--reset-state",
+        action="store_true",
+        help="with --replace-key: also delete the agent's persisted state",
     )
     add_redis_option(provision)
     provision.set_defaults(func=_provision)
@@ -84,7 +92,11 @@ def _provision(args: argparse.Namespace) -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         try:
             issued = await provision_agent(
-                client, args.agent_id, list(args.role), replace_key=args.replace_key
+                client,
+                args.agent_id,
+                list(args.role),
+                replace_key=args.replace_key,
+                reset_state=args.reset_state,
             )
         finally:
             await client.aclose()

@@ -47,12 +47,17 @@ def _list(args: argparse.Namespace) -> int:
                 continue
             what = f"{letter.sender_id or '?'} -> {letter.owner} [{_what(letter)}]"
             error = f" ({letter.error})" if letter.error else ""
-            print(f"{letter.name}  {what}: {letter.reason}{error}")
+            print(printable(f"{letter.name}  {what}: {letter.reason}{error}"))
         if not letters and not args.json:
             print("no dead letters")
         return 0
 
     return run_async(run())
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped: an agent wrote parts of a dead letter."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _what(letter: DeadLetter) -> str:

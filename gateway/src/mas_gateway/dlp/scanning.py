@@ -105,7 +105,8 @@ class RuleScanner:
 
     async def _scan_uncached(self, payloads: list[Any]) -> list[ScanResult]:
         if self.pool is not None and self._pool_ready:
-            settled = self.engine.triage(payloads)
+            # Off the event loop: a large payload must not stall claims, audit or reads.
+            settled = await asyncio.to_thread(self.engine.triage, payloads)
             todo = [i for i, r in enumerate(settled) if r is None]
             try:
                 analysed = await self.pool.scan([payloads[i] for i in todo])

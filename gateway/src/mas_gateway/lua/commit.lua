@@ -6,20 +6,29 @@
 -- ARGV[1]      consumer group
 -- ARGV[2]      outbox entry id
 -- ARGV[3]      consumer name that must still own the entry
--- ARGV[4..]    for each of KEYS[2..n]: a field count c, then c field/value pairs
+-- ARGV[4]      "1" when the entry's owner deleted it after this gateway read it (its
+--              claim was dropped then): it is committed unless another consumer holds it
+-- ARGV[5..]    for each of KEYS[2..n]: a field count c, then c field/value pairs
 --              (2*c arguments)
 --
 -- Returns 1 when committed, 0 when the entry is no longer pending for this consumer
 -- (another gateway took it over after a stall): nothing is written then, so a
 -- forward happens exactly once. A script runs atomically, like MULTI/EXEC, and can
--- also check ownership first, which MULTI/EXEC cannot.
+-- also check ownership first, which MULTI/EXEC cannot. An agent that trims its own
+-- outbox cannot make a decision disappear: what was read is committed and audited.
 
 local owned = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
 if #owned == 0 then
-  return 0
+  if ARGV[4] ~= '1' then
+    return 0
+  end
+  local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+  if #held > 0 then
+    return 0
+  end
 end
 
-local pos = 4
+local pos = 5
 for i = 2, #KEYS do
   local count = tonumber(ARGV[pos])
   pos = pos + 1

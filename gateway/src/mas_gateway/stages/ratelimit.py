@@ -1,7 +1,8 @@
 """Rate limiting: a token bucket per agent, atomic in Redis, shared by all gateway processes.
 
-Each message costs one token; a bucket holds at most `burst` tokens and refills at
-`rate` tokens per second using the Redis server's clock. Limits come from
+Each message costs one token per started 64 KiB of envelope (at most a full
+bucket); a bucket holds at most `burst` tokens and refills at `rate` tokens per
+second using the Redis server's clock. Limits come from
 ``policies/ratelimits.yaml`` per role, as the batch's policy version has them.
 
 Warning: a full bucket lets `burst` messages through at once; choose `burst` for
@@ -22,6 +23,15 @@ from .base import Batch
 __all__ = ["RateLimitStage"]
 
 
+TOKEN_BYTES = 65_536
+"""A message costs one token per started 64 KiB of envelope: scanning cost grows with size."""
+
+
+def cost(ctx: MessageContext, burst: float) -> float:
+    """Tokens a message costs (never more than a full bucket, so any message can pass)."""
+    return min(float(1 + len(ctx.raw_envelope) // TOKEN_BYTES), max(burst, 1.0))
+
+
 class RateLimitStage:
     """Takes one token from the sender's bucket per message; 429 when it is empty."""
 
@@ -38,7 +48,7 @@ class RateLimitStage:
                 limit = batch.policy.rate_limit_for(ctx.sender_roles)
                 await self._script(
                     keys=[keys.rate_limit_bucket(ctx.sender_id)],
-                    args=[limit.rate, limit.burst, 1],
+                    args=[limit.rate, limit.burst, cost(ctx, limit.burst)],
                     client=pipe,
                 )
             results = await pipe.execute()

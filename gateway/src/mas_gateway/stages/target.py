@@ -37,6 +37,7 @@ class TargetStage:
         record = batch.prepared.get(target)
         mid = ctx.message_id
         if record is None or record.identity is None:
+            # The id is withheld from every record after the batch (see processor).
             raise TargetUnavailable(f"unknown target agent {target!r}", message_id=mid)
         if record.trust.revoked:
             raise TargetUnavailable(f"target agent {target!r} is revoked", message_id=mid)
