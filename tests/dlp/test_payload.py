@@ -16,16 +16,18 @@ from mas_gateway.dlp.payload import (
 def test_walk_yields_strings_and_integers_with_context() -> None:
     payload = {"patient": {"dateOfBirth": "1950-01-02", "visits": [{"mrn": 1234567}]}, "ok": True}
     segs = walk(payload)
-    assert [(s.loc, s.text, s.context) for s in segs] == [
+    assert [(s.loc, s.text, s.context) for s in segs if not s.is_key] == [
         (("patient", "dateOfBirth"), "1950-01-02", "patient date of birth"),
         (("patient", "visits", 0, "mrn"), "1234567", "visits mrn"),
     ]
+    # Keys are scanned too, as the words they hold.
+    assert [s.text for s in segs if s.is_key] == ["patient", "date Of Birth", "visits", "mrn", "ok"]
 
 
 def test_unsafe_keys_are_scanned_and_shown_by_position() -> None:
     payload = {"contacts": {"ann@example.org": "friend"}}
     segs = walk(payload)
-    key = next(s for s in segs if s.is_key)
+    key = next(s for s in segs if s.is_key and s.loc == ("contacts", "ann@example.org"))
     assert key.text == "ann@example.org"
     assert render_path(key.loc, key.positions) == "$.contacts[#0]"
     value = next(s for s in segs if not s.is_key)

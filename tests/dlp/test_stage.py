@@ -146,3 +146,21 @@ async def test_no_sensitive_value_reaches_data_reason_or_logs(
         for text in exposed:
             assert secret not in text
     assert redact_only.data == {"patient": "<PERSON>", "mrn": "MRN <MEDICAL_RECORD_NUMBER>"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"patient": {"Jane_Roberts": "HIV positive"}},
+        {"jane-roberts-hiv-positive": True},
+        {"contacts": {"ann@example.org": "friend"}},
+    ],
+)
+async def test_personal_data_in_keys_does_not_pass(
+    stage: DLPStage, data: dict[str, object]
+) -> None:
+    """On a route that de-identifies (to external analytics), keys are scanned too."""
+    ctx = _ctx(data, ("doctor", "clinician"), ("analytics",))
+    await run_stages(stage, [ctx])
+    assert ctx.dlp_findings, "a name or an e-mail address hid in a key"
+    assert ctx.rejection is not None or ctx.modified

@@ -86,6 +86,13 @@ def number_text(node: Any) -> str | None:
     return _digit_list(node)
 
 
+def key_words(key: str) -> str:
+    """A key as the words it holds, case kept: ``Jane_Roberts`` → ``Jane Roberts``."""
+    if _SAFE_KEY.fullmatch(key) and not _DIGIT.search(key):
+        return _NON_WORD.sub(" ", _CAMEL.sub(" ", key)).strip() or key
+    return key
+
+
 def humanize_key(key: str) -> str:
     """``dateOfBirth`` / ``date_of_birth`` → ``date of birth``."""
     spaced = _CAMEL.sub(" ", key)
@@ -127,8 +134,8 @@ def walk(
                 key_text = str(key)
                 child_loc = (*loc, key_text)
                 child_pos = (*pos, i)
-                if not _SAFE_KEY.fullmatch(key_text) or _DIGIT.search(key_text):
-                    add(Segment(child_loc, child_pos, key_text, context, is_key=True))
+                # Keys are text too: a name or a number can hide in one ("Jane_Roberts").
+                add(Segment(child_loc, child_pos, key_words(key_text), context, is_key=True))
                 visit(value, child_loc, child_pos, (*names, humanize_key(key_text)))
         elif isinstance(node, Sequence) and not isinstance(node, bytes | bytearray):
             for i, value in enumerate(node):
