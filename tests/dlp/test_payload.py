@@ -20,8 +20,9 @@ def test_walk_yields_strings_and_integers_with_context() -> None:
         (("patient", "dateOfBirth"), "1950-01-02", "patient date of birth"),
         (("patient", "visits", 0, "mrn"), "1234567", "visits mrn"),
     ]
-    # Keys are scanned too, as the words they hold.
+    # Keys are scanned too, as the words they hold, after the values (which stay neighbours).
     assert [s.text for s in segs if s.is_key] == ["patient", "date Of Birth", "visits", "mrn", "ok"]
+    assert [s.is_key for s in segs] == [False] * 2 + [True] * 5
 
 
 def test_unsafe_keys_are_scanned_and_shown_by_position() -> None:

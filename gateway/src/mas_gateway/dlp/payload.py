@@ -109,15 +109,16 @@ def walk(
             or more than `max_chars` characters in total.
     """
     out: list[Segment] = []
+    key_segments: list[Segment] = []
     budget = [max_chars]
 
     def add(seg: Segment) -> None:
         budget[0] -= len(seg.text)
         if budget[0] < 0:
             raise ScanLimitExceeded(f"payload holds more than {max_chars} characters of text")
-        if len(out) >= max_segments:
+        if len(out) + len(key_segments) >= max_segments:
             raise ScanLimitExceeded(f"payload holds more than {max_segments} values")
-        out.append(seg)
+        (key_segments if seg.is_key else out).append(seg)
 
     def visit(node: Any, loc: Loc, pos: tuple[int, ...], names: tuple[str, ...]) -> None:
         if len(loc) > max_depth:
@@ -142,7 +143,8 @@ def walk(
                 visit(value, (*loc, i), (*pos, i), names)
 
     visit(payload, (), (), ())
-    return out
+    # Keys last: values next to each other stay neighbours (their context is each other).
+    return [*out, *key_segments]
 
 
 def render_path(
