@@ -30,6 +30,7 @@ from mas_gateway.signing import write_signing_key
 from mas_gateway.stages.base import Batch
 from mas_gateway.stages.registry import StageEnv, register
 
+from ..polling import wait_until
 from ..principals import gateway_url, service_url
 from .helpers import ProbeAgent, connect_as, deliveries, gateway_settings, idle, notices
 
@@ -342,7 +343,9 @@ async def test_trimming_its_own_outbox_does_not_erase_a_decision(
     """The agent deletes a submission the gateway is deciding on: it is still audited."""
     Hold.reached, Hold.release = asyncio.Event(), asyncio.Event()
     stages = ["parse", "authn", "authz", "target", "ratelimit", "hold", "dlp"]
-    settings = gateway_settings(redis_url, world.tmp, auto_provision=False, stages=stages)
+    settings = gateway_settings(
+        redis_url, world.tmp, auto_provision=False, stages=stages, claim_idle_ms=300
+    )
     write_signing_key(settings.signing_key_path)
     async with GatewayService(settings) as gateway:
         await world.doctor.send("patient", "consultation.response", {"card": "4111 1111 1111 1111"})
@@ -352,6 +355,11 @@ async def test_trimming_its_own_outbox_does_not_erase_a_decision(
         outbox = keys.agent_outbox("doctor")
         await world.doctor.client.xadd(outbox, {"x": "y"}, maxlen=0, approximate=False)
         assert await world.admin.xlen(outbox) == 0
+
+        async def claim_dropped() -> bool:  # the gateway renewed its claims: Redis dropped it
+            return (await world.admin.xpending(outbox, keys.GATEWAY_GROUP))["pending"] == 0
+
+        await wait_until(claim_dropped, 10, "the gateway to renew its claims")
         Hold.release.set()
         await idle(gateway)
         [notice] = await notices(world.admin, gateway, "doctor")

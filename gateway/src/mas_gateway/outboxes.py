@@ -12,6 +12,7 @@ operator writes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,6 +31,9 @@ __all__ = ["Outboxes", "Submission"]
 log = logging.getLogger(__name__)
 
 _PREFIX, _SUFFIX = keys.agent_outbox("*").split("*")
+
+REFRESH_S = 0.25
+"""How often the list of outboxes follows ``mas.agents`` while reading."""
 
 
 def owner_of(stream: str) -> str:
@@ -63,6 +67,7 @@ class Outboxes:
         self._idle_ms = claim_idle_ms
         self._agents: list[str] = []
         self._count = batch_size
+        self._next_refresh = 0.0
 
     @property
     def agents(self) -> list[str]:
@@ -96,7 +101,10 @@ class Outboxes:
 
     async def read(self, block_ms: int) -> list[Submission]:
         """New entries of any outbox, waiting up to `block_ms` for the first."""
-        await self.refresh()
+        now = time.monotonic()
+        if now >= self._next_refresh:  # new agents are read within REFRESH_S (+ block_ms)
+            self._next_refresh = now + REFRESH_S
+            await self.refresh()
         if not self._agents:
             return []
         streams: dict[Any, Any] = {keys.agent_outbox(a): ">" for a in self._agents}

@@ -69,7 +69,6 @@ class BatchProcessor:
             try:
                 await self.pipeline.run(contexts, self._store.current)
                 tell = await self._settle_refusals(contexts)
-                withdrawn |= await self._keep_claims(submissions)  # the latest word on claims
                 outcomes = await self._committer.commit(contexts, tell=tell, withdrawn=withdrawn)
             finally:
                 keeper.cancel()

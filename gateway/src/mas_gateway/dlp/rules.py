@@ -19,7 +19,7 @@ from .source import FilesSource
 if TYPE_CHECKING:
     from ..policy import PolicySet
 
-__all__ = ["DLP_FILE", "engine_for", "has_dlp"]
+__all__ = ["DLP_FILE", "cached_engine", "engine_for", "has_dlp"]
 
 DLP_FILE = "dlp.yaml"
 _KEEP = 4
@@ -33,6 +33,13 @@ _by_version: dict[str, str] = {}
 def has_dlp(policy: PolicySet) -> bool:
     """True when the version has DLP rules."""
     return DLP_FILE in policy.files
+
+
+def cached_engine(policy: PolicySet) -> DLPEngine | None:
+    """The engine of `policy` if it is built already (cheap: no parsing, no thread)."""
+    with _lock:
+        digest = _by_version.get(policy.version)
+        return _by_digest.get(digest) if digest is not None else None
 
 
 def engine_for(policy: PolicySet) -> DLPEngine:

@@ -36,7 +36,7 @@ from ..dlp.envelope_fields import (
 )
 from ..dlp.policy import DLPPolicy
 from ..dlp.results import ScanResult
-from ..dlp.rules import engine_for, has_dlp
+from ..dlp.rules import cached_engine, engine_for, has_dlp
 from ..dlp.scanning import RuleScanner
 from .base import Batch
 
@@ -95,7 +95,7 @@ class DLPStage:
         """The scanner of `policy`'s DLP rules (None: the version has none)."""
         if not has_dlp(policy):
             return None
-        engine = await asyncio.to_thread(engine_for, policy)
+        engine = cached_engine(policy) or await asyncio.to_thread(engine_for, policy)
         digest = engine.policy.digest
         scanner = self._scanners.get(digest)
         if scanner is not None:
