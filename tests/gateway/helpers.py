@@ -21,6 +21,9 @@ from mas.envelope import (
 )
 from mas.provisioning import provision_agent
 from mas_gateway import GatewayService, GatewaySettings
+from mas_gateway.context import MessageContext
+from mas_gateway.stages.base import Batch
+from mas_gateway.stages.registry import StageEnv, register
 
 from ..principals import gateway_url
 
@@ -119,3 +122,25 @@ async def notices(
         for d in await deliveries(client, gateway, agent_id)
         if d.gateway.kind == "rejection"
     ]
+
+
+class Hold:
+    """A stage that holds the batch until the test lets it go (name it in ``stages``)."""
+
+    name = "hold"
+    reached = asyncio.Event()
+    release = asyncio.Event()
+
+    async def prepare(self, batch: Batch[None]) -> None:
+        Hold.reached.set()
+        await Hold.release.wait()
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
+        return None
+
+
+async def _hold(env: StageEnv) -> Hold:
+    return Hold()
+
+
+register("hold", _hold)

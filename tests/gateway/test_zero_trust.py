@@ -25,14 +25,19 @@ from mas.provisioning import apply_agent_rules, provision_agent
 from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
-from mas_gateway.context import MessageContext
 from mas_gateway.signing import write_signing_key
-from mas_gateway.stages.base import Batch
-from mas_gateway.stages.registry import StageEnv, register
 
 from ..polling import wait_until
 from ..principals import gateway_url, service_url
-from .helpers import ProbeAgent, connect_as, deliveries, gateway_settings, idle, notices
+from .helpers import (
+    Hold,
+    ProbeAgent,
+    connect_as,
+    deliveries,
+    gateway_settings,
+    idle,
+    notices,
+)
 
 
 @dataclass
@@ -313,28 +318,6 @@ async def test_sdk_agents_run_as_their_own_least_privileged_users(
         users = {c["user"] for c in clients}
     assert doctor.got[0].sender_verified
     assert {"agent.doctor", "agent.patient", "mas-gateway"} <= users
-
-
-class Hold:
-    """A stage that holds the batch until the test lets it go."""
-
-    name = "hold"
-    reached = asyncio.Event()
-    release = asyncio.Event()
-
-    async def prepare(self, batch: Batch[None]) -> None:
-        Hold.reached.set()
-        await Hold.release.wait()
-
-    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
-        return None
-
-
-async def _hold(env: StageEnv) -> Hold:
-    return Hold()
-
-
-register("hold", _hold)
 
 
 async def test_trimming_its_own_outbox_does_not_erase_a_decision(

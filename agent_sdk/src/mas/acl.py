@@ -173,6 +173,7 @@ def agent_principal(agent_id: str) -> Principal:
 
 _GATEWAY_STATE = (
     "mas.nonce:*",
+    "mas.forwarded:*",
     "mas.ratelimit:*",
     keys.GATEWAY_KEYS,
     keys.DLQ,
@@ -302,6 +303,7 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("DEL", keys.agent_done(other, "m")),
         ("SET", keys.nonce(me, "n"), "1"),
         ("DEL", keys.nonce(me, "n")),
+        ("DEL", keys.forwarded(me, "m")),
         ("DEL", keys.rate_limit_bucket(me)),
         ("HSET", keys.rate_limit_bucket(me), "tokens", "1000"),
         ("XADD", keys.DLQ, "*", "f", "v"),

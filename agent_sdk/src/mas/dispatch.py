@@ -40,6 +40,7 @@ from .requests import ERROR_TYPE, PendingRequests
 from .telemetry import consumer_span
 from .transport import Transport
 from .trust import GatewayTrust
+from .validation import validation_summary
 
 __all__ = ["Dispatcher", "HandlerHost", "validation_summary"]
 
@@ -63,15 +64,6 @@ class HandlerHost(Protocol):
     async def on_message(self, message: AgentMessage) -> None: ...
 
     async def on_rejected(self, notice: AgentMessage) -> None: ...
-
-
-def validation_summary(exc: ValidationError) -> str:
-    """Field names and messages of a validation error, never the offending values."""
-    parts = []
-    for err in exc.errors()[:10]:
-        loc = ".".join(str(p) for p in err["loc"]) or "payload"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
 
 
 class Dispatcher:

@@ -43,6 +43,7 @@ __all__ = [
     "agent_state",
     "agent_stream",
     "agent_trust",
+    "forwarded",
     "nonce",
     "rate_limit_bucket",
     "tag",
@@ -173,6 +174,11 @@ POLICY_VERSIONS = "mas.policy.versions"
 def nonce(agent_id: str, value: str) -> str:
     """String with a TTL: a submission nonce already seen (replay protection)."""
     return f"mas.nonce:{tag(agent_id)}:{value}"
+
+
+def forwarded(agent_id: str, value: str) -> str:
+    """String with a TTL: a message id (digest) of this sender the gateway already forwarded."""
+    return f"mas.forwarded:{tag(agent_id)}:{value}"
 
 
 def rate_limit_bucket(agent_id: str) -> str:

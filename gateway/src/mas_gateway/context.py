@@ -11,7 +11,7 @@ from mas.envelope import Envelope
 from mas.errors import MessageRejected
 from mas.records import TrustRecord
 
-from .verdicts import DeadLettered, Parked, Rejected, Verdict
+from .verdicts import DeadLettered, Duplicate, Parked, Rejected, Verdict
 
 __all__ = ["DLPFinding", "MessageContext"]
 
@@ -64,7 +64,7 @@ class MessageContext:
     """Name of the DLP route whose rules applied."""
 
     verdict: Verdict | None = None
-    """Set through `reject`, `dead_letter` or `park`; None: the message goes on."""
+    """Set through `reject`, `dead_letter`, `park` or `drop_duplicate`; None: it goes on."""
     decision: str | None = None
     span: Any = None
     """The OpenTelemetry span of this message in the gateway, if tracing is on."""
@@ -83,6 +83,10 @@ class MessageContext:
     def park(self, reason: str, *, stage: str) -> None:
         """Hold the message back, to be delivered when its target can take it."""
         self.verdict = Parked(reason, stage)
+
+    def drop_duplicate(self, *, stage: str) -> None:
+        """Stop a resubmission of a message id already forwarded (nobody is told)."""
+        self.verdict = Duplicate(stage)
 
     @property
     def rejection(self) -> MessageRejected | None:

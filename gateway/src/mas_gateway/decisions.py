@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .context import MessageContext
-from .verdicts import Parked
+from .verdicts import Duplicate, Parked
 
 __all__ = ["DECISIONS", "DECISION_BY_CODE", "decision_for"]
 
@@ -14,6 +14,7 @@ DECISIONS = (
     "rate_limited",
     "blocked",
     "parked",
+    "duplicate",
     "dead_lettered",
     "malformed",
     "unauthenticated",
@@ -37,6 +38,8 @@ def decision_for(ctx: MessageContext) -> str:
     """The decision of a context whose stages have run (an unknown code fails safe)."""
     if isinstance(ctx.verdict, Parked):
         return "parked"
+    if isinstance(ctx.verdict, Duplicate):
+        return "duplicate"
     if ctx.rejection is not None:
         code = ctx.rejection.code
         return DECISION_BY_CODE.get(code, "unavailable" if code >= 500 else "denied")

@@ -3,8 +3,10 @@
 For every outbox entry, one script call acknowledges and deletes the entry and
 appends, in the same atomic step: the signed delivery (or the signed rejection
 notice to the sender), the audit entry, and a dead letter when the gateway itself
-failed on the message (metadata only: the payload was not scanned). If another
-gateway has taken the entry over meanwhile, nothing is written.
+failed on the message (metadata only: the payload was not scanned). A forwarded
+message also sets its sender's message-id marker (see `stages.dedup`). If another
+gateway has taken the entry over meanwhile, or forwarded a copy of the message,
+nothing is written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .context import MessageContext
 from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
+from .stages.dedup import forwarded_marker
 from .tracing import inject_trace
 from .verdicts import DeadLettered, Parked
 
@@ -71,8 +74,10 @@ class Committer:
         gateway_id: str,
         consumer: str,
         audit: AuditBuilder | None = None,
+        dedup_window_s: float = 600.0,
     ) -> None:
         self._client = client
+        self._dedup_ms = max(1, int(dedup_window_s * 1000))
         self._key = key
         self._gateway_id = gateway_id
         self._consumer = consumer
@@ -155,16 +160,20 @@ class Committer:
         return fields
 
     def plan(self, ctx: MessageContext, *, tell: bool) -> tuple[list[str], list[bytes | str | int]]:
-        """Streams to append to and their fields, for one decided context.
+        """Keys after the outbox and arguments after the claim, for one decided context.
 
+        That is: the message-id marker and its TTL (0 and no key when nothing is
+        forwarded), then the streams to append to and their fields.
         `tell`: a refused sender gets a notice (its outbox proves it wrote the entry).
         """
         streams: list[str] = []
-        args: list[bytes | str | int] = []
+        args: list[bytes | str | int] = [0]
         verdict = ctx.verdict
         rejection = ctx.rejection
         if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
+            streams.append(forwarded_marker(ctx))
+            args[0] = self._dedup_ms
             target = ctx.envelope.target_id
             inbox = keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
             streams.append(inbox)
@@ -229,8 +238,14 @@ class Committer:
             results = await pipe.execute()
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
-            committed = bool(result)
-            if not committed:
+            committed = result == 1
+            if result == 2:
+                log.warning(
+                    "entry %s repeats a message id forwarded meanwhile by another gateway; "
+                    "acknowledged, not forwarded again",
+                    ctx.entry_id,
+                )
+            elif not committed:
                 log.warning(
                     "entry %s was taken over by another gateway; not committed here", ctx.entry_id
                 )

@@ -3,9 +3,10 @@
 Stages run stage by stage over the batch (so a stage can batch its Redis round
 trips or its NLP work); a message stops at the first verdict. Any unexpected
 exception dead-letters the message with code 500: the gateway fails closed and
-loses nothing. The pipeline stamps every message with the policy version all its
-stages saw, opens the message's span as soon as its envelope is parsed (or it is
-refused), and then
+loses nothing. A transient Redis error is not about the message: it propagates,
+and the whole batch is run again once Redis answers (see `processor`). The
+pipeline stamps every message with the policy version all its stages saw, opens
+the message's span as soon as its envelope is parsed (or it is refused), and then
 shows each screening stage the parsed messages that stopped before reaching it
 (DLP scans their envelope fields, so that none is recorded unscanned).
 """
@@ -24,6 +25,7 @@ from .logsafe import log_failure
 from .policy import PolicySet
 from .stages.base import Batch, CommitHook, ScreeningStage, Stage
 from .tracing import stage_span, start_message_span
+from .transient import TRANSIENT_ERRORS
 
 __all__ = ["Pipeline"]
 
@@ -41,7 +43,11 @@ class Pipeline:
         return [stage.name for stage in self.stages]
 
     async def run(self, contexts: Sequence[MessageContext], policy: PolicySet) -> None:
-        """Run every stage over the batch; sets each context's verdict and decision."""
+        """Run every stage over the batch; sets each context's verdict and decision.
+
+        Raises:
+            One of `TRANSIENT_ERRORS` when Redis failed: no verdict of the batch holds.
+        """
         for ctx in contexts:
             ctx.policy_version = policy.version
         live = list(contexts)
@@ -52,6 +58,8 @@ class Pipeline:
             reached[index] = {id(ctx) for ctx in live}
             try:
                 prepared = await stage.prepare(Batch(live, policy, None))
+            except TRANSIENT_ERRORS:
+                raise
             except Exception:
                 log_failure(log, "stage %s failed to prepare a batch; rejecting it", stage.name)
                 for ctx in live:
@@ -102,6 +110,8 @@ async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> Non
             await stage.check(ctx, batch)
     except MessageRejected as rejection:
         ctx.reject(rejection, stage=stage.name)
+    except TRANSIENT_ERRORS:
+        raise
     except Exception:
         log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
         ctx.dead_letter(stage=stage.name)

@@ -4,6 +4,13 @@ For each batch: read the policy version in force once, run the pipeline under it
 work out which refused senders are told, commit every outcome atomically, let the
 stages with a commit hook see the outcomes, then log, count and call listeners.
 While this runs, the entries' claims are renewed so that no peer takes them over.
+
+A transient Redis error anywhere before the commit leaves no trace: the batch is
+run again from fresh contexts after a backoff, as long as it takes, and no valid
+message is refused because Redis was briefly away. (Tokens a retried batch took
+from rate-limit buckets are taken again: a retry may count a message twice.) A
+commit cut off half-way is retried too: entries already committed are no longer
+pending for this consumer, so their script writes nothing the second time.
 """
 
 from __future__ import annotations
@@ -17,13 +24,15 @@ from collections.abc import Awaitable, Callable, Sequence
 import redis.asyncio as aioredis
 
 from mas import keys
+from mas.backoff import Backoff
 
 from .context import MessageContext
-from .delivery import Committer
+from .delivery import Committer, Outcome
 from .outboxes import Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .tracing import end_message_span
+from .transient import TRANSIENT_ERRORS, Outage
 
 __all__ = ["BatchProcessor", "DecisionListener"]
 
@@ -58,18 +67,12 @@ class BatchProcessor:
         """Held while a batch is processed."""
 
     async def process(self, submissions: Sequence[Submission]) -> None:
-        """Process one batch to its committed outcomes."""
+        """Process one batch to its committed outcomes (retrying through Redis outages)."""
         async with self.lock:
-            contexts = [
-                MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
-                for sub in submissions
-            ]
             withdrawn: set[tuple[str, str]] = set()
             keeper = asyncio.create_task(self._renew(submissions, withdrawn))
             try:
-                await self.pipeline.run(contexts, self._store.current)
-                tell = await self._settle_refusals(contexts)
-                outcomes = await self._committer.commit(contexts, tell=tell, withdrawn=withdrawn)
+                contexts, outcomes = await self._decide_and_commit(submissions, withdrawn)
             finally:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -91,12 +94,41 @@ class BatchProcessor:
                     except Exception:
                         log.exception("decision listener failed")
 
+    async def _decide_and_commit(
+        self, submissions: Sequence[Submission], withdrawn: set[tuple[str, str]]
+    ) -> tuple[list[MessageContext], list[Outcome]]:
+        outage = Outage(log, "checking a batch")
+        backoff = Backoff()
+        while True:
+            contexts = [
+                MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
+                for sub in submissions
+            ]
+            try:
+                await self.pipeline.run(contexts, self._store.current)
+                tell = await self._settle_refusals(contexts)
+                outcomes = await self._committer.commit(contexts, tell=tell, withdrawn=withdrawn)
+            except TRANSIENT_ERRORS as exc:
+                for ctx in contexts:
+                    end_message_span(ctx)
+                outage.failed(exc)
+                await backoff.wait()
+                continue
+            outage.recovered()
+            return contexts, outcomes
+
     async def _renew(
         self, submissions: Sequence[Submission], withdrawn: set[tuple[str, str]]
     ) -> None:
+        outage = Outage(log, "renewing claims")
         while True:
             await asyncio.sleep(self._renew_every)
-            withdrawn |= await self._keep_claims(submissions)
+            try:
+                withdrawn |= await self._keep_claims(submissions)
+            except TRANSIENT_ERRORS as exc:
+                outage.failed(exc)
+            else:
+                outage.recovered()
 
     async def _settle_refusals(self, contexts: Sequence[MessageContext]) -> set[str]:
         """Who of the refused is told, and which target ids are never repeated.

@@ -39,6 +39,8 @@ from .processor import BatchProcessor, DecisionListener
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
+from .transient import Outage
+from .watchdog import Watchdog
 
 __all__ = ["DecisionListener", "GatewayService"]
 
@@ -61,6 +63,8 @@ class GatewayService:
         self._closers: list[Closer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self.watchdog = Watchdog("gateway")
+        """Knows when a loop that must run forever has ended; see `wait_failed`."""
         self.policy: PolicyStore | None = None
         self.checkpointer: AuditCheckpointer | None = None
 
@@ -100,7 +104,11 @@ class GatewayService:
     async def start(self) -> None:
         """Connect, load key and policies (fail closed), then start consuming."""
         settings = self.settings
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_socket_timeout_s,
+            socket_connect_timeout=settings.redis_socket_timeout_s,
+        )
         try:
             await client.ping()  # type: ignore[misc]
         except RedisError as exc:
@@ -127,6 +135,7 @@ class GatewayService:
                 audit=functools.partial(
                     build_audit_entry, gateway_id=settings.gateway_id, key_id=self._key.key_id
                 ),
+                dedup_window_s=settings.message_dedup_window_s,
             )
             self._outboxes = Outboxes(
                 client,
@@ -150,9 +159,12 @@ class GatewayService:
             raise
         self._stopping.clear()
         self._tasks = [
-            asyncio.create_task(self._consume_loop(), name="gateway-consume"),
-            asyncio.create_task(self._reclaim_loop(), name="gateway-reclaim"),
+            self.watchdog.watch(self._consume_loop(), "gateway-consume"),
+            self.watchdog.watch(self._reclaim_loop(), "gateway-reclaim"),
         ]
+        for task in [*_started(self.policy).tasks, _started(self.checkpointer).task]:
+            if task is not None:
+                self.watchdog.adopt(task)
         log.info(
             "gateway %s started: stages %s, key %s",
             settings.gateway_id,
@@ -190,6 +202,7 @@ class GatewayService:
         """Finish the batch in progress, stop consuming and close connections."""
         log.info("gateway %s stopping", self.settings.gateway_id)
         self._stopping.set()
+        self.watchdog.stopping()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -230,22 +243,26 @@ class GatewayService:
 
     async def _consume_loop(self) -> None:
         backoff = Backoff()
+        outage = Outage(log, "reading outboxes")
         while not self._stopping.is_set():
             try:
                 await self._process_all(await self.outboxes.read(self.settings.block_ms))
-                backoff.reset()
             except RedisError as exc:
                 # Entries read but not committed stay pending and are taken over later.
-                log.warning("Redis error while consuming (%s); retry in %.1f s", exc, backoff.delay)
+                outage.failed(exc)
                 await backoff.wait()
             except Exception:
                 # Never stop consuming: the batch's entries stay pending and are taken over
                 # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
                 log_failure(log, "a batch failed unexpectedly; its entries stay pending")
                 await backoff.wait()
+            else:
+                outage.recovered()
+                backoff.reset()
 
     async def _reclaim_loop(self) -> None:
         """Take over entries another gateway left pending for too long."""
+        outage = Outage(log, "taking over pending entries")
         while not self._stopping.is_set():
             await asyncio.sleep(self.settings.claim_idle_ms / 2000.0)
             try:
@@ -254,9 +271,15 @@ class GatewayService:
                     log.info("took over %d entries left pending by another gateway", len(taken))
                 await self._process_all(taken)
             except RedisError as exc:
-                log.warning("Redis error while taking over entries (%s); will retry", exc)
+                outage.failed(exc)
             except Exception:
                 log_failure(log, "taking over pending entries failed; will retry")
+            else:
+                outage.recovered()
+
+    async def wait_failed(self) -> str:
+        """Return why, once a loop of this gateway ended while it was not stopping."""
+        return await self.watchdog.wait_failed()
 
     async def wait_idle(self) -> None:
         """Wait until no outbox has unread or pending entries (for tests and demos).

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mas.errors import ConfigError
+from mas.validation import validation_summary
 
 __all__ = ["DEFAULT_STAGES", "WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
 
-DEFAULT_STAGES = ("parse", "authn", "authz", "target", "ratelimit", "dlp")
+DEFAULT_STAGES = ("parse", "authn", "dedup", "authz", "target", "ratelimit", "backpressure", "dlp")
 """The default pipeline, in order."""
 
 WITNESS_NAME = "audit-witness.json"
@@ -71,11 +72,40 @@ class GatewaySettings(BaseSettings):
     """The pipeline: registered stage names, in order (see `mas_gateway.stages.registry`)."""
     audit_witness_path: Path | None = None
     """File keeping the newest signed audit checkpoint outside Redis (None: next to the key)."""
+    redis_socket_timeout_s: float = Field(default=10.0, gt=0)
+    """A Redis call that gets no answer for this long fails (and is retried); blocking reads
+    (`block_ms`) must end well within it."""
+    message_dedup_window_s: float = Field(default=600.0, gt=0)
+    """A sender's message id forwarded once is not forwarded again for this long (a retry of
+    a timed-out send delivers once)."""
+    max_inbox: int = Field(default=10_000, ge=1)
+    """Deliveries waiting in one agent's inbox past which its senders get 429."""
+    max_outbox_lag: int = Field(default=10_000, ge=1)
+    """Entries waiting in one agent's outbox past which its new submissions get 429."""
+
+    @model_validator(mode="after")
+    def _timeouts_fit(self) -> GatewaySettings:
+        margin_ms = 1000
+        if self.block_ms + margin_ms > self.redis_socket_timeout_s * 1000:
+            raise ValueError(
+                f"block_ms ({self.block_ms} ms) must be at least {margin_ms} ms shorter than "
+                f"redis_socket_timeout_s ({self.redis_socket_timeout_s:g} s): a blocking read "
+                "would otherwise time out while waiting for nothing"
+            )
+        return self
 
     @property
     def witness_path(self) -> Path:
         """Where the audit witness is kept."""
         return self.audit_witness_path or self.signing_key_path.with_name(WITNESS_NAME)
+
+    @classmethod
+    def build(cls, **values: Any) -> GatewaySettings:
+        """Settings from `values` and the environment; `ConfigError` names what is wrong."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid gateway settings: {validation_summary(exc)}") from exc
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> GatewaySettings:
@@ -94,4 +124,4 @@ class GatewaySettings(BaseSettings):
         try:
             return cls(**{**from_file, **overrides})
         except ValidationError as exc:
-            raise ConfigError(f"invalid settings in {file}: {exc}") from exc
+            raise ConfigError(f"invalid settings in {file}: {validation_summary(exc)}") from exc

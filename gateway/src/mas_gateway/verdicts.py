@@ -4,7 +4,8 @@ A message without a verdict goes on to the next stage and, after the last one, i
 delivered. ``Rejected`` stops it with a code the sender is told about;
 ``DeadLettered`` stops it because the gateway itself failed (500, kept in the
 gateway's dead letters as metadata); ``Parked`` holds it for a target whose
-circuit is open, to be delivered later.
+circuit is open, to be delivered later; ``Duplicate`` acknowledges a resubmission
+of a message already forwarded (audited, nobody told).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from mas.errors import MessageRejected
 
-__all__ = ["DeadLettered", "Parked", "Rejected", "Verdict"]
+__all__ = ["DeadLettered", "Duplicate", "Parked", "Rejected", "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -41,4 +42,11 @@ class Parked:
     stage: str
 
 
-Verdict = Rejected | DeadLettered | Parked
+@dataclass(frozen=True)
+class Duplicate:
+    """The sender's message id was already forwarded: acknowledged, audited, not delivered."""
+
+    stage: str
+
+
+Verdict = Rejected | DeadLettered | Parked | Duplicate

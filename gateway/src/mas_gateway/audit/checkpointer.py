@@ -110,6 +110,11 @@ class AuditCheckpointer:
             self._run(cursor), name=f"audit-checkpointer-{self.key_id}"
         )
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The background task, while running."""
+        return self._task
+
     async def stop(self) -> None:
         """Stop the background task, then checkpoint what is left (best effort)."""
         task, self._task = self._task, None

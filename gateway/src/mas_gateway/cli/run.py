@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
         overrides["auto_provision"] = True
     if args.config:
         return GatewaySettings.from_yaml(args.config, **overrides)
-    return GatewaySettings(**overrides)
+    return GatewaySettings.build(**overrides)
 
 
 async def wait_for_signal() -> None:
@@ -78,8 +79,15 @@ def _run_gateway(args: argparse.Namespace) -> int:
     async def run() -> int:
         from ..service import GatewayService
 
-        async with GatewayService(settings):
-            await wait_for_signal()
+        async with GatewayService(settings) as gateway:
+            failed = asyncio.create_task(gateway.wait_failed())
+            signalled = asyncio.create_task(wait_for_signal())
+            await asyncio.wait({failed, signalled}, return_when=asyncio.FIRST_COMPLETED)
+            signalled.cancel()
+            if failed.done():
+                print(f"mas gateway: {failed.result()}; exiting", file=sys.stderr)
+                return 1
+            failed.cancel()
         return 0
 
     return run_async(run())

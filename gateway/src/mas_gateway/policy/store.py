@@ -198,6 +198,11 @@ class PolicyStore:
         await watcher.start()
         self._watcher = watcher
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The watching loops (empty when not watching)."""
+        return list(self._watcher.tasks) if self._watcher is not None else []
+
     async def stop(self) -> None:
         """Stop watching; the version in force stays."""
         watcher, self._watcher = self._watcher, None

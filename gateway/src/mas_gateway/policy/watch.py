@@ -50,6 +50,11 @@ class PolicyWatcher:
         if self._poll_interval is not None:
             self._tasks.append(asyncio.create_task(self._poll(), name="policy-file-watch"))
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The running loops."""
+        return list(self._tasks)
+
     async def stop(self) -> None:
         """Cancel the loops and close the subscription."""
         tasks, self._tasks = self._tasks, []

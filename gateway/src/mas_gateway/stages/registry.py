@@ -19,7 +19,9 @@ from ..policy import PolicyStore
 from ..settings import DEFAULT_STAGES, GatewaySettings
 from .authn import AuthenticationStage
 from .authz import AuthorizationStage
+from .backpressure import BackpressureStage
 from .base import Stage
+from .dedup import DedupStage
 from .dlp import build_dlp_stage
 from .parse import ParseStage
 from .ratelimit import RateLimitStage
@@ -89,6 +91,18 @@ async def _authn(env: StageEnv) -> Stage:
     )
 
 
+async def _dedup(env: StageEnv) -> Stage:
+    return DedupStage(env.client)
+
+
+async def _backpressure(env: StageEnv) -> Stage:
+    return BackpressureStage(
+        env.client,
+        max_inbox=env.settings.max_inbox,
+        max_outbox_lag=env.settings.max_outbox_lag,
+    )
+
+
 async def _authz(env: StageEnv) -> Stage:
     return AuthorizationStage()
 
@@ -103,7 +117,9 @@ async def _ratelimit(env: StageEnv) -> Stage:
 
 register("parse", _parse)
 register("authn", _authn)
+register("dedup", _dedup)
 register("authz", _authz)
 register("target", _target)
 register("ratelimit", _ratelimit)
+register("backpressure", _backpressure)
 register("dlp", build_dlp_stage)
