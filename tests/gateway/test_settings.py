@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,15 @@ def test_bad_settings_files_are_config_errors_naming_the_problem(
 def test_missing_settings_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read settings file"):
         GatewaySettings.from_yaml(tmp_path / "absent.yaml")
+
+
+def test_the_command_line_loads_no_nlp_until_a_command_needs_it() -> None:
+    """`mas --help`, `mas audit verify` and the like do not pay for spaCy and Presidio."""
+    probe = (
+        "import sys; from mas_gateway.cli import build_parser; build_parser(); "
+        "import mas, mas_gateway; mas.ConfigError; "
+        "print(sorted(m for m in ('spacy', 'presidio_analyzer', 'mas_gateway.service') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
