@@ -187,6 +187,16 @@ class Outboxes:
             gone.update((agent_id, entry_id) for entry_id in ids if entry_id not in kept)
         return gone
 
+    async def pending_count(self) -> int:
+        """Entries read by any gateway consumer and not yet acknowledged, over all outboxes."""
+        if not self._agents:
+            return 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for agent_id in self._agents:
+                pipe.xpending(keys.agent_outbox(agent_id), keys.GATEWAY_GROUP)
+            replies = await pipe.execute(raise_on_error=False)
+        return sum(int(r["pending"]) for r in replies if isinstance(r, dict))
+
     async def idle(self) -> bool:
         """True when no outbox has unread or pending entries."""
         await self.refresh()

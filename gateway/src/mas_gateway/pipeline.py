@@ -14,7 +14,8 @@ shows each screening stage the parsed messages that stopped before reaching it
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from mas.errors import MessageRejected
 
@@ -37,6 +38,8 @@ class Pipeline:
 
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = list(stages)
+        self.on_stage: Callable[[str, float], None] | None = None
+        """Told each stage's name and seconds over each batch (metrics)."""
 
     def names(self) -> list[str]:
         """Stage names in order."""
@@ -56,6 +59,7 @@ class Pipeline:
             if not live:
                 break
             reached[index] = {id(ctx) for ctx in live}
+            started = time.perf_counter()
             try:
                 prepared = await stage.prepare(Batch(live, policy, None))
             except TRANSIENT_ERRORS:
@@ -68,6 +72,8 @@ class Pipeline:
             batch = Batch(live, policy, prepared)
             for ctx in live:
                 await _check(stage, ctx, batch)
+            if self.on_stage is not None:
+                self.on_stage(stage.name, time.perf_counter() - started)
             live = [ctx for ctx in live if ctx.verdict is None]
         await self._screen(contexts, reached, policy)
         for ctx in contexts:

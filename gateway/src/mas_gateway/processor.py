@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -65,10 +66,13 @@ class BatchProcessor:
         self.listeners: list[DecisionListener] = []
         self.lock = asyncio.Lock()
         """Held while a batch is processed."""
+        self.on_batch: Callable[[Sequence[MessageContext], float], None] | None = None
+        """Told each committed batch and when it started (`time.perf_counter`; metrics)."""
 
     async def process(self, submissions: Sequence[Submission]) -> None:
         """Process one batch to its committed outcomes (retrying through Redis outages)."""
         async with self.lock:
+            started = time.perf_counter()
             withdrawn: set[tuple[str, str]] = set()
             keeper = asyncio.create_task(self._renew(submissions, withdrawn))
             try:
@@ -83,6 +87,8 @@ class BatchProcessor:
                 if outcome.committed
             ]
             await self.pipeline.after_commit(committed)
+            if self.on_batch is not None:
+                self.on_batch(contexts, started)
             for ctx in contexts:
                 end_message_span(ctx)
             for ctx, outcome in committed:

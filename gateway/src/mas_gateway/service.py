@@ -31,6 +31,8 @@ from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
 from .compliance import PolicyHistoryRecorder
 from .delivery import Committer
 from .logsafe import log_failure
+from .ops.health import Progress
+from .ops.metrics import GatewayMetrics
 from .outboxes import Outboxes, Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
@@ -65,6 +67,11 @@ class GatewayService:
         self._stopping = asyncio.Event()
         self.watchdog = Watchdog("gateway")
         """Knows when a loop that must run forever has ended; see `wait_failed`."""
+        self.metrics = GatewayMetrics(self.settings.gateway_id)
+        self.progress = Progress()
+        """When the consume loop last completed a round (readiness)."""
+        self.ops_port: int | None = None
+        """The port of the operations endpoints, when they are on."""
         self.policy: PolicyStore | None = None
         self.checkpointer: AuditCheckpointer | None = None
 
@@ -151,7 +158,9 @@ class GatewayService:
                 keep_claims=self._outboxes.keep_claims,
                 claim_idle_ms=settings.claim_idle_ms,
             )
-            self._processor.listeners.extend(self._listeners)
+            self._processor.listeners.extend([self.metrics.observe_decision, *self._listeners])
+            self._processor.on_batch = self.metrics.observe_batch
+            pipeline.on_stage = self.metrics.observe_stage
             await self._start_checkpointer()
             await self._outboxes.refresh()
         except BaseException:
@@ -165,6 +174,7 @@ class GatewayService:
         for task in [*_started(self.policy).tasks, _started(self.checkpointer).task]:
             if task is not None:
                 self.watchdog.adopt(task)
+        await self._start_ops()
         log.info(
             "gateway %s started: stages %s, key %s",
             settings.gateway_id,
@@ -183,6 +193,18 @@ class GatewayService:
         self._closers += [history.aclose, store.stop]
         self.policy = store
         return store
+
+    async def _start_ops(self) -> None:
+        from .ops.attach import start_ops_server
+
+        try:
+            server = await start_ops_server(self)
+        except BaseException:
+            await self.stop()
+            raise
+        if server is not None:
+            self.ops_port = server.port
+            self._closers.append(server.stop)
 
     async def _start_checkpointer(self) -> None:
         settings = self.settings
@@ -244,9 +266,11 @@ class GatewayService:
     async def _consume_loop(self) -> None:
         backoff = Backoff()
         outage = Outage(log, "reading outboxes")
+        self.progress.tick()
         while not self._stopping.is_set():
             try:
                 await self._process_all(await self.outboxes.read(self.settings.block_ms))
+                self.progress.tick()
             except RedisError as exc:
                 # Entries read but not committed stay pending and are taken over later.
                 outage.failed(exc)

@@ -83,6 +83,11 @@ class GatewaySettings(BaseSettings):
     max_outbox_lag: int = Field(default=10_000, ge=1)
     """Entries waiting in one agent's outbox past which its new submissions get 429."""
 
+    http_address: str | None = None
+    """``host:port`` of the operations endpoints (/healthz, /readyz, /metrics); None: off."""
+    ready_stall_s: float = Field(default=30.0, gt=0)
+    """/readyz fails when the consume loop has not completed a round for this long."""
+
     @model_validator(mode="after")
     def _timeouts_fit(self) -> GatewaySettings:
         margin_ms = 1000

@@ -1,0 +1,1 @@
+"""Operability: the gateway's metrics and its HTTP endpoints (health, readiness, metrics)."""
