@@ -28,6 +28,11 @@ def chromium() -> str:
 
 async def dump_dom(page: Path, profile: Path) -> str:
     """The DOM of `page` (an absolute path) after its scripts ran, with networking off."""
+    return await dump_url(page.as_uri(), profile)
+
+
+async def dump_url(url: str, profile: Path, *extra: str) -> str:
+    """The DOM of the page at `url` after its scripts ran (`extra`: more Chromium flags)."""
     process = await asyncio.create_subprocess_exec(
         chromium(),
         "--headless",
@@ -39,8 +44,9 @@ async def dump_dom(page: Path, profile: Path) -> str:
         "--no-first-run",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
+        *extra,
         "--dump-dom",
-        page.as_uri(),
+        url,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -95,9 +95,20 @@ class ProbeAgent:
         return envelope.message_id
 
 
+@dataclass
+class World:
+    """Two provisioned agents, a doctor and a patient, and the operator's connection."""
+
+    doctor: ProbeAgent
+    patient: ProbeAgent
+    admin: aioredis.Redis
+    tmp: Path
+
+
 async def idle(gateway: GatewayService) -> None:
-    """Wait (at most 10 s) until the gateway has processed everything submitted."""
-    async with asyncio.timeout(10):
+    """Wait until the gateway has processed everything submitted (bounded: a loaded machine
+    running DLP on spaCy can take many seconds per batch)."""
+    async with asyncio.timeout(60):
         await gateway.wait_idle()
 
 

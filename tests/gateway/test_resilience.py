@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,7 @@ from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
 from mas_gateway.watchdog import Watchdog
 
-from .helpers import Hold, ProbeAgent, deliveries, gateway_settings, idle, notices
-
-
-@dataclass
-class Pair:
-    doctor: ProbeAgent
-    patient: ProbeAgent
-    admin: aioredis.Redis
-    tmp: Path
-
-
-@pytest.fixture
-async def pair(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIterator[Pair]:
-    doctor = await ProbeAgent.provision(redis_client, "doctor", ["doctor"])
-    patient = await ProbeAgent.provision(redis_client, "patient", ["patient"])
-    yield Pair(doctor, patient, redis_client, tmp_path)
+from .helpers import Hold, World, deliveries, gateway_settings, idle, notices
 
 
 async def audited(admin: aioredis.Redis) -> list[str]:
@@ -47,26 +30,26 @@ async def audited(admin: aioredis.Redis) -> list[str]:
 
 
 async def test_a_redis_stall_while_a_batch_is_checked_refuses_nothing(
-    pair: Pair, redis_url: str, caplog: pytest.LogCaptureFixture
+    world: World, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Redis stops answering between two stages: the batch waits, then goes through once."""
     Hold.reached, Hold.release = asyncio.Event(), asyncio.Event()
     stages = ["parse", "authn", "hold", "dedup", "authz", "target", "ratelimit", "dlp"]
-    settings = gateway_settings(redis_url, pair.tmp, stages=stages, redis_socket_timeout_s=1.2)
+    settings = gateway_settings(redis_url, world.tmp, stages=stages, redis_socket_timeout_s=1.2)
     caplog.set_level(logging.INFO, logger="mas_gateway")
     async with GatewayService(settings) as gateway:
-        mid = await pair.doctor.send("patient", "consultation.response", {"note": "fine"})
+        mid = await world.doctor.send("patient", "consultation.response", {"note": "fine"})
         await asyncio.wait_for(Hold.reached.wait(), 10)
-        await pair.admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+        await world.admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")
         Hold.release.set()  # the next stage's Redis call times out, and the next, ...
-        await pair.admin.ping()  # answered once the pause is over
+        await world.admin.ping()  # answered once the pause is over
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
+        delivered = await deliveries(world.admin, gateway, "patient")
         counts = gateway.counts
     assert [d.envelope.message_id for d in delivered] == [mid]
     assert counts == Counter(delivered=1)
-    assert await pair.admin.xlen(keys.DLQ) == 0
-    assert await notices(pair.admin, gateway, "doctor") == []
+    assert await world.admin.xlen(keys.DLQ) == 0
+    assert await notices(world.admin, gateway, "doctor") == []
     outage = [r.getMessage() for r in caplog.records if "checking a batch" in r.getMessage()]
     assert len(outage) == 2, outage  # one line when it starts, one when it ends
     assert "unavailable" in outage[0] and "available again" in outage[1]
@@ -114,74 +97,74 @@ def test_a_block_time_the_socket_timeout_cuts_short_is_refused_at_start(
 
 
 async def test_a_resubmitted_message_id_is_delivered_once_and_nobody_is_told(
-    pair: Pair, redis_url: str
+    world: World, redis_url: str
 ) -> None:
-    async with GatewayService(gateway_settings(redis_url, pair.tmp)) as gateway:
-        mid = await pair.doctor.send("patient", "consultation.response", {"n": 1})
+    async with GatewayService(gateway_settings(redis_url, world.tmp)) as gateway:
+        mid = await world.doctor.send("patient", "consultation.response", {"n": 1})
         await idle(gateway)
         for _ in range(2):  # a retry after a timeout, and a second copy in the same batch
-            await pair.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
+            await world.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
-        told = await notices(pair.admin, gateway, "doctor")
+        delivered = await deliveries(world.admin, gateway, "patient")
+        told = await notices(world.admin, gateway, "doctor")
     assert [d.envelope.message_id for d in delivered] == [mid]
     assert told == []
-    assert await audited(pair.admin) == ["delivered", "duplicate", "duplicate"]
-    assert await pair.admin.xlen(keys.agent_outbox("doctor")) == 0
+    assert await audited(world.admin) == ["delivered", "duplicate", "duplicate"]
+    assert await world.admin.xlen(keys.agent_outbox("doctor")) == 0
 
 
 async def test_the_commit_forwards_a_message_id_once_even_without_the_stage(
-    pair: Pair, redis_url: str
+    world: World, redis_url: str
 ) -> None:
     """Two copies racing past the check (e.g. on two gateways) are stopped by the commit."""
-    mid = await pair.doctor.send("patient", "consultation.response", {"n": 1})
-    await pair.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
+    mid = await world.doctor.send("patient", "consultation.response", {"n": 1})
+    await world.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
     stages = ["parse", "authn", "authz", "target", "ratelimit", "dlp"]
-    async with GatewayService(gateway_settings(redis_url, pair.tmp, stages=stages)) as gateway:
+    async with GatewayService(gateway_settings(redis_url, world.tmp, stages=stages)) as gateway:
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
+        delivered = await deliveries(world.admin, gateway, "patient")
     assert [d.envelope.message_id for d in delivered] == [mid]
-    assert await audited(pair.admin) == ["delivered"]
-    assert await pair.admin.xlen(keys.agent_outbox("doctor")) == 0
+    assert await audited(world.admin) == ["delivered"]
+    assert await world.admin.xlen(keys.agent_outbox("doctor")) == 0
 
 
-async def test_a_refused_message_id_can_be_sent_again(pair: Pair, redis_url: str) -> None:
-    async with GatewayService(gateway_settings(redis_url, pair.tmp)) as gateway:
-        mid = await pair.doctor.send("patient", "no.such.route", {"n": 1})
+async def test_a_refused_message_id_can_be_sent_again(world: World, redis_url: str) -> None:
+    async with GatewayService(gateway_settings(redis_url, world.tmp)) as gateway:
+        mid = await world.doctor.send("patient", "no.such.route", {"n": 1})
         await idle(gateway)
-        await pair.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
+        await world.doctor.send("patient", "consultation.response", {"n": 1}, message_id=mid)
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
+        delivered = await deliveries(world.admin, gateway, "patient")
     assert [d.envelope.message_id for d in delivered] == [mid]
-    assert await audited(pair.admin) == ["denied", "delivered"]
+    assert await audited(world.admin) == ["denied", "delivered"]
 
 
 # -- backpressure -----------------------------------------------------------------------
 
 
-async def test_a_full_inbox_pushes_back_with_429(pair: Pair, redis_url: str) -> None:
-    settings = gateway_settings(redis_url, pair.tmp, max_inbox=2)
+async def test_a_full_inbox_pushes_back_with_429(world: World, redis_url: str) -> None:
+    settings = gateway_settings(redis_url, world.tmp, max_inbox=2)
     async with GatewayService(settings) as gateway:
         for n in range(4):  # nobody reads the patient's inbox
-            await pair.doctor.send("patient", "consultation.response", {"n": n})
+            await world.doctor.send("patient", "consultation.response", {"n": n})
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
-        told = await notices(pair.admin, gateway, "doctor")
+        delivered = await deliveries(world.admin, gateway, "patient")
+        told = await notices(world.admin, gateway, "doctor")
     assert [d.envelope.data["n"] for d in delivered] == [0, 1]
     assert [(t["code"], t["retry_after"]) for t in told] == [(429, 1.0), (429, 1.0)]
     assert all("inbox of 'patient'" in t["reason"] for t in told)
 
 
-async def test_an_outbox_far_behind_pushes_back_with_429(pair: Pair, redis_url: str) -> None:
+async def test_an_outbox_far_behind_pushes_back_with_429(world: World, redis_url: str) -> None:
     for n in range(4):  # submitted before any gateway reads: the outbox lags by 4
-        await pair.doctor.send("patient", "consultation.response", {"n": n})
-    settings = gateway_settings(redis_url, pair.tmp, max_outbox_lag=2)
+        await world.doctor.send("patient", "consultation.response", {"n": n})
+    settings = gateway_settings(redis_url, world.tmp, max_outbox_lag=2)
     async with GatewayService(settings) as gateway:
         await idle(gateway)
-        told = await notices(pair.admin, gateway, "doctor")
-        await pair.doctor.send("patient", "consultation.response", {"n": 4})
+        told = await notices(world.admin, gateway, "doctor")
+        await world.doctor.send("patient", "consultation.response", {"n": 4})
         await idle(gateway)
-        delivered = await deliveries(pair.admin, gateway, "patient")
+        delivered = await deliveries(world.admin, gateway, "patient")
     assert [t["code"] for t in told] == [429] * 4
     assert all("outbox of 'doctor' has 4 submissions waiting" in t["reason"] for t in told)
     assert [d.envelope.data["n"] for d in delivered if d.gateway.kind == "message"] == [4]

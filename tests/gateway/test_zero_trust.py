@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -30,8 +30,9 @@ from mas_gateway.signing import write_signing_key
 from ..polling import wait_until
 from ..principals import gateway_url, service_url
 from .helpers import (
+    REPO_POLICIES,
     Hold,
-    ProbeAgent,
+    World,
     connect_as,
     deliveries,
     gateway_settings,
@@ -40,26 +41,9 @@ from .helpers import (
 )
 
 
-@dataclass
-class World:
-    """A compromised agent (doctor), its victim (patient), and the operator's connection."""
-
-    doctor: ProbeAgent
-    patient: ProbeAgent
-    admin: aioredis.Redis
-    tmp: Path
-
-
-@pytest.fixture
-async def world(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIterator[World]:
-    doctor = await ProbeAgent.provision(redis_client, "doctor", ["doctor"])
-    patient = await ProbeAgent.provision(redis_client, "patient", ["patient"])
-    yield World(doctor, patient, redis_client, tmp_path)
-
-
-def strict_gateway(redis_url: str, tmp_path: Path) -> GatewayService:
+def strict_gateway(redis_url: str, tmp_path: Path, **overrides: Any) -> GatewayService:
     """A production-mode gateway: auto-provisioning off, an operator-made key."""
-    settings = gateway_settings(redis_url, tmp_path, auto_provision=False)
+    settings = gateway_settings(redis_url, tmp_path, auto_provision=False, **overrides)
     if not settings.signing_key_path.exists():
         write_signing_key(settings.signing_key_path)
     return GatewayService(settings)
@@ -452,7 +436,12 @@ async def test_an_unknown_target_id_is_not_repeated(world: World, redis_url: str
 
 async def test_a_large_message_costs_more_of_the_rate_limit(world: World, redis_url: str) -> None:
     """Scanning cost grows with size, and so does the price: a patient's bucket holds 5."""
-    async with strict_gateway(redis_url, world.tmp) as gateway:
+    policies = world.tmp / "policies"
+    shutil.copytree(REPO_POLICIES, policies)
+    limits = policies / "ratelimits.yaml"  # no refill while the test runs, however slow it is
+    limits.write_text(limits.read_text().replace("rate: 1\n", "rate: 0.0001\n", 1))
+    assert "rate: 0.0001" in limits.read_text()
+    async with strict_gateway(redis_url, world.tmp, policies_dir=policies) as gateway:
         await world.patient.send("doctor", "consultation.request", {"note": "x" * 300_000})
         await idle(gateway)
         await world.patient.send("doctor", "consultation.request", {"note": "short"})

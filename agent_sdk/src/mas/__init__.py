@@ -6,7 +6,6 @@ only the errors or the key names does not load Redis, Pydantic and OpenTelemetry
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
 
 from .errors import (
@@ -23,6 +22,7 @@ from .errors import (
     TargetUnavailable,
     Unauthenticated,
 )
+from .lazy import lazy_attributes as _lazy_attributes
 
 if _typing.TYPE_CHECKING:
     from .agent import Agent
@@ -47,13 +47,6 @@ __all__ = [
     "Unauthenticated",
 ]
 
-_HOMES = {"Agent": ".agent", "AgentMessage": ".message", "MASService": ".service"}
-
-
-def __getattr__(name: str) -> _typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(
+    __name__, {"Agent": ".agent", "AgentMessage": ".message", "MASService": ".service"}
+)

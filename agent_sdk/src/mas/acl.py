@@ -213,6 +213,11 @@ def gateway_principal() -> Principal:
                 commands=_plus("xadd xlen xinfo|groups xinfo|stream"),
             ),
             Selector(
+                purpose="every agent's dead letters: count only (metrics, dashboard)",
+                keys=(f"%R~{keys.agent_dlq(_ALL)}",),
+                commands=_plus("xlen"),
+            ),
+            Selector(
                 purpose="the registry: read only",
                 keys=tuple(
                     f"%R~{k}"

@@ -7,8 +7,9 @@ neither (``mas --help``, ``mas audit verify``) does not load spaCy and Presidio.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from mas.lazy import lazy_attributes as _lazy_attributes
 
 if _typing.TYPE_CHECKING:
     from .service import GatewayService
@@ -16,13 +17,6 @@ if _typing.TYPE_CHECKING:
 
 __all__ = ["GatewayService", "GatewaySettings"]
 
-_HOMES = {"GatewayService": ".service", "GatewaySettings": ".settings"}
-
-
-def __getattr__(name: str) -> _typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(
+    __name__, {"GatewayService": ".service", "GatewaySettings": ".settings"}
+)

@@ -55,6 +55,7 @@ class BatchProcessor:
         *,
         keep_claims: KeepClaims,
         claim_idle_ms: int,
+        redis_timeout_s: float = 10.0,
     ) -> None:
         self._client = client
         self.pipeline = pipeline
@@ -62,6 +63,7 @@ class BatchProcessor:
         self._committer = committer
         self._keep_claims = keep_claims
         self._renew_every = claim_idle_ms / 3000.0
+        self._keeper_bound_s = redis_timeout_s + 1.0
         self.counts: Counter[str] = Counter()
         self.listeners: list[DecisionListener] = []
         self.lock = asyncio.Lock()
@@ -74,13 +76,12 @@ class BatchProcessor:
         async with self.lock:
             started = time.perf_counter()
             withdrawn: set[tuple[str, str]] = set()
-            keeper = asyncio.create_task(self._renew(submissions, withdrawn))
+            done = asyncio.Event()
+            keeper = asyncio.create_task(self._renew(submissions, withdrawn, done))
             try:
                 contexts, outcomes = await self._decide_and_commit(submissions, withdrawn)
             finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+                await self._stop_keeper(keeper, done)
             committed = [
                 (ctx, outcome)
                 for ctx, outcome in zip(contexts, outcomes, strict=True)
@@ -123,12 +124,33 @@ class BatchProcessor:
             outage.recovered()
             return contexts, outcomes
 
+    async def _stop_keeper(self, keeper: asyncio.Task[None], done: asyncio.Event) -> None:
+        """Let the claim keeper end by itself, never by a cancel in the middle of a Redis call.
+
+        A cancel that lands inside a pipelined Redis call can be absorbed by the client
+        library, and a batch that awaited such a keeper would wait forever while holding
+        the batch lock (the gateway would stop consuming). The keeper finishes its call,
+        which the socket timeout bounds, and sees `done`; only past that bound is it
+        cancelled and left behind.
+        """
+        done.set()
+        finished, _ = await asyncio.wait({keeper}, timeout=self._keeper_bound_s)
+        if not finished:
+            keeper.cancel()
+            log.warning("the claim keeper of a batch did not stop in time; left it cancelled")
+
     async def _renew(
-        self, submissions: Sequence[Submission], withdrawn: set[tuple[str, str]]
+        self,
+        submissions: Sequence[Submission],
+        withdrawn: set[tuple[str, str]],
+        done: asyncio.Event,
     ) -> None:
         outage = Outage(log, "renewing claims")
-        while True:
-            await asyncio.sleep(self._renew_every)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self._renew_every)
+            if done.is_set():
+                return
             try:
                 withdrawn |= await self._keep_claims(submissions)
             except TRANSIENT_ERRORS as exc:

@@ -157,6 +157,7 @@ class GatewayService:
                 committer,
                 keep_claims=self._outboxes.keep_claims,
                 claim_idle_ms=settings.claim_idle_ms,
+                redis_timeout_s=settings.redis_socket_timeout_s,
             )
             self._processor.listeners.extend([self.metrics.observe_decision, *self._listeners])
             self._processor.on_batch = self.metrics.observe_batch

@@ -85,6 +85,8 @@ class GatewaySettings(BaseSettings):
 
     http_address: str | None = None
     """``host:port`` of the operations endpoints (/healthz, /readyz, /metrics); None: off."""
+    dashboard_token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the operator token that opens the dashboard (None: the dashboard is off)."""
     ready_stall_s: float = Field(default=30.0, gt=0)
     """/readyz fails when the consume loop has not completed a round for this long."""
 

@@ -23,6 +23,10 @@ def register(subparsers: Any) -> None:
     keygen = gateway_sub.add_parser("keygen", help="create the gateway's Ed25519 signing key")
     keygen.add_argument("--out", type=Path, default=Path(".mas/gateway_signing_key"))
     keygen.set_defaults(func=_keygen)
+    token = gateway_sub.add_parser(
+        "dashboard-token", help="issue an operator token for the dashboard (prints its hash)"
+    )
+    token.set_defaults(func=_dashboard_token)
     gateway.add_argument(
         "--config", type=Path, help="YAML settings file (MAS_* env applies on top)"
     )
@@ -97,6 +101,16 @@ def _keygen(args: argparse.Namespace) -> int:
     key = write_signing_key(args.out)
     print(f"wrote gateway signing key {args.out} (key id {key.key_id}, mode 0600)")
     print(f"public key: {key.public_key_b64} (also in {public_key_path(args.out)})")
+    return 0
+
+
+def _dashboard_token(args: argparse.Namespace) -> int:
+    from mas import crypto
+
+    token = crypto.generate_token()
+    print(f"operator token (give it to the operators; it is not stored): {token}")
+    print(f"gateway setting: dashboard_token_sha256: {crypto.hash_token(token)}")
+    print("open http://<http_address>/dashboard#token=<token>")
     return 0
 
 

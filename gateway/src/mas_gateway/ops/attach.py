@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..audit import WitnessFile
 from .health import Readiness
 from .http import OpsServer
+from .status import AuditStatus, system_status
 
 if TYPE_CHECKING:
     from ..service import GatewayService
@@ -31,6 +33,19 @@ async def start_ops_server(gateway: GatewayService) -> OpsServer | None:
     readiness = Readiness(
         gateway.client, gateway.watchdog, gateway.progress, store, stall_s=settings.ready_stall_s
     )
-    server = OpsServer(settings.http_address, readiness, metrics, refresh)
+    audit = AuditStatus(gateway.client, WitnessFile(settings.witness_path))
+
+    async def status() -> dict[str, Any]:
+        version = store.current.version if store.current is not None else None
+        return await system_status(gateway.client, policy_version=version, audit=audit)
+
+    server = OpsServer(
+        settings.http_address,
+        readiness,
+        metrics,
+        refresh,
+        status=status,
+        token_sha256=settings.dashboard_token_sha256,
+    )
     await server.start()
     return server
