@@ -134,6 +134,11 @@ def agent_principal(agent_id: str) -> Principal:
                 commands=_plus("hset hget hgetall hmget hdel watch"),
             ),
             Selector(
+                purpose="its delivery health counters (read by the gateway's circuit breakers)",
+                keys=(f"~{keys.agent_health(a)}",),
+                commands=_plus("hincrby hgetall"),
+            ),
+            Selector(
                 purpose="its state reset",
                 keys=(f"~{keys.agent_state(a)}",),
                 commands=_plus("del"),
@@ -174,6 +179,7 @@ def agent_principal(agent_id: str) -> Principal:
 _GATEWAY_STATE = (
     "mas.nonce:*",
     "mas.ratelimit:*",
+    keys.circuit(_ALL),
     keys.GATEWAY_KEYS,
     keys.DLQ,
     keys.POLICY_VERSIONS,
@@ -207,9 +213,14 @@ def gateway_principal() -> Principal:
                 ),
             ),
             Selector(
-                purpose="every agent's inbox: deliver; its parked deliveries",
+                purpose="every agent's inbox: deliver",
                 keys=(f"~{inbox}", f"~{parked}"),
                 commands=_plus("xadd xlen xinfo|groups xinfo|stream"),
+            ),
+            Selector(
+                purpose="deliveries parked while a circuit is open: read, release",
+                keys=(f"~{parked}",),
+                commands=_plus("xrange xdel"),
             ),
             Selector(
                 purpose="the registry: read only",
@@ -220,6 +231,7 @@ def gateway_principal() -> Principal:
                         keys.agent_identity(_ALL),
                         keys.agent_record(_ALL),
                         keys.agent_heartbeat(_ALL),
+                        keys.agent_health(_ALL),
                         keys.ALL_AGENTS,
                     )
                 ),
@@ -303,6 +315,15 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("SET", keys.nonce(me, "n"), "1"),
         ("DEL", keys.nonce(me, "n")),
         ("DEL", keys.rate_limit_bucket(me)),
+        ("HINCRBY", keys.agent_health(other), "ok", "1"),
+        ("HSET", keys.agent_health(me), "failed", "0"),
+        ("DEL", keys.agent_health(me)),
+        ("HSET", keys.circuit(me), "state", "closed"),
+        ("HGETALL", keys.circuit(me)),
+        ("DEL", keys.circuit(me)),
+        ("XADD", keys.agent_parked(me), "*", "f", "v"),
+        ("XRANGE", keys.agent_parked(me), "-", "+"),
+        ("XDEL", keys.agent_parked(me), "0-1"),
         ("HSET", keys.rate_limit_bucket(me), "tokens", "1000"),
         ("XADD", keys.DLQ, "*", "f", "v"),
         ("XADD", keys.agent_dlq(other), "*", "f", "v"),

@@ -14,6 +14,7 @@ DECISIONS = (
     "rate_limited",
     "blocked",
     "parked",
+    "released",
     "dead_lettered",
     "malformed",
     "unauthenticated",

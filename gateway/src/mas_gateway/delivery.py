@@ -10,6 +10,7 @@ gateway has taken the entry over meanwhile, nothing is written.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -22,6 +23,7 @@ from mas import keys
 from mas.envelope import (
     AGENT_ID_PATTERN,
     GATEWAY_SENDER,
+    PARKED_TYPE,
     REJECTION_TYPE,
     Envelope,
     GatewayStamp,
@@ -29,6 +31,7 @@ from mas.envelope import (
 )
 from mas.errors import MessageRejected, RateLimited
 
+from .audit.entry import canonical_json
 from .context import MessageContext
 from .logsafe import log_failure
 from .lua import load_script
@@ -36,11 +39,15 @@ from .signing import GatewayKey
 from .tracing import inject_trace
 from .verdicts import DeadLettered, Parked
 
-__all__ = ["Committer", "Outcome"]
+__all__ = ["DIVERTED", "PARKED_META_FIELD", "Committer", "Outcome"]
 
 log = logging.getLogger(__name__)
 
 AuditBuilder = Callable[[MessageContext], bytes]
+PARKED_META_FIELD = "parked"
+"""Field of a parked entry with what its release is audited with (never a payload value)."""
+DIVERTED = 2
+"""What the commit script returns when it parked a delivery behind earlier parked ones."""
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
@@ -58,6 +65,10 @@ def _flatten(fields: dict[str, bytes]) -> list[bytes | str | int]:
     for name, value in fields.items():
         out.extend((name, value))
     return out
+
+
+def _queued_reason(target: str) -> str:
+    return f"messages to {target} are parked; this one waits behind them"
 
 
 class Committer:
@@ -133,6 +144,44 @@ class Committer:
         )
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
 
+    def parked_notice_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
+        """Signed "parked" notice to the sender: ids, target and reason, never payload values."""
+        assert ctx.envelope is not None
+        correlation_id = ctx.recordable("correlation_id")
+        notice = Envelope(
+            sender_id=GATEWAY_SENDER,
+            target_id=ctx.origin or ctx.sender_id,
+            message_type=PARKED_TYPE,
+            data={
+                "message_id": ctx.message_id,
+                "target": ctx.envelope.target_id,
+                "reason": reason,
+                "correlation_id": correlation_id,
+            },
+            correlation_id=correlation_id,
+            in_reply_to=ctx.message_id,
+        )
+        stamp = GatewayStamp(
+            gateway_id=self._gateway_id,
+            key_id=self._key.key_id,
+            delivered_at=time.time(),
+            kind="notice",
+        )
+        return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
+
+    def parked_meta(self, ctx: MessageContext) -> dict[str, bytes]:
+        """What the release of a parked delivery is audited with: digests and ids."""
+        meta = {
+            "ingress_id": ctx.entry_id,
+            "policy_version": ctx.policy_version,
+            "parked_at": round(time.time(), 6),
+            "envelope_sha256": hashlib.sha256(ctx.raw_envelope).hexdigest(),
+            "payload_sha256": hashlib.sha256(canonical_json(ctx.envelope.data)).hexdigest()
+            if ctx.envelope is not None
+            else None,
+        }
+        return {PARKED_META_FIELD: json.dumps(meta, sort_keys=True).encode()}
+
     def dead_letter_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
         """Metadata of an entry the gateway failed on: never its payload, token or signature.
 
@@ -166,9 +215,15 @@ class Committer:
         if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
             target = ctx.envelope.target_id
-            inbox = keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
-            streams.append(inbox)
-            args += _flatten(self.delivery_fields(ctx))
+            delivery = self.delivery_fields(ctx)
+            if isinstance(verdict, Parked):
+                sender_inbox = keys.agent_stream(ctx.origin or ctx.sender_id)
+                streams += [keys.agent_parked(target), sender_inbox]
+                args += _flatten({**delivery, **self.parked_meta(ctx)})
+                args += _flatten(self.parked_notice_fields(ctx, verdict.reason))
+            else:
+                streams.append(keys.agent_stream(target))
+                args += _flatten(delivery)
         elif rejection is not None and tell:
             # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
             streams.append(keys.agent_stream(ctx.origin or ctx.sender_id))
@@ -179,7 +234,23 @@ class Committer:
         if isinstance(verdict, DeadLettered):
             streams.append(keys.DLQ)
             args += _flatten(self.dead_letter_fields(ctx, verdict.reason))
+        if verdict is None and ctx.park_if_queued:
+            alternative, more = self._parked_plan(ctx)
+            streams += alternative
+            args += ["divert", *more]
         return streams, args
+
+    def _parked_plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
+        """The plan of `ctx` had it been parked: the commit uses it if the queue is not empty."""
+        assert ctx.envelope is not None
+        decision = ctx.decision
+        ctx.verdict = Parked(_queued_reason(ctx.envelope.target_id), "commit")
+        ctx.decision = "parked"
+        try:
+            return self.plan(ctx, tell=True)
+        finally:
+            ctx.verdict = None
+            ctx.decision = decision
 
     def _safe_plan(
         self, ctx: MessageContext, *, tell: bool
@@ -230,6 +301,10 @@ class Committer:
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
             committed = bool(result)
+            if result == DIVERTED:
+                assert ctx.envelope is not None
+                ctx.park(_queued_reason(ctx.envelope.target_id), stage="commit")
+                ctx.decision = "parked"
             if not committed:
                 log.warning(
                     "entry %s was taken over by another gateway; not committed here", ctx.entry_id

@@ -15,7 +15,7 @@ from mas.errors import ConfigError
 
 __all__ = ["DEFAULT_STAGES", "WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
 
-DEFAULT_STAGES = ("parse", "authn", "authz", "target", "ratelimit", "dlp")
+DEFAULT_STAGES = ("parse", "authn", "authz", "target", "ratelimit", "dlp", "circuit")
 """The default pipeline, in order."""
 
 WITNESS_NAME = "audit-witness.json"
@@ -69,6 +69,8 @@ class GatewaySettings(BaseSettings):
     """Submissions whose timestamp is further than this from the gateway clock are refused."""
     stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     """The pipeline: registered stage names, in order (see `mas_gateway.stages.registry`)."""
+    circuit_poll_s: float = Field(default=1.0, gt=0)
+    """How often circuit states are evaluated and parked messages released."""
     audit_witness_path: Path | None = None
     """File keeping the newest signed audit checkpoint outside Redis (None: next to the key)."""
 

@@ -10,6 +10,10 @@
 --              claim was dropped then): it is committed unless another consumer holds it
 -- ARGV[5..]    for each of KEYS[2..n]: a field count c, then c field/value pairs
 --              (2*c arguments)
+-- optional     the word "divert", then field groups for KEYS[n+1..m] in the same way:
+--              an alternative plan whose first stream is the target's parked queue.
+--              When that queue is not empty, the alternative is written instead, so a
+--              delivery never overtakes a message parked before it (returns 2).
 --
 -- Returns 1 when committed, 0 when the entry is no longer pending for this consumer
 -- (another gateway took it over after a stall): nothing is written then, so a
@@ -29,17 +33,37 @@ if #owned == 0 then
 end
 
 local pos = 5
-for i = 2, #KEYS do
-  local count = tonumber(ARGV[pos])
-  pos = pos + 1
-  local fields = {}
-  for j = 0, 2 * count - 1 do
-    fields[#fields + 1] = ARGV[pos + j]
+local function groups()
+  local plan = {}
+  while pos <= #ARGV and ARGV[pos] ~= 'divert' do
+    local count = tonumber(ARGV[pos])
+    pos = pos + 1
+    local fields = {}
+    for j = 0, 2 * count - 1 do
+      fields[#fields + 1] = ARGV[pos + j]
+    end
+    pos = pos + 2 * count
+    plan[#plan + 1] = fields
   end
-  pos = pos + 2 * count
-  redis.call('XADD', KEYS[i], '*', unpack(fields))
+  return plan
+end
+
+local plan = groups()
+local first = 2
+local result = 1
+if ARGV[pos] == 'divert' then
+  pos = pos + 1
+  local parked = #plan + 2
+  if redis.call('XLEN', KEYS[parked]) > 0 then
+    plan = groups()
+    first = parked
+    result = 2
+  end
+end
+for i, fields in ipairs(plan) do
+  redis.call('XADD', KEYS[first + i - 1], '*', unpack(fields))
 end
 
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-return 1
+return result

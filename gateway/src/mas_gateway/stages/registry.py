@@ -20,6 +20,7 @@ from ..settings import DEFAULT_STAGES, GatewaySettings
 from .authn import AuthenticationStage
 from .authz import AuthorizationStage
 from .base import Stage
+from .circuit import CircuitStage
 from .dlp import build_dlp_stage
 from .parse import ParseStage
 from .ratelimit import RateLimitStage
@@ -101,9 +102,14 @@ async def _ratelimit(env: StageEnv) -> Stage:
     return RateLimitStage(env.client)
 
 
+async def _circuit(env: StageEnv) -> Stage:
+    return CircuitStage(env.client)
+
+
 register("parse", _parse)
 register("authn", _authn)
 register("authz", _authz)
 register("target", _target)
 register("ratelimit", _ratelimit)
 register("dlp", build_dlp_stage)
+register("circuit", _circuit)
