@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from . import crypto, keys
 from .envelope import (
     GATEWAY_SENDER,
+    PARKED_TYPE,
     REJECTION_TYPE,
     Delivery,
     Envelope,
@@ -190,6 +191,9 @@ class Dispatcher:
 
     async def _reserved(self, entry_id: str, fields: dict[str, bytes], delivery: Delivery) -> None:
         env = delivery.envelope
+        if env.message_type == PARKED_TYPE and env.sender_id == GATEWAY_SENDER:
+            await self._parked(entry_id, env)
+            return
         is_notice = env.message_type == REJECTION_TYPE and env.sender_id == GATEWAY_SENDER
         # A peer's error report counts only about a message this agent sent to that peer.
         solicited = (
@@ -217,6 +221,18 @@ class Dispatcher:
             await self._host.on_rejected(notice)
         except Exception:
             logger.exception("on_rejected hook of agent %s failed", self._agent_id)
+        await self._ledger.complete(entry_id, ledger_id(env))
+
+    async def _parked(self, entry_id: str, env: Envelope) -> None:
+        """A "parked" notice: logged, never a failure (the message is delivered later)."""
+        data = env.data
+        logger.info(
+            "agent %s: message %s to %s is parked until the target can take it (%s)",
+            self._agent_id,
+            data.get("message_id"),
+            data.get("target"),
+            data.get("reason"),
+        )
         await self._ledger.complete(entry_id, ledger_id(env))
 
     async def _handle(

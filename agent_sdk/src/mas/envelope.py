@@ -48,6 +48,7 @@ __all__ = [
     "ID_PATTERN",
     "MESSAGE_TYPE_PATTERN",
     "NONCE_PATTERN",
+    "PARKED_TYPE",
     "REJECTION_TYPE",
     "TIMESTAMP_RANGE",
     "Delivery",
@@ -74,6 +75,8 @@ TIMESTAMP_RANGE = (946_684_800.0, 4_102_444_800.0)
 _ID = re.compile(ID_PATTERN)
 GATEWAY_SENDER = "mas.gateway"
 REJECTION_TYPE = "mas.rejected"
+PARKED_TYPE = "mas.parked"
+"""Gateway notice: a message was held back because its target's circuit is open."""
 
 
 def dumps(obj: Any) -> bytes:
@@ -141,7 +144,7 @@ class GatewayStamp(BaseModel):
     gateway_id: str
     key_id: str
     delivered_at: float
-    kind: Literal["message", "rejection"] = "message"
+    kind: Literal["message", "rejection", "notice"] = "message"
     modified: bool = False
     redacted_paths: list[str] = Field(default_factory=list)
     trace: dict[str, str] = Field(default_factory=dict)

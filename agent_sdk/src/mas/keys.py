@@ -31,6 +31,7 @@ __all__ = [
     "agent_errors",
     "agent_events_channel",
     "agent_handling",
+    "agent_health",
     "agent_heartbeat",
     "agent_identity",
     "agent_instance",
@@ -43,6 +44,7 @@ __all__ = [
     "agent_state",
     "agent_stream",
     "agent_trust",
+    "circuit",
     "forwarded",
     "nonce",
     "rate_limit_bucket",
@@ -139,6 +141,11 @@ def agent_handling(agent_id: str, message_id: str) -> str:
     return f"agent.handling:{tag(agent_id)}:{message_id}"
 
 
+def agent_health(agent_id: str) -> str:
+    """Hash of delivery counters the agent reports about itself: ok, failed, dead."""
+    return f"agent.health:{tag(agent_id)}"
+
+
 def agent_errors(agent_id: str) -> str:
     """Hash stream-entry-id -> last handler error, for dead-lettering."""
     return f"agent.errors:{tag(agent_id)}"
@@ -184,6 +191,11 @@ def forwarded(agent_id: str, value: str) -> str:
 def rate_limit_bucket(agent_id: str) -> str:
     """Hash: token bucket of one agent (tokens, last refill time)."""
     return f"mas.ratelimit:{tag(agent_id)}"
+
+
+def circuit(agent_id: str) -> str:
+    """Hash: the circuit breaker of one target agent (state, counts), gateway-owned."""
+    return f"mas.circuit:{tag(agent_id)}"
 
 
 # --- audit ----------------------------------------------------------------

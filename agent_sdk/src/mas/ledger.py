@@ -18,7 +18,8 @@ class DeliveryLedger:
 
     A message id is *done* once a handler completed it (marker kept `dedup_ttl`), and
     *leased* while one instance handles it, so that duplicates of a message never
-    run twice, even on different instances.
+    run twice, even on different instances. Each ending also counts in the agent's
+    health hash (ok, failed, dead), which the gateway's circuit breakers read.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class DeliveryLedger:
         self._stream = keys.agent_stream(agent_id)
         self._errors = keys.agent_errors(agent_id)
         self._dlq = keys.agent_dlq(agent_id)
+        self._health = keys.agent_health(agent_id)
         self._dedup_ttl_ms = int(dedup_ttl * 1000)
         self._lease_ms = max(int(lease * 1000), 1)
 
@@ -65,6 +67,7 @@ class DeliveryLedger:
         pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
         pipe.hdel(self._errors, entry_id)
         pipe.delete(self._lease(message_id))
+        pipe.hincrby(self._health, "ok", 1)
         await pipe.execute()
 
     async def skip(self, entry_id: str, message_id: str | None = None) -> None:
@@ -81,6 +84,7 @@ class DeliveryLedger:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._errors, entry_id, error)
         pipe.delete(self._lease(message_id))
+        pipe.hincrby(self._health, "failed", 1)
         await pipe.execute()
 
     async def last_error(self, entry_id: str) -> str | None:
@@ -115,4 +119,5 @@ class DeliveryLedger:
         pipe.hdel(self._errors, entry_id)
         if message_id is not None:
             pipe.delete(self._lease(message_id))
+        pipe.hincrby(self._health, "dead", 1)
         await pipe.execute()

@@ -200,6 +200,7 @@ async def _start_over(admin: aioredis.Redis, agent_id: str, *, reset_state: bool
     doomed = [
         keys.agent_outbox(agent_id),
         keys.agent_errors(agent_id),
+        keys.agent_health(agent_id),
         keys.agent_instances(agent_id),
         keys.agent_heartbeat(agent_id),
         *([keys.agent_state(agent_id)] if reset_state else []),

@@ -54,6 +54,8 @@ def _is_rejection(delivery: Delivery) -> bool:
 def correlation_of(delivery: Delivery) -> list[str]:
     """Correlation ids under which a delivery could answer a pending request."""
     env = delivery.envelope
+    if env.sender_id == GATEWAY_SENDER and delivery.gateway.kind == "notice":
+        return []  # e.g. "parked": information, never an answer
     if _is_rejection(delivery):
         return [
             str(v)

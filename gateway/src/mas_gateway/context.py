@@ -63,6 +63,10 @@ class MessageContext:
     dlp_route: str | None = None
     """Name of the DLP route whose rules applied."""
 
+    park_if_queued: bool = False
+    """Set by the circuit stage: the commit parks the delivery instead when its target's
+    parked queue is not empty (so a message never overtakes one parked before it)."""
+
     verdict: Verdict | None = None
     """Set through `reject`, `dead_letter`, `park` or `drop_duplicate`; None: it goes on."""
     decision: str | None = None

@@ -15,6 +15,7 @@ DECISIONS = (
     "blocked",
     "parked",
     "duplicate",
+    "released",
     "dead_lettered",
     "malformed",
     "unauthenticated",

@@ -12,6 +12,7 @@ nothing is written.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from mas import keys
 from mas.envelope import (
     AGENT_ID_PATTERN,
     GATEWAY_SENDER,
+    PARKED_TYPE,
     REJECTION_TYPE,
     Envelope,
     GatewayStamp,
@@ -31,6 +33,7 @@ from mas.envelope import (
 )
 from mas.errors import MessageRejected, RateLimited
 
+from .audit.entry import canonical_json
 from .context import MessageContext
 from .logsafe import log_failure
 from .lua import load_script
@@ -39,11 +42,20 @@ from .stages.dedup import forwarded_marker
 from .tracing import inject_trace
 from .verdicts import DeadLettered, Parked
 
-__all__ = ["Committer", "Outcome"]
+__all__ = ["DIVERTED", "PARKED_META_FIELD", "Committer", "Outcome"]
 
 log = logging.getLogger(__name__)
 
 AuditBuilder = Callable[[MessageContext], bytes]
+PARKED_META_FIELD = "parked"
+"""Field of a parked entry with what its release is audited with (never a payload value)."""
+COMMITTED = 1
+"""The commit script's answer when it wrote the plan."""
+DIVERTED = 2
+"""...when it parked the message behind messages parked before it."""
+DUPLICATE = 3
+"""...when the message id was forwarded meanwhile (only the acknowledgement is written)."""
+"""What the commit script returns when it parked a delivery behind earlier parked ones."""
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
@@ -61,6 +73,10 @@ def _flatten(fields: dict[str, bytes]) -> list[bytes | str | int]:
     for name, value in fields.items():
         out.extend((name, value))
     return out
+
+
+def _queued_reason(target: str) -> str:
+    return f"messages to {target} are parked; this one waits behind them"
 
 
 class Committer:
@@ -138,6 +154,44 @@ class Committer:
         )
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
 
+    def parked_notice_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
+        """Signed "parked" notice to the sender: ids, target and reason, never payload values."""
+        assert ctx.envelope is not None
+        correlation_id = ctx.recordable("correlation_id")
+        notice = Envelope(
+            sender_id=GATEWAY_SENDER,
+            target_id=ctx.origin or ctx.sender_id,
+            message_type=PARKED_TYPE,
+            data={
+                "message_id": ctx.message_id,
+                "target": ctx.envelope.target_id,
+                "reason": reason,
+                "correlation_id": correlation_id,
+            },
+            correlation_id=correlation_id,
+            in_reply_to=ctx.message_id,
+        )
+        stamp = GatewayStamp(
+            gateway_id=self._gateway_id,
+            key_id=self._key.key_id,
+            delivered_at=time.time(),
+            kind="notice",
+        )
+        return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
+
+    def parked_meta(self, ctx: MessageContext) -> dict[str, bytes]:
+        """What the release of a parked delivery is audited with: digests and ids."""
+        meta = {
+            "ingress_id": ctx.entry_id,
+            "policy_version": ctx.policy_version,
+            "parked_at": round(time.time(), 6),
+            "envelope_sha256": hashlib.sha256(ctx.raw_envelope).hexdigest(),
+            "payload_sha256": hashlib.sha256(canonical_json(ctx.envelope.data)).hexdigest()
+            if ctx.envelope is not None
+            else None,
+        }
+        return {PARKED_META_FIELD: json.dumps(meta, sort_keys=True).encode()}
+
     def dead_letter_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
         """Metadata of an entry the gateway failed on: never its payload, token or signature.
 
@@ -160,24 +214,26 @@ class Committer:
         return fields
 
     def plan(self, ctx: MessageContext, *, tell: bool) -> tuple[list[str], list[bytes | str | int]]:
-        """Keys after the outbox and arguments after the claim, for one decided context.
+        """Streams to append to and their fields, for one decided context.
 
-        That is: the message-id marker and its TTL (0 and no key when nothing is
-        forwarded), then the streams to append to and their fields.
         `tell`: a refused sender gets a notice (its outbox proves it wrote the entry).
         """
         streams: list[str] = []
-        args: list[bytes | str | int] = [0]
+        args: list[bytes | str | int] = []
         verdict = ctx.verdict
         rejection = ctx.rejection
         if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
-            streams.append(forwarded_marker(ctx))
-            args[0] = self._dedup_ms
             target = ctx.envelope.target_id
-            inbox = keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
-            streams.append(inbox)
-            args += _flatten(self.delivery_fields(ctx))
+            delivery = self.delivery_fields(ctx)
+            if isinstance(verdict, Parked):
+                sender_inbox = keys.agent_stream(ctx.origin or ctx.sender_id)
+                streams += [keys.agent_parked(target), sender_inbox]
+                args += _flatten({**delivery, **self.parked_meta(ctx)})
+                args += _flatten(self.parked_notice_fields(ctx, verdict.reason))
+            else:
+                streams.append(keys.agent_stream(target))
+                args += _flatten(delivery)
         elif rejection is not None and tell:
             # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
             streams.append(keys.agent_stream(ctx.origin or ctx.sender_id))
@@ -188,7 +244,29 @@ class Committer:
         if isinstance(verdict, DeadLettered):
             streams.append(keys.DLQ)
             args += _flatten(self.dead_letter_fields(ctx, verdict.reason))
+        if verdict is None and ctx.park_if_queued:
+            alternative, more = self._parked_plan(ctx)
+            streams += alternative
+            args += ["divert", *more]
         return streams, args
+
+    def _parked_plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
+        """The plan of `ctx` had it been parked: the commit uses it if the queue is not empty."""
+        assert ctx.envelope is not None
+        decision = ctx.decision
+        ctx.verdict = Parked(_queued_reason(ctx.envelope.target_id), "commit")
+        ctx.decision = "parked"
+        try:
+            return self.plan(ctx, tell=True)
+        finally:
+            ctx.verdict = None
+            ctx.decision = decision
+
+    def _marker(self, ctx: MessageContext) -> tuple[list[str], int]:
+        """The message-id marker key and TTL of a message this commit forwards, else none."""
+        if ctx.envelope is not None and (ctx.verdict is None or isinstance(ctx.verdict, Parked)):
+            return [forwarded_marker(ctx)], self._dedup_ms
+        return [], 0
 
     def _safe_plan(
         self, ctx: MessageContext, *, tell: bool
@@ -224,13 +302,15 @@ class Committer:
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
                 streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
+                marker, ttl_ms = self._marker(ctx)
                 await self._script(
-                    keys=[ctx.outbox, *streams],
+                    keys=[ctx.outbox, *marker, *streams],
                     args=[
                         keys.GATEWAY_GROUP,
                         ctx.entry_id,
                         self._consumer,
                         "1" if (ctx.origin, ctx.entry_id) in withdrawn else "0",
+                        ttl_ms,
                         *args,
                     ],
                     client=pipe,
@@ -238,8 +318,12 @@ class Committer:
             results = await pipe.execute()
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
-            committed = result == 1
-            if result == 2:
+            committed = result in (COMMITTED, DIVERTED)
+            if result == DIVERTED:
+                assert ctx.envelope is not None
+                ctx.park(_queued_reason(ctx.envelope.target_id), stage="commit")
+                ctx.decision = "parked"
+            if result == DUPLICATE:
                 log.warning(
                     "entry %s repeats a message id forwarded meanwhile by another gateway; "
                     "acknowledged, not forwarded again",

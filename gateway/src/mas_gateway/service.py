@@ -28,6 +28,7 @@ from mas.urls import redact_url
 
 from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
+from .circuits import CircuitKeeper
 from .compliance import PolicyHistoryRecorder
 from .delivery import Committer
 from .logsafe import log_failure
@@ -74,6 +75,7 @@ class GatewayService:
         """The port of the operations endpoints, when they are on."""
         self.policy: PolicyStore | None = None
         self.checkpointer: AuditCheckpointer | None = None
+        self.circuits: CircuitKeeper | None = None
 
     # -- parts, available after start() --------------------------------------------
     @property
@@ -163,6 +165,7 @@ class GatewayService:
             self._processor.on_batch = self.metrics.observe_batch
             pipeline.on_stage = self.metrics.observe_stage
             await self._start_checkpointer()
+            self._start_circuits(store)
             await self._outboxes.refresh()
         except BaseException:
             await self._close()
@@ -220,6 +223,22 @@ class GatewayService:
         await checkpointer.start()
         self.checkpointer = checkpointer
         self._closers.append(checkpointer.stop)
+
+    def _start_circuits(self, store: PolicyStore) -> None:
+        """With the circuit stage in the pipeline, the task that keeps circuits and releases."""
+        settings = self.settings
+        if "circuit" not in settings.stages:
+            return
+        keeper = CircuitKeeper(
+            self.client,
+            store,
+            gateway_id=settings.gateway_id,
+            key_id=self.key.key_id,
+            poll_s=settings.circuit_poll_s,
+        )
+        keeper.start()
+        self.circuits = keeper
+        self._closers.append(keeper.stop)
 
     async def stop(self) -> None:
         """Finish the batch in progress, stop consuming and close connections."""

@@ -16,7 +16,17 @@ from mas.validation import validation_summary
 
 __all__ = ["DEFAULT_STAGES", "WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
 
-DEFAULT_STAGES = ("parse", "authn", "dedup", "authz", "target", "ratelimit", "backpressure", "dlp")
+DEFAULT_STAGES = (
+    "parse",
+    "authn",
+    "dedup",
+    "authz",
+    "target",
+    "ratelimit",
+    "backpressure",
+    "dlp",
+    "circuit",
+)
 """The default pipeline, in order."""
 
 WITNESS_NAME = "audit-witness.json"
@@ -70,6 +80,8 @@ class GatewaySettings(BaseSettings):
     """Submissions whose timestamp is further than this from the gateway clock are refused."""
     stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     """The pipeline: registered stage names, in order (see `mas_gateway.stages.registry`)."""
+    circuit_poll_s: float = Field(default=1.0, gt=0)
+    """How often circuit states are evaluated and parked messages released."""
     audit_witness_path: Path | None = None
     """File keeping the newest signed audit checkpoint outside Redis (None: next to the key)."""
     redis_socket_timeout_s: float = Field(default=10.0, gt=0)

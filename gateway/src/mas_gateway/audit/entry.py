@@ -36,6 +36,7 @@ __all__ = [
     "ENTRY_VERSION",
     "append_entry",
     "build_audit_entry",
+    "build_released_entry",
     "canonical_json",
     "message_id_of",
     "parse_entry",
@@ -150,6 +151,54 @@ def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> b
         "gateway_id": gateway_id,
         "key_id": key_id,
         "latency_ms": round(ctx.elapsed_ms(), 3),
+    }
+    return canonical_json(entry)
+
+
+def build_released_entry(
+    delivered: dict[str, Any],
+    meta: dict[str, Any],
+    *,
+    gateway_id: str,
+    key_id: str,
+    policy_version: str | None,
+    now: float,
+) -> bytes:
+    """Canonical bytes of the entry auditing the release of a parked delivery.
+
+    `delivered` is the gateway-signed envelope as parked (only a gateway writes the
+    parked queue), `meta` what was recorded when it was parked (digests and ids). The
+    entry has the fields of every other entry; ``policy_version`` is the version whose
+    circuit settings released it, ``ingress_id`` the outbox entry that was parked.
+    """
+    stamp: Any = delivered.get("gateway")
+    redacted: Any = stamp.get("redacted_paths") if isinstance(stamp, dict) else None
+    paths = sorted({str(p) for p in redacted}) if isinstance(redacted, list) else []  # pyright: ignore[reportUnknownVariableType]
+    entry = {
+        "v": ENTRY_VERSION,
+        "message_id": _matching(delivered.get("message_id"), _MESSAGE_ID),
+        "time": round(now, 6),
+        "sender": _matching(delivered.get("sender_id"), _AGENT_ID),
+        "target": _matching(delivered.get("target_id"), _AGENT_ID),
+        "type": _plain(delivered.get("message_type")),
+        "correlation_id": _matching(delivered.get("correlation_id"), _MESSAGE_ID),
+        "decision": "released",
+        "code": 200,
+        "rule": None,
+        "policy_version": policy_version,
+        "shadow": [],
+        "dlp": {
+            "action": None,
+            "entities": {},
+            "paths": [],
+            "redacted_paths": paths,
+        },
+        "payload_sha256": _plain(meta.get("payload_sha256")),
+        "envelope_sha256": _plain(meta.get("envelope_sha256")),
+        "ingress_id": _plain(meta.get("ingress_id")),
+        "gateway_id": gateway_id,
+        "key_id": key_id,
+        "latency_ms": round(max(0.0, now - float(meta.get("parked_at") or now)) * 1000.0, 3),
     }
     return canonical_json(entry)
 

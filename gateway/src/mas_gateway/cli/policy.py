@@ -127,10 +127,14 @@ def _check(args: argparse.Namespace) -> int:
     for warning in policy.warnings:
         print(warning, file=sys.stderr)
     grouping = len(policy.links)
+    circuits = policy.circuits
+    entries = (circuits.default is not None) + len(circuits.roles) + len(circuits.targets)
     print(
         f"ok: {policy.sources.root} is valid (version {policy.version[:12]}; "
         f"{len(policy.rules)} rules, {grouping} role/group lines, "
-        f"{len(policy.ratelimits.roles)} role rate limits, {len(policy.test_cases)} test cases"
+        f"{len(policy.ratelimits.roles)} role rate limits, "
+        f"{f'{entries} circuit entries' if entries else 'no circuits'}, "
+        f"{len(policy.test_cases)} test cases"
         f"{f', {len(policy.warnings)} warnings' if policy.warnings else ''})"
     )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cases import PolicyTestCase, parse_cases
+from .circuits import CircuitPolicy, parse_circuits
 from .errors import Issue, PolicyError
 from .model_file import ModelSpec, parse_model
 from .policyset import PolicySet
@@ -50,6 +51,11 @@ def build_policy_set(sources: PolicySources) -> PolicySet:
         ratelimits = parse_ratelimits(sources)
     except PolicyError as exc:
         issues.extend(exc.issues)
+    circuits = CircuitPolicy()
+    try:
+        circuits = parse_circuits(sources)
+    except PolicyError as exc:
+        issues.extend(exc.issues)
     try:
         cases = parse_cases(sources)
     except PolicyError as exc:
@@ -63,6 +69,7 @@ def build_policy_set(sources: PolicySources) -> PolicySet:
             rules=rules,
             links=links,
             ratelimits=ratelimits,
+            circuits=circuits,
             test_cases=cases,
             warnings=_lint(sources, rules, links),
         )

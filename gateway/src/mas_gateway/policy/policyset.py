@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from .cases import PolicyTestCase
+from .circuits import CircuitPolicy, CircuitSpec
 from .decision import (
     DEFAULT_DENY,
     ENGINE_MISMATCH,
@@ -52,6 +53,7 @@ class PolicySet:
         rules: Sequence[Rule],
         links: Sequence[Link],
         ratelimits: RateLimits,
+        circuits: CircuitPolicy | None = None,
         test_cases: Sequence[PolicyTestCase] = (),
         warnings: Sequence[Issue] = (),
     ) -> None:
@@ -61,6 +63,7 @@ class PolicySet:
         self.rules = tuple(rules)
         self.links = tuple(links)
         self.ratelimits = ratelimits
+        self.circuits = circuits or CircuitPolicy()
         self.test_cases = tuple(test_cases)
         self.warnings = tuple(warnings)
         self.roles_graph = RoleGraph([link for link in links if link.kind == "g"])
@@ -90,6 +93,12 @@ class PolicySet:
         """The most generous limit among `roles` and their parent roles, else the default."""
         given = set(roles)
         return self.ratelimits.for_roles(given | self.roles_graph.closure(given))
+
+    def circuit_for(self, target: str) -> CircuitSpec | None:
+        """The circuit breaker settings of a target agent (None: it has no circuit)."""
+        if self.circuits.empty:
+            return None
+        return self.circuits.for_target(target, self.roles_of(target))
 
     def decide(
         self,

@@ -21,6 +21,7 @@ from .authn import AuthenticationStage
 from .authz import AuthorizationStage
 from .backpressure import BackpressureStage
 from .base import Stage
+from .circuit import CircuitStage
 from .dedup import DedupStage
 from .dlp import build_dlp_stage
 from .parse import ParseStage
@@ -115,6 +116,10 @@ async def _ratelimit(env: StageEnv) -> Stage:
     return RateLimitStage(env.client)
 
 
+async def _circuit(env: StageEnv) -> Stage:
+    return CircuitStage(env.client)
+
+
 register("parse", _parse)
 register("authn", _authn)
 register("dedup", _dedup)
@@ -123,3 +128,4 @@ register("target", _target)
 register("ratelimit", _ratelimit)
 register("backpressure", _backpressure)
 register("dlp", build_dlp_stage)
+register("circuit", _circuit)
