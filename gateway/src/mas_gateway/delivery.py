@@ -36,7 +36,13 @@ from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
 from .stages.dedup import forwarded_marker
-from .tracing import inject_trace
+from .tracing import (
+    end_commit_span,
+    end_send_span,
+    inject_trace,
+    start_commit_span,
+    start_send_span,
+)
 from .verdicts import DeadLettered, Parked
 
 __all__ = ["Committer", "Outcome"]
@@ -177,6 +183,7 @@ class Committer:
             target = ctx.envelope.target_id
             inbox = keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
             streams.append(inbox)
+            start_send_span(ctx, inbox)
             args += _flatten(self.delivery_fields(ctx))
         elif rejection is not None and tell:
             # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
@@ -197,6 +204,7 @@ class Committer:
         try:
             return self.plan(ctx, tell=tell)
         except Exception:
+            end_send_span(ctx, failed=True)
             log_failure(
                 log, "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
             )
@@ -223,6 +231,7 @@ class Committer:
         """
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
+                start_commit_span(ctx)
                 streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
                 await self._script(
                     keys=[ctx.outbox, *streams],
@@ -239,6 +248,7 @@ class Committer:
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
             committed = result == 1
+            end_commit_span(ctx, committed=committed)
             if result == 2:
                 log.warning(
                     "entry %s repeats a message id forwarded meanwhile by another gateway; "
