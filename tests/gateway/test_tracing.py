@@ -43,3 +43,25 @@ async def test_trace_spans_sender_gateway_stages_and_receiver(
     # The gateway's own trace context travels beside the envelope, so the sender's
     # signature over the envelope still verifies at the receiver.
     assert doctor.verified == [True]
+
+
+async def test_the_gateway_spans_hold_no_envelope_field_dlp_withheld(
+    redis_url: str, spans: InMemorySpanExporter
+) -> None:
+    secret = "123-45-6789"
+    async with (
+        DevStack(redis_url=redis_url) as stack,
+        Agent("patient", **stack.agent_options()) as patient,
+    ):
+        await patient.send("doctor", f"patient.{secret}", {"q": "cough"})
+        assert stack.gateway is not None
+        await stack.gateway.wait_idle()
+    gateway = [
+        s
+        for s in from_sdk(spans.get_finished_spans())
+        if s.name.startswith("gateway.") or s.name.startswith("process agent.outbox")
+    ]
+    [message] = [s for s in gateway if s.kind == "CONSUMER"]
+    assert message.attributes["mas.message_type"] == "withheld"
+    assert message.attributes["mas.decision"] in {"blocked", "denied"}
+    assert not [v for s in gateway for v in s.attributes.values() if secret in str(v)]
