@@ -33,11 +33,20 @@ async def test_consumer_span_continues_sender_trace(
         await redis_client.xadd(keys.agent_stream("receiver"), gateway.fields(envelope))  # type: ignore[arg-type]
         await receiver.wait_idle()
     finished = {span.name: span for span in spans.get_finished_spans()}
-    producer, consumer = finished["send traced"], finished["process traced"]
+    producer = finished[f"send {keys.agent_outbox('sender')}"]
+    consumer = finished[f"process {keys.agent_stream('receiver')}"]
     assert producer.kind is SpanKind.PRODUCER and consumer.kind is SpanKind.CONSUMER
     assert consumer.context is not None and producer.context is not None
     assert consumer.context.trace_id == producer.context.trace_id
     assert consumer.parent is not None and consumer.parent.span_id == producer.context.span_id
     assert consumer.attributes is not None
     assert consumer.attributes["messaging.message.id"] == envelope.message_id
+    assert producer.attributes is not None
+    for span, operation in ((producer, "send"), (consumer, "process")):
+        assert span.attributes is not None
+        assert span.attributes["messaging.system"] == "redis"
+        assert span.attributes["messaging.operation.name"] == operation
+        assert span.attributes["mas.sender"] == "sender"
+        assert span.attributes["mas.target"] == "receiver"
+        assert span.attributes["mas.message_type"] == "traced"
     assert consumer.attributes["test.handled"] is True

@@ -72,6 +72,9 @@ class MessageContext:
     decision: str | None = None
     span: Any = None
     """The OpenTelemetry span of this message in the gateway, if tracing is on."""
+    commit_span: Any = None
+    send_span: Any = None
+    """Open while the message is committed / its delivery is built and committed."""
 
     def reject(self, error: MessageRejected, *, stage: str) -> None:
         """Stop the message with `error`; the sender is told."""

@@ -39,7 +39,13 @@ from .logsafe import log_failure
 from .lua import load_script
 from .signing import GatewayKey
 from .stages.dedup import forwarded_marker
-from .tracing import inject_trace
+from .tracing import (
+    end_commit_span,
+    end_send_span,
+    inject_trace,
+    start_commit_span,
+    start_send_span,
+)
 from .verdicts import DeadLettered, Parked
 
 __all__ = ["DIVERTED", "PARKED_META_FIELD", "Committer", "Outcome"]
@@ -94,6 +100,7 @@ class Committer:
     ) -> None:
         self._client = client
         self._dedup_ms = max(1, int(dedup_window_s * 1000))
+        self._planning_alternative = False
         self._key = key
         self._gateway_id = gateway_id
         self._consumer = consumer
@@ -225,14 +232,19 @@ class Committer:
         if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
             target = ctx.envelope.target_id
+            destination = (
+                keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
+            )
+            if not self._planning_alternative:  # the delivery carries this span's context
+                start_send_span(ctx, destination)
             delivery = self.delivery_fields(ctx)
             if isinstance(verdict, Parked):
                 sender_inbox = keys.agent_stream(ctx.origin or ctx.sender_id)
-                streams += [keys.agent_parked(target), sender_inbox]
+                streams += [destination, sender_inbox]
                 args += _flatten({**delivery, **self.parked_meta(ctx)})
                 args += _flatten(self.parked_notice_fields(ctx, verdict.reason))
             else:
-                streams.append(keys.agent_stream(target))
+                streams.append(destination)
                 args += _flatten(delivery)
         elif rejection is not None and tell:
             # The outbox's owner wrote the entry, whatever sender it claims: tell the owner.
@@ -256,9 +268,11 @@ class Committer:
         decision = ctx.decision
         ctx.verdict = Parked(_queued_reason(ctx.envelope.target_id), "commit")
         ctx.decision = "parked"
+        self._planning_alternative = True
         try:
             return self.plan(ctx, tell=True)
         finally:
+            self._planning_alternative = False
             ctx.verdict = None
             ctx.decision = decision
 
@@ -275,6 +289,7 @@ class Committer:
         try:
             return self.plan(ctx, tell=tell)
         except Exception:
+            end_send_span(ctx, failed=True)
             log_failure(
                 log, "could not build the outcome of entry %s; dead-lettering it", ctx.entry_id
             )
@@ -301,6 +316,7 @@ class Committer:
         """
         async with self._client.pipeline(transaction=False) as pipe:
             for ctx in batch:
+                start_commit_span(ctx)
                 streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
                 marker, ttl_ms = self._marker(ctx)
                 await self._script(
@@ -319,6 +335,7 @@ class Committer:
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
             committed = result in (COMMITTED, DIVERTED)
+            end_commit_span(ctx, committed=committed)
             if result == DIVERTED:
                 assert ctx.envelope is not None
                 ctx.park(_queued_reason(ctx.envelope.target_id), stage="commit")

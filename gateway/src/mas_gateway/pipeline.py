@@ -25,7 +25,7 @@ from .delivery import Outcome
 from .logsafe import log_failure
 from .policy import PolicySet
 from .stages.base import Batch, CommitHook, ScreeningStage, Stage
-from .tracing import stage_span, start_message_span
+from .tracing import record_stage_span, stage_span, start_message_span
 from .transient import TRANSIENT_ERRORS
 
 __all__ = ["Pipeline"]
@@ -111,6 +111,7 @@ class Pipeline:
 
 
 async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> None:
+    started = time.time_ns() if ctx.span is None else None
     try:
         with stage_span(ctx, stage.name):
             await stage.check(ctx, batch)
@@ -122,4 +123,7 @@ async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> Non
         log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
         ctx.dead_letter(stage=stage.name)
     if ctx.span is None and (ctx.envelope is not None or ctx.verdict is not None):
-        start_message_span(ctx)  # once parsed (or refused), the sender's trace context is known
+        # Once parsed (or refused), the sender's trace context is known.
+        start_message_span(ctx, start_time=started)
+        if started is not None:
+            record_stage_span(ctx, stage.name, started)

@@ -126,4 +126,7 @@ def run_demo(args: argparse.Namespace) -> int:
             return 1
         return 0
 
-    return run_async(run())
+    from mas.otel_setup import configured_telemetry
+
+    with configured_telemetry("mas-demo"):
+        return run_async(run())

@@ -94,7 +94,10 @@ def _run_gateway(args: argparse.Namespace) -> int:
             failed.cancel()
         return 0
 
-    return run_async(run())
+    from mas.otel_setup import configured_telemetry
+
+    with configured_telemetry("mas-gateway"):
+        return run_async(run())
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -123,4 +126,7 @@ def _run_service(args: argparse.Namespace) -> int:
         await run_service(args.redis_url)
         return 0
 
-    return run_async(run())
+    from mas.otel_setup import configured_telemetry
+
+    with configured_telemetry("mas-service"):
+        return run_async(run())
