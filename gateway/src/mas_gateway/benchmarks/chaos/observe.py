@@ -65,9 +65,9 @@ class SenderLog:
 
 
 def sender_log(stack: ChaosStack, run: str) -> SenderLog:
-    """The sender journal of `run` (its probes count for `last_sent_at` only)."""
+    """What the sender journaled about `run` (any run counts for `last_sent_at`)."""
     log = SenderLog()
-    for r in read_journal(stack.sender_journal(run)):
+    for r in read_journal(stack.sender_journal):
         event = r.get("event")
         if event == "sent":
             log.last_sent_at = max(log.last_sent_at, float(r["t"]))

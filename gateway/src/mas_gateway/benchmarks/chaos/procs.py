@@ -51,6 +51,8 @@ class ManagedProcess:
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     expected_exit: bool = False
     """Set while the harness itself kills the process (not a crash)."""
+    stdin_pipe: bool = False
+    """Give the process a pipe on stdin (`write_line`)."""
 
     @property
     def pid(self) -> int | None:
@@ -64,7 +66,7 @@ class ManagedProcess:
             self._proc = subprocess.Popen(
                 list(self.argv),
                 env=self.env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
@@ -75,6 +77,13 @@ class ManagedProcess:
 
     def _event(self, what: str) -> None:
         self.on_event(ProcessEvent(time.time(), self.name, what))
+
+    def write_line(self, line: str) -> None:
+        """Write one line to its stdin."""
+        if self._proc is None or self._proc.stdin is None:
+            raise RuntimeError(f"{self.name} has no stdin pipe")
+        self._proc.stdin.write(line.encode() + b"\n")
+        self._proc.stdin.flush()
 
     def running(self) -> bool:
         """True while the process exists (a stopped process is running)."""
@@ -137,6 +146,9 @@ class ManagedProcess:
             os.killpg(self._proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=10)
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
         self._proc = None
 
     def log_tail(self, lines: int = 20) -> str:

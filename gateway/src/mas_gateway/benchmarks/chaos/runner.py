@@ -49,6 +49,8 @@ class ScenarioResult:
     forwarded_twice: int
     handled: int
     """Distinct messages whose handler returned."""
+    handled_unacknowledged: int
+    """Of them, messages whose send() raised (the submission landed all the same)."""
     lost: int
     """Acknowledged to the sender, never handled."""
     duplicates: int
@@ -127,39 +129,35 @@ def run_scenario(
     if stack.redis.appendfsync != scenario.appendfsync:
         stack.redis.set_appendfsync(scenario.appendfsync)
     watcher = AuditWatcher(stack)
-    sender = stack.start_sender(run, messages, rate)
+    stack.send(run, messages, rate)
+    sender = stack.sender()
     trigger = max(1, messages // 5)
-    try:
-        started = _wait(
-            stack,
-            lambda: sum(1 for h in handled_records(stack) if h.run == run) >= trigger,
-            stack.config.start_timeout_s,
-            restarts,
-        )
-        if not started:
-            raise RuntimeError(f"no traffic flows before {scenario.name}:\n{sender.log_tail()}")
-        fault = scenario.inject(stack, scenario.duration(stack.config))
-        send_time = messages / rate + 60.0
-        _wait(
-            stack, lambda: sender_log(stack, run).done or not sender.running(), send_time, restarts
-        )
+    started = _wait(
+        stack,
+        lambda: sum(1 for h in handled_records(stack) if h.run == run) >= trigger,
+        stack.config.start_timeout_s,
+        restarts,
+    )
+    if not started:
+        raise RuntimeError(f"no traffic flows before {scenario.name}:\n{sender.log_tail()}")
+    fault = scenario.inject(stack, scenario.duration(stack.config))
+    send_time = messages / rate + 60.0
+    _wait(stack, lambda: sender_log(stack, run).done or not sender.running(), send_time, restarts)
 
-        def all_handled() -> bool:
-            done = {h.seq for h in handled_records(stack) if h.run == run}
-            return set(sender_log(stack, run).acked) <= done
+    def all_handled() -> bool:
+        done = {h.seq for h in handled_records(stack) if h.run == run}
+        return set(sender_log(stack, run).acked) <= done
 
-        _wait(stack, all_handled, settle_s, restarts)
+    _wait(stack, all_handled, settle_s, restarts)
 
-        def at_work() -> bool:
-            watcher.poll()
-            return all(_back_to_work(stack, watcher, fault, sender.running()).values())
-
-        # A restarted process may take as long to come back as a first start.
-        _wait(stack, at_work, stack.config.start_timeout_s, restarts)
+    def at_work() -> bool:
         watcher.poll()
-        back = _back_to_work(stack, watcher, fault, sender.running())
-    finally:
-        sender.stop()
+        return all(_back_to_work(stack, watcher, fault, sender.running()).values())
+
+    # A restarted process may take as long to come back as a first start.
+    _wait(stack, at_work, stack.config.start_timeout_s, restarts)
+    watcher.poll()
+    back = _back_to_work(stack, watcher, fault, sender.running())
     return _figures(stack, scenario, run, messages, rate, fault, back, restarts)
 
 
@@ -172,13 +170,8 @@ def _back_to_work(
     handled_after = {h.instance for h in handled_records(stack) if h.at > after}
     for receiver in stack.receivers:
         out[receiver.name] = receiver.name.removeprefix("receiver-") in handled_after
-    sent = max((sender_log(stack, run).last_sent_at for run in _runs(stack)), default=0.0)
-    out["sender"] = sender_alive and sent > after
+    out["sender"] = sender_alive and sender_log(stack, "").last_sent_at > after
     return out
-
-
-def _runs(stack: ChaosStack) -> list[str]:
-    return [s.name.removeprefix("sender-") for s in stack.senders if s.running()]
 
 
 def _figures(
@@ -235,6 +228,7 @@ def _figures(
         delivered=len(forwards),
         forwarded_twice=sum(c - 1 for c in forwards.values()),
         handled=len(handled_seqs),
+        handled_unacknowledged=len(handled_seqs & set(log.failed)),
         lost=len(lost),
         duplicates=duplicates,
         duplicates_outside_window=duplicates - in_window,

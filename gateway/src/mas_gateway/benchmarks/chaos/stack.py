@@ -1,4 +1,4 @@
-"""A production-mode MAS stack of real processes: Redis, gateways, receiver instances, senders.
+"""A production-mode MAS stack of real processes: Redis, gateways, a sender, receiver instances.
 
 Redis runs with AOF and ACLs; the operator provisions the gateway's user and the
 agents (`operator`); each gateway and agent instance is its own OS process,
@@ -8,6 +8,7 @@ processes: `supervise()` restarts any that ended on their own and records it.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -70,7 +71,7 @@ class ChaosStack:
     events: list[ProcessEvent] = field(default_factory=list[ProcessEvent])
     gateways: list[ManagedProcess] = field(default_factory=list[ManagedProcess])
     receivers: list[ManagedProcess] = field(default_factory=list[ManagedProcess])
-    senders: list[ManagedProcess] = field(default_factory=list[ManagedProcess])
+    sender_proc: ManagedProcess | None = None
     redis: RedisServer | None = None
     provisioned: Provisioned | None = None
 
@@ -101,14 +102,16 @@ class ChaosStack:
             self.gateways.append(self._gateway(f"chaos-gw{i}"))
         for i in range(1, cfg.receivers + 1):
             self.receivers.append(self._receiver(f"r{i}"))
-        for proc in [*self.gateways, *self.receivers]:
+        self.sender_proc = self._sender()
+        for proc in [*self.gateways, *self.receivers, self.sender_proc]:
             proc.start()
         self.wait_ready(cfg.start_timeout_s)
 
     def close(self) -> None:
         """Kill every process of the stack, Redis last."""
-        for proc in [*self.senders, *self.receivers, *self.gateways]:
-            proc.close()
+        for proc in [self.sender_proc, *self.receivers, *self.gateways]:
+            if proc is not None:
+                proc.close()
         if self.redis is not None:
             self.redis.close()
 
@@ -151,27 +154,30 @@ class ChaosStack:
         log = self.work / "logs" / f"receiver-{instance}.log"
         return ManagedProcess(f"receiver-{instance}", argv, _child_env({}), log, self._record)
 
-    def start_sender(self, run: str, count: int, rate: float) -> ManagedProcess:
-        """Start a sender of `count` messages at `rate`/s tagged `run` (probes after, until stopped)."""
+    def _sender(self) -> ManagedProcess:
         argv = [
             *WORKER, "send",
             "--redis-url", self.plain_url,
             "--credentials", str(self._prov().sender_credentials),
-            "--journal", str(self.sender_journal(run)),
-            "--run", run,
-            "--count", str(count),
-            "--rate", str(rate),
+            "--journal", str(self.sender_journal),
         ]  # fmt: skip
-        log = self.work / "logs" / f"sender-{run}.log"
-        sender = ManagedProcess(f"sender-{run}", argv, _child_env({}), log, self._record)
-        self.senders.append(sender)
-        sender.start()
-        return sender
+        log = self.work / "logs" / "sender.log"
+        return ManagedProcess("sender", argv, _child_env({}), log, self._record, stdin_pipe=True)
+
+    def send(self, run: str, count: int, rate: float) -> None:
+        """Have the sender send `count` messages at `rate`/s tagged `run` (it probes after)."""
+        self.sender().write_line(json.dumps({"run": run, "count": count, "rate": rate}))
+
+    def sender(self) -> ManagedProcess:
+        """The sender process."""
+        if self.sender_proc is None:
+            raise RuntimeError("the stack is not started")
+        return self.sender_proc
 
     def supervise(self) -> list[str]:
         """Restart every process that ended on its own; what happened to each."""
         out: list[str] = []
-        for proc in [*self.gateways, *self.receivers]:
+        for proc in [*self.gateways, *self.receivers, self.sender()]:
             what = proc.supervise()
             if what is not None:
                 out.append(f"{proc.name} {what}; restarted by the harness")
@@ -197,9 +203,10 @@ class ChaosStack:
         """Journal of one receiver instance (kept across its restarts)."""
         return self.work / "journals" / f"receiver-{instance}.jsonl"
 
-    def sender_journal(self, run: str) -> Path:
-        """Journal of the sender of one run."""
-        return self.work / "journals" / f"sender-{run}.jsonl"
+    @property
+    def sender_journal(self) -> Path:
+        """Journal of the sender (kept across its restarts)."""
+        return self.work / "journals" / "sender.jsonl"
 
     # -- observing -----------------------------------------------------------------
     def admin(self) -> redis.Redis:
@@ -247,6 +254,17 @@ class ChaosStack:
                 timeout,
                 f"{receiver.name} to start",
             )
+        wait_for(
+            lambda: self._alive(self.sender()) and self._started(self.sender_journal, since),
+            timeout,
+            "the sender to start",
+        )
+
+    @staticmethod
+    def _started(journal: Path, since: float) -> bool:
+        return any(
+            r.get("event") == "started" and float(r["t"]) >= since for r in read_journal(journal)
+        )
 
     def _alive(self, proc: ManagedProcess) -> bool:
         if proc.running():

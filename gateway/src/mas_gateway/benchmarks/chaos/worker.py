@@ -1,8 +1,10 @@
 """The agent processes of a chaos run: ``python -m mas_gateway.benchmarks.chaos.worker ROLE``.
 
-``send``: an SDK agent submits `--count` messages at `--rate` per second, each with
-its sequence number, and journals every acknowledged submission (the SDK's
-``send()`` returned) and every failed one. ``receive``: one instance of the
+``send``: an SDK agent that runs what it reads on stdin (one JSON line per run:
+``run``, ``count``, ``rate``): it submits `count` messages at `rate` per second,
+each with its sequence number, and journals every acknowledged submission (the
+SDK's ``send()`` returned) and every failed one; between runs it sends probes.
+``receive``: one instance of the
 receiving agent; its handler journals the message id and sequence number as its
 last step, so a journal line means the handler returned (or was about to).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +26,10 @@ from mas import Agent, AgentMessage
 from ..policies import BULK_RECEIVER, BULK_SENDER, BULK_TYPE
 from .journal import Journal
 
-__all__ = ["Item", "main"]
+__all__ = ["PROBE_RATE", "Item", "main"]
+
+PROBE_RATE = 20.0
+"""Probe messages per second the sender sends between runs."""
 
 
 class Item(BaseModel):
@@ -74,22 +80,39 @@ async def _receive(args: argparse.Namespace, journal: Journal) -> None:
 
 
 async def _send(args: argparse.Namespace, journal: Journal) -> None:
+    """Serve runs read from stdin (JSON lines: run, count, rate); probe between them."""
+    commands: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def read_commands() -> None:
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            commands.put_nowait(json.loads(line))
+        commands.put_nowait(None)
+
+    reader = asyncio.create_task(read_commands())
     sender = Agent(BULK_SENDER, redis_url=args.redis_url, credentials=args.credentials)
     async with sender:
-        journal.write({"event": "started", "run": args.run, "t": time.time()})
-        await _send_paced(sender, journal, args.run, args.count, args.rate)
-        journal.write({"event": "done", "run": args.run, "t": time.time()})
-        # Then probes, slowly, until stopped: they show who is still at work.
-        await _send_paced(sender, journal, f"{args.run}-probe", None, min(args.rate, 20.0))
+        journal.write({"event": "started", "t": time.time()})
+        probe_run = "probe"
+        while True:
+            if commands.empty():  # between runs, probes show who is still at work
+                await _send_paced(sender, journal, probe_run, 1, PROBE_RATE)
+                await asyncio.sleep(1 / PROBE_RATE)
+                continue
+            command = commands.get_nowait()
+            if command is None:
+                break
+            run = str(command["run"])
+            await _send_paced(sender, journal, run, int(command["count"]), float(command["rate"]))
+            journal.write({"event": "done", "run": run, "t": time.time()})
+            probe_run = f"{run}-probe"
+    reader.cancel()
 
 
-async def _send_paced(
-    sender: Agent, journal: Journal, run: str, count: int | None, rate: float
-) -> None:
-    """Send `count` messages (forever if None) at `rate` per second, journaling each outcome."""
+async def _send_paced(sender: Agent, journal: Journal, run: str, count: int, rate: float) -> None:
+    """Send `count` messages at `rate` per second, journaling each outcome."""
     started = time.monotonic()
     seq = 0
-    while count is None or seq < count:
+    while seq < count:
         delay = started + seq / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -110,9 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", required=True, help="Redis URL without credentials")
     parser.add_argument("--credentials", type=Path, required=True)
     parser.add_argument("--journal", type=Path, required=True)
-    parser.add_argument("--run", default="run")
-    parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--instance", default="r1")
     parser.add_argument("--claim-idle", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=16)
