@@ -18,6 +18,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="module")
 def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
     """A started stack; every process is killed afterwards, whatever happened."""
-    config = StackConfig(gateway_claim_idle_ms=2000, receiver_claim_idle_s=3.0)
+    # Claim idle times well above a loaded machine's scheduling delays: a takeover
+    # must come from the fault, never from a slow but healthy process.
+    config = StackConfig(gateway_claim_idle_ms=3000, receiver_claim_idle_s=3.0)
     with ChaosStack(tmp_path_factory.mktemp("chaos"), config) as stack:
         yield stack
