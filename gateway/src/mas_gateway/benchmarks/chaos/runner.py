@@ -217,6 +217,9 @@ def _figures(
     if log.failed:
         kinds = Counter(log.failed.values())
         notes.append("send() raised: " + ", ".join(f"{k} x{n}" for k, n in kinds.items()))
+    unacked = handled_seqs & set(log.failed)
+    if unacked:
+        notes.append(f"{len(unacked)} message(s) handled although their send() raised")
     notes += sorted(set(reasons))
     return ScenarioResult(
         scenario=scenario.name,
@@ -228,7 +231,7 @@ def _figures(
         delivered=len(forwards),
         forwarded_twice=sum(c - 1 for c in forwards.values()),
         handled=len(handled_seqs),
-        handled_unacknowledged=len(handled_seqs & set(log.failed)),
+        handled_unacknowledged=len(unacked),
         lost=len(lost),
         duplicates=duplicates,
         duplicates_outside_window=duplicates - in_window,
