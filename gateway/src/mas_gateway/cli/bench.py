@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ def register(subparsers: Any) -> None:
     sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     _add_dlp(sub)
     _add_gateway(sub)
+    _add_chaos(sub)
 
 
 def _add_gateway(sub: Any) -> None:
@@ -64,6 +66,77 @@ def _bench_gateway(args: argparse.Namespace) -> int:
     print(f"  plain Redis stream (baseline) {result.baseline_msgs_per_s:10.1f} msgs/s")
     print(f"  ratio to baseline             {result.ratio:10.3f}")
     return 0
+
+
+def _add_chaos(sub: Any) -> None:
+    from ..benchmarks.chaos.scenarios import SCENARIOS
+
+    chaos = sub.add_parser(
+        "chaos",
+        help="inject faults into a stack of real processes and measure what is lost",
+        description=(
+            "Start Redis (AOF, ACLs), two gateway processes, a sender agent and two receiver "
+            "instances in production mode, inject each scenario's fault while traffic flows, "
+            "and report sent, delivered, handled, lost, duplicated and dead-lettered messages, "
+            "the recovery time and whether every process went back to work on its own. "
+            "Exit 1 when a scenario failed."
+        ),
+    )
+    chaos.add_argument(
+        "--scenario",
+        action="append",
+        choices=[s.name for s in SCENARIOS],
+        help="scenario to run (repeatable; default: all)",
+    )
+    chaos.add_argument("--messages", type=int, default=1000, help="messages per scenario")
+    chaos.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    chaos.add_argument(
+        "--claim-idle-ms", type=int, default=2000, help="claim idle time of gateways and receivers"
+    )
+    chaos.add_argument(
+        "--settle", type=float, default=60.0, help="seconds to wait for the last messages"
+    )
+    chaos.add_argument(
+        "--shared-stack", action="store_true", help="run every scenario on one stack (faster)"
+    )
+    chaos.add_argument("--keep", type=Path, help="keep logs and journals in this directory")
+    chaos.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    chaos.set_defaults(func=_bench_chaos)
+
+
+def _bench_chaos(args: argparse.Namespace) -> int:
+    from ..benchmarks.chaos.report import table
+    from ..benchmarks.chaos.scenarios import SCENARIOS, scenario_named
+    from ..benchmarks.chaos.stack import StackConfig
+    from ..benchmarks.chaos.suite import run_suite
+
+    if args.messages < 10 or args.rate <= 0 or args.claim_idle_ms < 100:
+        raise SystemExit("mas bench chaos: --messages >= 10, --rate > 0 and --claim-idle-ms >= 100")
+    scenarios = [scenario_named(n) for n in args.scenario] if args.scenario else list(SCENARIOS)
+    config = StackConfig(
+        gateway_claim_idle_ms=args.claim_idle_ms, receiver_claim_idle_s=args.claim_idle_ms / 1000
+    )
+
+    def progress(result: Any) -> None:
+        if not args.json:
+            verdict = "pass" if result.passed else "FAIL: " + "; ".join(result.problems)
+            print(f"{result.scenario}: {verdict}", file=sys.stderr, flush=True)
+
+    results = run_suite(
+        scenarios,
+        messages=args.messages,
+        rate=args.rate,
+        config=config,
+        shared_stack=args.shared_stack,
+        work_dir=args.keep,
+        settle_s=args.settle,
+        on_result=progress,
+    )
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print(table(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 def _add_dlp(sub: Any) -> None:
