@@ -332,7 +332,9 @@ class GatewayService:
         """
         processor = _started(self._processor)
         while True:
-            if not processor.lock.locked() and await self.outboxes.idle():
+            # The lock is looked at after the outboxes: a batch read and committed while
+            # they were being read may still be counting its outcomes.
+            if await self.outboxes.idle() and not processor.lock.locked():
                 return
             await asyncio.sleep(0.01)
 
