@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .agent import Agent
 from .errors import (
+    BackgroundTaskDied,
     BlockedByDLP,
     ConfigError,
     CredentialsError,
@@ -23,6 +24,7 @@ from .service import MASService
 __all__ = [
     "Agent",
     "AgentMessage",
+    "BackgroundTaskDied",
     "BlockedByDLP",
     "ConfigError",
     "CredentialsError",
