@@ -14,7 +14,10 @@ from __future__ import annotations
 import logging
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys
 from .credentials import PROVISION_HINT, Credentials, default_credentials_dir, find_credentials
@@ -24,7 +27,7 @@ from .provisioning import provision_agent
 from .records import Identity, Provisioner
 from .urls import redact_url, with_credentials
 
-__all__ = ["check_socket_timeout", "connect_agent"]
+__all__ = ["check_socket_timeout", "connect_agent", "reconnect_once"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ async def connect_agent(
         with_credentials(redis_url, creds.redis_username, creds.redis_password),
         socket_timeout=options.socket_timeout,
         socket_connect_timeout=options.socket_timeout,
+        retry=reconnect_once(),
     )
     try:
         check_socket_timeout(client, options)
@@ -83,6 +87,16 @@ async def connect_agent(
             f"`{PROVISION_HINT.format(agent_id=agent_id)} --replace-key`"
         )
     return client, creds
+
+
+def reconnect_once() -> Retry:
+    """redis-py's retry policy for agents: one immediate retry on a lost connection.
+
+    That mends a pooled connection the server closed. After a timeout nothing is
+    resent blindly (the command may have run); longer outages are the SDK's to
+    handle, with backoff and one log line per outage (`mas.outage`).
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 def check_socket_timeout(client: aioredis.Redis, options: AgentOptions) -> None:

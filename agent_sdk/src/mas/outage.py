@@ -9,6 +9,7 @@ not once per attempt.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from redis.exceptions import (
@@ -41,9 +42,17 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError) and not isinstance(exc, RedisError)
 
 
+_PIPELINE_ERROR = re.compile(r"^Command # (\d+) \(.*\) of pipeline caused error: (.*)$", re.S)
+"""redis-py names a failed pipeline command with its arguments (payloads, tokens)."""
+
+
 def describe(exc: BaseException) -> str:
-    """The error's class and first line: Redis errors name no payload value."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    """The error's class and first line, without the arguments of a failed pipeline command."""
+    text = str(exc)
+    pipeline = _PIPELINE_ERROR.match(text)
+    if pipeline is not None:
+        text = f"pipeline command #{pipeline.group(1)}: {pipeline.group(2)}"
+    text = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -57,6 +57,11 @@ class SentMessages:
         """Envelope bytes kept now."""
         return self._bytes
 
+    @property
+    def queued(self) -> int:
+        """Kept messages whose resubmission is scheduled."""
+        return sum(1 for kept in self._kept.values() if kept.queued)
+
     def keep(self, envelope: Envelope, size: int) -> None:
         """Remember `envelope` (of `size` bytes); drop the oldest beyond the bounds."""
         self.forget(envelope.message_id)

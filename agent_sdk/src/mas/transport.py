@@ -287,6 +287,13 @@ class Transport:
 
     async def stop(self) -> None:
         """Stop resubmitting (messages still waiting for their turn are not sent)."""
+        waiting = self._kept.queued
+        if waiting:
+            logger.warning(
+                "agent %s stops with %d message(s) refused with 429 not yet resubmitted",
+                self._credentials.agent_id,
+                waiting,
+            )
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
