@@ -152,7 +152,7 @@ class Agent(Generic[StateT]):
     @property
     def running(self) -> bool:
         """True between a successful `start()` and `stop()`."""
-        return self._session is not None
+        return self._session is not None and self._session.ready.is_set()
 
     async def start(self) -> None:
         """Connect, check credentials, load state, register, then run `on_start` and handlers."""

@@ -96,6 +96,14 @@ class StreamConsumer:
 
     async def stop(self, timeout: float) -> None:
         """Stop reading, let running handlers finish for up to `timeout`, then release the rest."""
+        try:
+            await self._stop(timeout)
+        finally:
+            if self._reader is not None:
+                await self._reader.aclose()
+                self._reader = None
+
+    async def _stop(self, timeout: float) -> None:
         self._stopping.set()
         self._slot_free.set()
         if self._reader_id is not None:
@@ -121,9 +129,6 @@ class StreamConsumer:
             keepalive.cancel()
             await asyncio.gather(keepalive, return_exceptions=True)
         await self._forget_consumer()
-        if self._reader is not None:
-            await self._reader.aclose()
-            self._reader = None
 
     async def _forget_consumer(self) -> None:
         """Delete this consumer from the group if it holds no pending entries."""

@@ -116,12 +116,12 @@ class Pacer:
         """Monotonic time at which a submission would go with `ahead` others queued before it."""
         return max(time.monotonic(), self._next) + self._spacing * ahead
 
-    async def turn(self) -> None:
-        """Wait for the next free slot (at once when not pacing)."""
+    async def turn(self, limit: float) -> None:
+        """Wait for the next free slot (at once when not pacing), `limit` seconds at most."""
         now = time.monotonic()
         if now >= self._until and now >= self._next:
             return
         slot = max(now, self._next)
         self._next = slot + self._spacing
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await asyncio.sleep(min(slot - now, limit))

@@ -174,7 +174,7 @@ class Transport:
                 raise ValueError(f"cannot send message: {problems}") from exc
             span.set_attribute("messaging.message.id", envelope.message_id)
             self._remember(envelope)
-            await self._pacer.turn()
+            await self._pacer.turn(self._wait_bound)
             return await self._deliver(envelope, pending, keep=True)
 
     async def _deliver(
@@ -306,7 +306,7 @@ class Transport:
             kept = self._kept.get(message_id)
             if kept is None or not kept.queued:
                 continue  # forgotten meanwhile
-            await self._pacer.turn()
+            await self._pacer.turn(self._wait_bound)
             kept.queued = False
             try:
                 await self._deliver(_restamped(kept.envelope), None)

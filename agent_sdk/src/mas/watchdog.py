@@ -46,13 +46,10 @@ class Watchdog:
         self._tasks.discard(task)
         if self._closing:
             return
-        cause: BaseException | None = None
         if task.cancelled():
-            how = "was cancelled"
-        elif (cause := task.exception()) is not None:
-            how = f"died of {type(cause).__name__}"
-        else:
-            how = "ended"
+            return  # only the owner's stop or the event loop's shutdown cancels its tasks
+        cause = task.exception()
+        how = f"died of {type(cause).__name__}" if cause is not None else "ended"
         error = BackgroundTaskDied(self._owner, task.get_name(), how)
         error.__cause__ = cause
         logger.error("%s", error, exc_info=cause)
