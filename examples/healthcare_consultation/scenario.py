@@ -43,7 +43,9 @@ async def _expect_rejection(
 async def run_scenario(agent_options: dict[str, Any], say: Say = print) -> ScenarioResult:
     """Start the four agents, run the consultation story, stop them."""
     result = ScenarioResult()
-    patient = PatientAgent(**agent_options)
+    # The SDK would wait out a 429 and resubmit; this patient does not wait, so the
+    # gateway's refusals show (step 6).
+    patient = PatientAgent(**agent_options, rate_limit_wait=0)
     doctor = DoctorAgent(**agent_options)
     specialist = SpecialistAgent(**agent_options)
     external = ExternalAnalyticsAgent(**agent_options)

@@ -118,10 +118,10 @@ async def test_send_rejection_goes_to_on_rejected(gateway_service: GatewayServic
     assert notice.data["message_id"] == message_id
 
 
-async def test_rate_limited_request_raises_with_retry_after(
+async def test_rate_limited_request_raises_with_retry_after_when_pacing_is_off(
     gateway_service: GatewayService,
 ) -> None:
-    async with Asker("patient", **FAST) as patient, Agent("doctor", **FAST):
+    async with Asker("patient", **FAST, rate_limit_wait=0) as patient, Agent("doctor", **FAST):
         for _ in range(8):  # the patient role may burst 5 messages
             await patient.send("doctor", "consultation.request", {})
         with pytest.raises(RateLimited) as info:

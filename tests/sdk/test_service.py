@@ -30,7 +30,9 @@ async def test_lapsed_heartbeat_marks_inactive(sdk_env: str, redis_client: aiore
     agent = Agent("lapsing", capabilities=["x"], **FAST)
     await agent.start()
     try:
-        await agent._require().heartbeat.stop()  # the process hangs: no more heartbeats
+        session = agent._require()
+        session.watchdog.close()  # the process hangs (no task dies): no more heartbeats
+        await session.heartbeat.stop()
         async with MASService(service_url(sdk_env), check_interval=0.05, grace_period=0.0):
 
             async def inactive() -> bool:

@@ -137,3 +137,17 @@ async def test_state_requires_started_agent() -> None:
     agent = RichAgent("idle")
     with pytest.raises(RuntimeError, match="start"):
         await agent.update_state({"count": 1})
+
+
+async def test_untyped_state_reads_as_a_mapping_and_by_attribute(sdk_env: str) -> None:
+    async with Agent("my_agent", heartbeat_interval=0.2, heartbeat_ttl=1.0, block_ms=50) as agent:
+        await agent.update_state({"status": "x", "count": 2})
+        state = agent.state
+        assert state["status"] == "x" and state.status == "x"  # type: ignore[attr-defined]
+        assert "status" in state and "missing" not in state
+        assert state.get("missing") is None and state.get("missing", 0) == 0
+        assert list(state) == list(state.keys()) == ["status", "count"]
+        assert dict(state.items()) == {"status": "x", "count": 2} == dict(state)
+        assert list(state.values()) == ["x", 2] and len(state) == 2
+        with pytest.raises(KeyError):
+            state["missing"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as _typing
 
 from .errors import (
+    BackgroundTaskDied,
     BlockedByDLP,
     ConfigError,
     CredentialsError,
@@ -32,6 +33,7 @@ if _typing.TYPE_CHECKING:
 __all__ = [
     "Agent",
     "AgentMessage",
+    "BackgroundTaskDied",
     "BlockedByDLP",
     "ConfigError",
     "CredentialsError",

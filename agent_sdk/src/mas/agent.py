@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -26,6 +28,7 @@ from typing_extensions import TypeVar
 from .connection import connect_agent
 from .credentials import Credentials
 from .envelope import new_message_id
+from .errors import BackgroundTaskDied
 from .handlers import (
     HandlerSpec,
     ModelHandler,
@@ -41,6 +44,8 @@ from .options import AgentOptions, resolve_redis_url
 from .records import check_agent_id
 from .runtime import Runtime, build_runtime
 from .state import DefaultState, build_state
+from .transport import check_message_id
+from .watchdog import Watchdog
 
 __all__ = ["Agent"]
 
@@ -129,6 +134,9 @@ class Agent(Generic[StateT]):
         self.instance_id = uuid.uuid4().hex
         self._session: Runtime | None = None
         self._stopping: asyncio.Future[None] | None = None
+        self._failure: BackgroundTaskDied | None = None
+        self._stopped = asyncio.Event()
+        self._reaper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         running = "running" if self._session else "stopped"
@@ -144,17 +152,20 @@ class Agent(Generic[StateT]):
     @property
     def running(self) -> bool:
         """True between a successful `start()` and `stop()`."""
-        return self._session is not None
+        return self._session is not None and self._session.ready.is_set()
 
     async def start(self) -> None:
         """Connect, check credentials, load state, register, then run `on_start` and handlers."""
         if self._session is not None:
             raise RuntimeError(f"agent {self.agent_id!r} is already started")
         redis, credentials = await connect_agent(self.agent_id, self.options, self.redis_url)
+        self._failure = None
+        self._stopped.clear()
         try:
             self._session = await self._open(redis, credentials)
             await self._session.consumer.start()
             self._session.heartbeat.start()
+            self._session.start_background()
             await self.on_start()
             self._session.ready.set()
         except BaseException:
@@ -163,6 +174,7 @@ class Agent(Generic[StateT]):
             raise
 
     async def _open(self, redis: aioredis.Redis, credentials: Credentials) -> Runtime:
+        watchdog = Watchdog(f"agent {self.agent_id}", self._died)
         runtime = await build_runtime(
             redis,
             credentials,
@@ -174,6 +186,7 @@ class Agent(Generic[StateT]):
             handlers=type(self)._handlers,
             has_fallback=type(self).on_message is not Agent.on_message,
             reregister=self._register,
+            watchdog=watchdog,
         )
         self._state = cast("StateT", runtime.loaded_state)
         self._session = runtime
@@ -187,6 +200,36 @@ class Agent(Generic[StateT]):
         await session.registry.register(
             self.capabilities, dict(self.get_metadata()), self.options.heartbeat_ttl
         )
+
+    def _died(self, failure: BackgroundTaskDied) -> None:
+        """A background task died: remember why and stop (`run()` raises it)."""
+        self._failure = failure
+        self._reaper = asyncio.get_running_loop().create_task(
+            self.stop(), name=f"mas-stop-{self.agent_id}"
+        )
+
+    async def run(self) -> None:
+        """Start, then run until `stop()` is called or SIGINT/SIGTERM arrives; then stop.
+
+        Raises:
+            BackgroundTaskDied: one of the agent's long-running tasks died; the agent
+                stopped (a supervisor should restart the process).
+        """
+        await self.start()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stopped.set)
+        try:
+            await self._stopped.wait()
+        finally:
+            for sig in signals:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+            await self.stop()
+        if self._failure is not None:
+            raise self._failure
 
     async def stop(self) -> None:
         """Finish running handlers, run `on_stop`, deregister and disconnect. Idempotent."""
@@ -203,6 +246,7 @@ class Agent(Generic[StateT]):
             await session.redis.aclose()
             self._stopping.set_result(None)
             self._stopping = None
+            self._stopped.set()
 
     async def _close(self, *, run_hook: bool) -> None:
         session = self._session
@@ -210,6 +254,7 @@ class Agent(Generic[StateT]):
             return
         # Before on_start finished, nothing ran yet: release claimed entries at once.
         timeout = self.options.stop_timeout if session.ready.is_set() else 0.0
+        session.watchdog.close()
         try:
             await session.consumer.stop(timeout)
             if run_hook:
@@ -221,6 +266,7 @@ class Agent(Generic[StateT]):
                 await session.registry.deregister()
             except Exception:
                 logger.exception("agent %s could not deregister cleanly", self.agent_id)
+            await session.stop_background()
             self._session = None
 
     async def __aenter__(self) -> Self:
@@ -236,6 +282,8 @@ class Agent(Generic[StateT]):
         await self.stop()
 
     def _require(self) -> Runtime:
+        if self._failure is not None:
+            raise self._failure
         if self._session is None:
             raise RuntimeError(f"agent {self.agent_id!r} is not started; call start() first")
         return self._session
@@ -255,10 +303,21 @@ class Agent(Generic[StateT]):
         target: str,
         message_type: str,
         data: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        message_id: str | None = None,
     ) -> str:
-        """Submit a message to `target` through the gateway; returns its message id."""
+        """Submit a message to `target` through the gateway; returns its message id.
+
+        Pass your own `message_id` to make a retry of the same message safe: the
+        gateway delivers one message id (of one sender) once. Redis outages are
+        retried for `submit_retry_s`, a 429 is resubmitted after `retry_after`.
+        """
         check_message_type(message_type)
-        envelope = await self._require().transport.submit(target, message_type, data)
+        if message_id is not None:
+            check_message_id(message_id)
+        envelope = await self._require().transport.submit(
+            target, message_type, data, message_id=message_id
+        )
         return envelope.message_id
 
     async def request(
@@ -268,8 +327,13 @@ class Agent(Generic[StateT]):
         data: Mapping[str, Any] | BaseModel | None = None,
         *,
         timeout: float = 30.0,
+        message_id: str | None = None,
     ) -> AgentMessage:
         """Send and wait for the correlated reply.
+
+        `message_id` (your own, for a safe retry) is also the request's correlation id,
+        so a retried request is answered by the reply to the first one, if it is still
+        to come; only one request per message id may wait at a time.
 
         Raises:
             asyncio.TimeoutError: no reply within `timeout` seconds.
@@ -278,8 +342,10 @@ class Agent(Generic[StateT]):
         check_message_type(message_type)
         if timeout <= 0:
             raise ValueError("request(timeout=...) must be > 0")
+        if message_id is not None:
+            check_message_id(message_id)
         session = self._require()
-        correlation_id = new_message_id()
+        correlation_id = message_id or new_message_id()
         future, mark = session.requests.register(correlation_id, target, timeout)
         try:
             await session.transport.submit(
@@ -293,6 +359,7 @@ class Agent(Generic[StateT]):
             )
             return await asyncio.wait_for(future, timeout)
         finally:
+            session.transport.forget(correlation_id)
             await session.requests.discard(correlation_id)
 
     async def discover(

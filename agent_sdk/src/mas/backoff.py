@@ -22,8 +22,13 @@ class Backoff:
         self.delay = self._first
         self.failures = 0
 
+    def step(self) -> float:
+        """Count a failure; return the delay to wait now (the next one doubles, up to the cap)."""
+        self.failures += 1
+        delay = self.delay
+        self.delay = min(self.delay * 2, self._cap)
+        return delay
+
     async def wait(self) -> None:
         """Sleep the current delay, then double it (up to the cap)."""
-        self.failures += 1
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, self._cap)
+        await asyncio.sleep(self.step())

@@ -2,9 +2,11 @@
 
 The credential file names the agent's Redis user and password; any credentials in
 the Redis URL are replaced by them, so an agent never runs with more rights than
-its own. Only in development (``auto_provision``), and only when the URL carries
-the operator's credentials, does an agent without a credential file have one issued
-first, through the same code path as ``mas agent provision``.
+its own. The client has a socket timeout (`AgentOptions.socket_timeout`), so that no
+command waits forever on a server that stopped answering. Only in development
+(``auto_provision``), and only when the URL carries the operator's credentials, does
+an agent without a credential file have one issued first, through the same code
+path as ``mas agent provision``.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import logging
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys
 from .credentials import PROVISION_HINT, Credentials, default_credentials_dir, find_credentials
 from .errors import ConfigError, CredentialsError
-from .options import AgentOptions
+from .options import AgentOptions, check_block_below_timeout
 from .provisioning import provision_agent
 from .records import Identity, Provisioner
 from .urls import redact_url, with_credentials
 
-__all__ = ["connect_agent"]
+__all__ = ["check_socket_timeout", "connect_agent", "reconnect_once"]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +52,16 @@ async def connect_agent(
             )
         creds = await _auto_provision(agent_id, options, redis_url)
     client = aioredis.Redis.from_url(
-        with_credentials(redis_url, creds.redis_username, creds.redis_password)
+        with_credentials(redis_url, creds.redis_username, creds.redis_password),
+        socket_timeout=options.socket_timeout,
+        socket_connect_timeout=options.socket_timeout,
+        retry=reconnect_once(),
     )
+    try:
+        check_socket_timeout(client, options)
+    except ValueError as exc:
+        await client.aclose()
+        raise ConfigError(str(exc)) from exc
     try:
         identity = Identity.from_hash(await client.hgetall(keys.agent_identity(agent_id)))
     except AuthenticationError as exc:
@@ -74,6 +87,24 @@ async def connect_agent(
             f"`{PROVISION_HINT.format(agent_id=agent_id)} --replace-key`"
         )
     return client, creds
+
+
+def reconnect_once() -> Retry:
+    """redis-py's retry policy for agents: one immediate retry on a lost connection.
+
+    That mends a pooled connection the server closed. After a timeout nothing is
+    resent blindly (the command may have run); longer outages are the SDK's to
+    handle, with backoff and one log line per outage (`mas.outage`).
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
+def check_socket_timeout(client: aioredis.Redis, options: AgentOptions) -> None:
+    """`ValueError` when the client's socket timeout (the option, or the URL's) is at or below
+    the blocking read's `block_ms`: every read would then fail."""
+    timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+    source = "the Redis URL" if timeout != options.socket_timeout else "socket_timeout"
+    check_block_below_timeout(options.block_ms, timeout, source)
 
 
 async def _auto_provision(agent_id: str, options: AgentOptions, redis_url: str) -> Credentials:

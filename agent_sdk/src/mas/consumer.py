@@ -16,14 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError, ResponseError
 from redis.typing import StreamIdT
 
 from . import keys
 from .errors import CredentialsError
 from .options import AgentOptions
+from .outage import Outage
 from .redis_text import as_text
 
 __all__ = ["Process", "StreamConsumer"]
@@ -32,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 Process = Callable[[str, dict[Any, Any], int], Awaitable[None]]
 """Handle one entry: (entry id, raw fields, delivery count)."""
-
-_RETRY_DELAY = 0.5
 
 
 class StreamConsumer:
@@ -62,6 +59,7 @@ class StreamConsumer:
         self._reader: aioredis.Redis | None = None
         self._reader_id: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._read_outage = Outage(f"reading {self._stream}", logger)
 
     async def ensure_group(self) -> None:
         """Check the inbox group exists (the operator creates it with the agent's credentials)."""
@@ -87,12 +85,25 @@ class StreamConsumer:
         ]
 
     @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The long-running tasks: read, reclaim, keepalive."""
+        return list(self._tasks)
+
+    @property
     def inflight(self) -> int:
         """Entries this instance holds: being handled or waiting for a handler."""
         return len(self._inflight)
 
     async def stop(self, timeout: float) -> None:
         """Stop reading, let running handlers finish for up to `timeout`, then release the rest."""
+        try:
+            await self._stop(timeout)
+        finally:
+            if self._reader is not None:
+                await self._reader.aclose()
+                self._reader = None
+
+    async def _stop(self, timeout: float) -> None:
         self._stopping.set()
         self._slot_free.set()
         if self._reader_id is not None:
@@ -118,9 +129,6 @@ class StreamConsumer:
             keepalive.cancel()
             await asyncio.gather(keepalive, return_exceptions=True)
         await self._forget_consumer()
-        if self._reader is not None:
-            await self._reader.aclose()
-            self._reader = None
 
     async def _forget_consumer(self) -> None:
         """Delete this consumer from the group if it holds no pending entries."""
@@ -168,23 +176,20 @@ class StreamConsumer:
                     count=max(count, 1),
                     block=self._options.block_ms,
                 )
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
+            except (RedisError, OSError) as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     logger.error("the inbox group of %s is gone; provision the agent", self._stream)
-                else:
-                    logger.warning("reading %s failed: %s", self._stream, exc)
-                await self._pause()
+                await self._pause(self._read_outage, exc)
                 continue
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                logger.warning("reading %s failed: %s", self._stream, exc)
-                await self._pause()
-                continue
+            self._read_outage.recovered()
             for entry_id, fields in _entries(response):
                 self._spawn(entry_id, fields, 1)
 
-    async def _pause(self) -> None:
+    async def _pause(self, outage: Outage, exc: BaseException) -> None:
+        """Log the outage (once) and wait its backoff delay, unless stopping."""
+        outage.note(exc)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), _RETRY_DELAY)
+            await asyncio.wait_for(self._stopping.wait(), outage.backoff.step())
 
     async def _every(self, interval: float) -> bool:
         """Wait `interval` unless stopping; True to go on."""
@@ -194,11 +199,14 @@ class StreamConsumer:
 
     async def _reclaim_loop(self) -> None:
         interval = max(self._options.claim_idle / 2, 0.01)
+        outage = Outage(f"reclaiming entries of {self._stream}", logger)
         while not self._stopping.is_set():
             try:
                 await self.reclaim()
-            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                logger.warning("reclaiming entries of %s failed: %s", self._stream, exc)
+            except (RedisError, OSError) as exc:
+                await self._pause(outage, exc)
+                continue
+            outage.recovered()
             if not await self._every(interval):
                 return
 
@@ -233,8 +241,9 @@ class StreamConsumer:
 
     async def _keepalive_loop(self) -> None:
         interval = max(self._options.claim_idle / 3, 0.01)
+        outage = Outage(f"keeping claims on {self._stream} alive", logger)
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, outage.backoff.step()) if outage.active else interval)
             ids = list(self._inflight)
             if not ids:
                 continue
@@ -249,8 +258,10 @@ class StreamConsumer:
                     cast("list[StreamIdT]", ids),
                     justid=True,
                 )
-            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                logger.warning("keeping claims on %s alive failed: %s", self._stream, exc)
+            except (RedisError, OSError) as exc:
+                outage.note(exc)
+                continue
+            outage.recovered()
 
     async def is_idle(self) -> bool:
         """True when nothing is in flight here, nothing is pending and nothing is unread."""

@@ -3,7 +3,8 @@
 Order for one entry: gateway signature and addressing (else dead letter) →
 already handled? (ack) → handled right now elsewhere? (leave pending) →
 too many deliveries? (dead letter) → answer to a pending
-request? (settle it) → reserved ``mas.*`` notice? (SDK hook) → handler, whose
+request? (settle it) → reserved ``mas.*`` notice? (a 429 is resubmitted, others go
+to the SDK hook) → handler, whose
 payload model must accept the data (else dead letter and report 422 to the sender).
 A handler that returns gets its entry acknowledged with a dedup marker; one that
 raises leaves it pending for redelivery, up to `max_deliveries`.
@@ -215,6 +216,9 @@ class Dispatcher:
                 f"reserved message type {env.message_type!r} from {env.sender_id}",
                 message_id=ledger_id(env),
             )
+            return
+        if is_notice and self._transport.retry_rate_limited(env.data):
+            await self._ledger.complete(entry_id, ledger_id(env))  # 429: resubmitted later
             return
         notice = await self.make_message(delivery)
         try:

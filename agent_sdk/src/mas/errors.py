@@ -4,6 +4,7 @@ MASError
 ├── ConfigError              bad or missing configuration (the CLI exits 2)
 ├── CredentialsError         credentials missing, unreadable or not matching the registry
 ├── SignatureError           a signature or delivery failed verification
+├── BackgroundTaskDied       a long-running SDK task ended unexpectedly (names it)
 └── MessageRejected(code, reason)
     ├── MalformedMessage     400
     ├── Unauthenticated      401
@@ -17,6 +18,7 @@ MASError
 from __future__ import annotations
 
 __all__ = [
+    "BackgroundTaskDied",
     "BlockedByDLP",
     "ConfigError",
     "CredentialsError",
@@ -47,6 +49,17 @@ class CredentialsError(MASError):
 
 class SignatureError(MASError):
     """A signature did not verify, or a signed field was missing."""
+
+
+class BackgroundTaskDied(MASError):
+    """A long-running SDK task (a read loop, the heartbeat, ...) ended unexpectedly.
+
+    `task` is its name; the exception it died of, if any, is the ``__cause__``.
+    """
+
+    def __init__(self, owner: str, task: str, how: str) -> None:
+        super().__init__(f"{owner}: background task {task} {how}; stopping")
+        self.task = task
 
 
 class MessageRejected(MASError):

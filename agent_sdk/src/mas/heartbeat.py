@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import AuthenticationError, RedisError
 
+from .outage import Outage
 from .registry import Registry
 
 __all__ = ["Heartbeat"]
@@ -42,6 +43,11 @@ class Heartbeat:
             self._run(), name=f"mas-heartbeat-{self._registry.agent_id}"
         )
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The beating task, while started."""
+        return self._task
+
     async def stop(self) -> None:
         """Stop beating (the keys then expire or are removed by deregistration)."""
         self._stop.set()
@@ -59,11 +65,14 @@ class Heartbeat:
             await self._reregister()
 
     async def _run(self) -> None:
+        outage = Outage(f"heartbeat of agent {self._registry.agent_id}", logger)
+        wait = self._interval
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._interval)
+                await asyncio.wait_for(self._stop.wait(), wait)
             if self._stop.is_set():
                 return
+            wait = self._interval
             try:
                 await self.beat()
             except AuthenticationError:
@@ -74,4 +83,7 @@ class Heartbeat:
                         self._registry.agent_id,
                     )
             except (RedisError, OSError) as exc:
-                logger.warning("heartbeat of agent %s failed: %s", self._registry.agent_id, exc)
+                outage.note(exc)
+                wait = min(outage.backoff.step(), self._interval)  # beat again soon
+            else:
+                outage.recovered()

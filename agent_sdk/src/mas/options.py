@@ -7,7 +7,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_REDIS_URL", "AgentOptions", "env_flag", "resolve_redis_url"]
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "AgentOptions",
+    "check_block_below_timeout",
+    "env_flag",
+    "resolve_redis_url",
+]
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -20,6 +26,15 @@ def resolve_redis_url(redis_url: str | None) -> str:
 def env_flag(name: str) -> bool:
     """True when an environment variable holds 1/true/yes/on."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def check_block_below_timeout(block_ms: int, socket_timeout: float | None, source: str) -> None:
+    """`ValueError` when a blocking read of `block_ms` cannot end within the socket timeout."""
+    if socket_timeout is not None and block_ms / 1000 >= socket_timeout:
+        raise ValueError(
+            f"Agent option block_ms ({block_ms} ms) must be below the Redis socket timeout "
+            f"({socket_timeout} s, from {source}): every blocking read would time out"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,20 @@ class AgentOptions:
     """Seconds a handled message_id is remembered."""
     stop_timeout: float = 30.0
     """Seconds `stop()` waits for running handlers before leaving them to be reclaimed."""
+    socket_timeout: float = 10.0
+    """Seconds one Redis command may take before it fails (and is retried); above `block_ms`.
+
+    Without it, a command to a server that stopped answering (paused, partitioned)
+    would wait forever. A ``socket_timeout`` in the Redis URL takes precedence.
+    """
+    submit_retry_s: float = 30.0
+    """Seconds `send()`/`request()` retry a submission through Redis outages before raising."""
+    rate_limit_wait: float = 60.0
+    """Seconds a message refused with 429 may wait in total to be resubmitted (0: never)."""
+    resend_max_messages: int = 10_000
+    """Recently sent messages kept for resubmission after a 429, at most (oldest dropped)."""
+    resend_max_bytes: int = 16 * 1024 * 1024
+    """Total envelope bytes kept for resubmission after a 429, at most (oldest dropped)."""
     credentials: str | Path | None = None
     """Path of this agent's credential file."""
     credentials_dir: str | Path | None = None
@@ -68,16 +97,20 @@ class AgentOptions:
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first option that makes no sense."""
-        for name in ("heartbeat_interval", "heartbeat_ttl", "claim_idle", "dedup_ttl"):
+        positive = ("heartbeat_interval", "heartbeat_ttl", "claim_idle", "dedup_ttl")
+        for name in (*positive, "socket_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Agent option {name} must be > 0")
-        if self.stop_timeout < 0:
-            raise ValueError("Agent option stop_timeout must be >= 0")
+        for name in ("stop_timeout", "submit_retry_s", "rate_limit_wait"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Agent option {name} must be >= 0")
         if self.heartbeat_ttl <= self.heartbeat_interval:
             raise ValueError("Agent option heartbeat_ttl must exceed heartbeat_interval")
-        for name in ("max_deliveries", "concurrency", "batch_size", "block_ms"):
+        counts = ("max_deliveries", "concurrency", "batch_size", "block_ms")
+        for name in (*counts, "resend_max_messages", "resend_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Agent option {name} must be >= 1")
+        check_block_below_timeout(self.block_ms, self.socket_timeout, "socket_timeout")
 
     @property
     def provisioning_allowed(self) -> bool:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from . import keys
 from .envelope import GATEWAY_SENDER, REJECTION_TYPE, Delivery
 from .errors import MessageRejected, rejection_for_code
 from .message import AgentMessage
+from .outage import Outage
 from .redis_text import as_text
 
 __all__ = ["ERROR_TYPE", "PendingRequests", "correlation_of"]
@@ -34,6 +36,8 @@ ERROR_TYPE = "mas.error"
 
 MakeMessage = Callable[[Delivery], Awaitable[AgentMessage]]
 Verify = Callable[[str, dict[str, bytes]], Awaitable[Delivery | None]]
+Resubmit = Callable[[dict[str, Any]], bool]
+"""Schedules the resubmission a rejection notice asks for (429); False if it is final."""
 
 
 @dataclass
@@ -84,9 +88,15 @@ class PendingRequests:
     """Outstanding requests of one agent instance."""
 
     def __init__(
-        self, redis: aioredis.Redis, agent_id: str, instance_id: str, verify: Verify
+        self,
+        redis: aioredis.Redis,
+        agent_id: str,
+        instance_id: str,
+        verify: Verify,
+        resubmit: Resubmit | None = None,
     ) -> None:
         self._redis = redis
+        self._resubmit = resubmit
         self._agent_id = agent_id
         self._instance_id = instance_id
         self._verify = verify
@@ -102,6 +112,11 @@ class PendingRequests:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._channel)
         self._listener = asyncio.create_task(self._listen(), name=f"mas-replies-{self._agent_id}")
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task listening for forwarded replies, while started."""
+        return self._listener
 
     async def stop(self) -> None:
         """Stop listening and fail every request still waiting."""
@@ -122,6 +137,10 @@ class PendingRequests:
         self, correlation_id: str, target_id: str, timeout: float
     ) -> tuple[asyncio.Future[AgentMessage], tuple[str, str, int]]:
         """A future for the reply, and the Redis mark naming this instance as the waiter."""
+        if correlation_id in self._local:
+            raise ValueError(
+                f"a request with message_id {correlation_id!r} is already waiting for its reply"
+            )
         future: asyncio.Future[AgentMessage] = asyncio.get_running_loop().create_future()
         self._local[correlation_id] = _Pending(target_id, future)
         mark = (
@@ -130,6 +149,12 @@ class PendingRequests:
             int((timeout + 5.0) * 1000),
         )
         return future, mark
+
+    def fail(self, correlation_id: str, error: Exception) -> None:
+        """Fail a local request (its message could not be resubmitted)."""
+        pending = self._local.get(correlation_id)
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(error)
 
     async def discard(self, correlation_id: str) -> None:
         """Forget a finished or abandoned request."""
@@ -163,6 +188,8 @@ class PendingRequests:
         if pending.future.done():
             return False
         if _is_rejection(delivery):
+            if self._resubmit is not None and self._resubmit(env.data):
+                return True  # 429: the request is submitted again after retry_after
             pending.future.set_exception(_rejection_from(env.data))
             return True
         if env.sender_id != pending.target_id:
@@ -182,18 +209,18 @@ class PendingRequests:
         return True
 
     async def _listen(self) -> None:
+        outage = Outage(f"agent {self._agent_id}: reply forwarding", logger)
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
+                if message is not None and message.get("type") == "message":
+                    await self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                logger.warning("reply forwarding for %s interrupted: %s", self._agent_id, exc)
-                await asyncio.sleep(0.5)
+            except (RedisError, OSError) as exc:
+                await outage.failed(exc)
                 continue
-            if message is None or message.get("type") != "message":
-                continue
-            await self._receive(message["data"])
+            outage.recovered()
 
     async def _receive(self, raw: bytes) -> None:
         try:

@@ -10,19 +10,20 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
+from .acks import AckRetryingLedger
 from .consumer import StreamConsumer
 from .credentials import Credentials
 from .dispatch import Dispatcher, HandlerHost
 from .envelope import Delivery
 from .handlers import HandlerSpec
 from .heartbeat import Heartbeat
-from .ledger import DeliveryLedger
 from .options import AgentOptions
 from .registry import Registry
 from .requests import PendingRequests
 from .state import StateStore
-from .transport import Transport
+from .transport import Transport, without_retries
 from .trust import GatewayTrust
+from .watchdog import Watchdog
 
 __all__ = ["LEASE_FRACTION", "Runtime", "build_runtime"]
 
@@ -44,6 +45,23 @@ class Runtime:
     consumer: StreamConsumer
     heartbeat: Heartbeat
     ready: asyncio.Event
+    submitter: aioredis.Redis
+    """The transport's client (redis-py never resends its commands)."""
+    watchdog: Watchdog
+
+    def start_background(self) -> None:
+        """Start the resubmission task and watch every long-running task of this instance."""
+        tasks = [*self.consumer.tasks, self.heartbeat.task, self.requests.task]
+        tasks.append(self.transport.start())
+        for task in tasks:
+            if task is not None:
+                self.watchdog.watch(task)
+
+    async def stop_background(self) -> None:
+        """Stop the resubmission task and close the transport's client (at stop)."""
+        self.watchdog.close()
+        await self.transport.stop()
+        await self.submitter.aclose()
 
 
 async def build_runtime(
@@ -58,6 +76,7 @@ async def build_runtime(
     handlers: Mapping[str, HandlerSpec],
     has_fallback: bool,
     reregister: Callable[[], Awaitable[None]],
+    watchdog: Watchdog,
 ) -> Runtime:
     """Load state and wire the collaborators of a connected agent (nothing runs yet)."""
     trust = GatewayTrust(
@@ -70,7 +89,8 @@ async def build_runtime(
     store = StateStore(redis, agent_id, state_model)
     loaded = await store.load()
     registry = Registry(redis, agent_id, instance_id)
-    transport = Transport(redis, creds)
+    submitter = without_retries(redis)
+    transport = Transport(submitter, creds, options)
     ready = asyncio.Event()
     dispatcher: Dispatcher | None = None
 
@@ -78,14 +98,17 @@ async def build_runtime(
         assert dispatcher is not None
         return await dispatcher.verify(entry_id, fields)
 
-    requests = PendingRequests(redis, agent_id, instance_id, verify)
+    requests = PendingRequests(
+        redis, agent_id, instance_id, verify, resubmit=transport.retry_rate_limited
+    )
+    transport.on_lost = requests.fail
     dispatcher = Dispatcher(
         agent_id=agent_id,
         host=host,
         handlers=handlers,
         has_fallback=has_fallback,
         trust=trust,
-        ledger=DeliveryLedger(
+        ledger=AckRetryingLedger(
             redis,
             agent_id,
             dedup_ttl=options.dedup_ttl,
@@ -123,4 +146,6 @@ async def build_runtime(
         consumer=consumer,
         heartbeat=heartbeat,
         ready=ready,
+        submitter=submitter,
+        watchdog=watchdog,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
@@ -21,9 +22,49 @@ StateT = TypeVar("StateT", bound=BaseModel)
 
 
 class DefaultState(BaseModel):
-    """State of an agent without a model: any JSON-encodable field is accepted."""
+    """State of an agent without a model: any JSON-encodable field is accepted.
+
+    Read it by attribute (``state.status``) or as a read-only mapping
+    (``state["status"]``, ``"status" in state``, ``state.get(...)``, ``keys()``,
+    ``items()``, ``values()``, iteration, ``len``). A field named like one of these
+    methods is read with ``state["keys"]``.
+    """
 
     model_config = ConfigDict(extra="allow")
+
+    def _fields(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+    def __getitem__(self, name: str) -> Any:
+        fields = self._fields()
+        if name not in fields:
+            raise KeyError(name)
+        return fields[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._fields()
+
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]  # a mapping iterates keys
+        return iter(self._fields())
+
+    def __len__(self) -> int:
+        return len(self._fields())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of field `name`, or `default` when there is none."""
+        return self._fields().get(name, default)
+
+    def keys(self) -> KeysView[str]:
+        """The field names."""
+        return self._fields().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        """(field name, value) pairs."""
+        return self._fields().items()
+
+    def values(self) -> ValuesView[Any]:
+        """The field values."""
+        return self._fields().values()
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:

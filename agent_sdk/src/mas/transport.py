@@ -1,30 +1,55 @@
-"""Transport: builds, signs and submits envelopes to the agent's outbox, read by the gateway."""
+"""Transport: builds, signs and submits envelopes to the agent's outbox, read by the gateway.
+
+A submission that fails with a transient Redis error is retried with capped
+backoff for up to `AgentOptions.submit_retry_s`, each time signed anew (fresh
+nonce and timestamp, same message id: the gateway delivers one message id once).
+A 429 notice for a recent message schedules its resubmission after `retry_after`
+and paces the submissions that follow (`mas.pacing`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
+import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
-from redis.exceptions import AuthenticationError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys
+from .backoff import Backoff
 from .credentials import Credentials
-from .envelope import Envelope, sign_submission
+from .envelope import ID_PATTERN, Envelope, sign_submission
 from .errors import Unauthenticated
+from .options import AgentOptions
+from .outage import Outage, describe, is_transient
+from .pacing import Pacer, SentMessages
 from .telemetry import current_trace_context, producer_span
 
-__all__ = ["PendingMark", "Transport", "payload_dict"]
+__all__ = ["PendingMark", "Transport", "check_message_id", "payload_dict", "without_retries"]
+
+logger = logging.getLogger(__name__)
 
 _REMEMBERED = 10_000
 """Sent message ids kept to recognise a peer's error report about one of them."""
 
+_MESSAGE_ID = re.compile(ID_PATTERN)
+
 PendingMark = tuple[str, str, int]
 """(key, value, ttl in ms) written in the same transaction as the submission."""
+
+Lost = Callable[[str, Exception], None]
+"""Told (message id, error) when a scheduled resubmission could not be made."""
 
 
 def payload_dict(data: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
@@ -43,19 +68,68 @@ def payload_dict(data: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
     return out
 
 
-class Transport:
-    """Submits signed envelopes on behalf of one agent."""
+def check_message_id(message_id: object) -> str:
+    """A caller-chosen message id, checked with the envelope's rule; `ValueError` says why not."""
+    if not isinstance(message_id, str):
+        raise TypeError(f"message_id must be a string, not {type(message_id).__name__}")
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError(
+            "message_id must be 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-' "
+            f"(got {len(message_id)} characters)"
+        )
+    return message_id
 
-    def __init__(self, redis: aioredis.Redis, credentials: Credentials) -> None:
+
+def without_retries(client: aioredis.Redis) -> aioredis.Redis:
+    """A client on the same server and user whose commands are never resent by redis-py.
+
+    redis-py retries a command after a timeout by sending the same bytes again; for a
+    submission that would repeat its nonce (refused as a replay). The transport retries
+    itself, signing anew.
+    """
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+    return aioredis.Redis.from_pool(
+        aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    )
+
+
+def _restamped(envelope: Envelope) -> Envelope:
+    """The same message with a fresh nonce and timestamp, to be signed again."""
+    return envelope.model_copy(update={"nonce": uuid.uuid4().hex, "timestamp": time.time()})
+
+
+class Transport:
+    """Submits signed envelopes on behalf of one agent, retrying and pacing as needed."""
+
+    def __init__(
+        self, redis: aioredis.Redis, credentials: Credentials, options: AgentOptions
+    ) -> None:
         self._redis = redis
         self._credentials = credentials
         self._outbox = keys.agent_outbox(credentials.agent_id)
+        self._retry_s = options.submit_retry_s
+        self._wait_bound = options.rate_limit_wait
         self._sent: OrderedDict[str, str] = OrderedDict()
         """Recently sent message id -> target: which error reports a peer may send back."""
+        self._kept = SentMessages(
+            max_messages=options.resend_max_messages, max_bytes=options.resend_max_bytes
+        )
+        self._pacer = Pacer()
+        self._resends: asyncio.Queue[str] = asyncio.Queue()
+        self._outage = Outage(f"agent {credentials.agent_id}: submitting", logger)
+        self._task: asyncio.Task[None] | None = None
+        self.on_lost: Lost | None = None
+        """Told about a message whose resubmission after a 429 failed."""
 
     def sent_to(self, message_id: str | None) -> str | None:
         """The target of a message this agent sent recently, if `message_id` names one."""
         return self._sent.get(message_id) if message_id else None
+
+    @property
+    def pacing(self) -> bool:
+        """True while submissions are spaced because the gateway answered 429."""
+        return self._pacer.pacing
 
     async def submit(
         self,
@@ -69,13 +143,18 @@ class Transport:
         pending: PendingMark | None = None,
         message_id: str | None = None,
     ) -> Envelope:
-        """Sign and append one submission to the agent's outbox; return the envelope sent."""
+        """Sign and append one submission to the agent's outbox; return the envelope sent.
+
+        Raises:
+            Unauthenticated: Redis refuses the agent's credentials (revoked or rotated).
+            RedisError: Redis stayed unavailable for `submit_retry_s` seconds.
+        """
         payload = payload_dict(data)
         sender = self._credentials.agent_id
         with producer_span(sender, target_id, message_type) as span:
             extra: dict[str, Any] = {}
             if message_id is not None:
-                extra["message_id"] = message_id
+                extra["message_id"] = check_message_id(message_id)
             try:
                 envelope = Envelope(
                     sender_id=sender,
@@ -94,30 +173,58 @@ class Transport:
                 )
                 raise ValueError(f"cannot send message: {problems}") from exc
             span.set_attribute("messaging.message.id", envelope.message_id)
+            self._remember(envelope)
+            await self._pacer.turn(self._wait_bound)
+            return await self._deliver(envelope, pending, keep=True)
+
+    async def _deliver(
+        self, envelope: Envelope, pending: PendingMark | None, *, keep: bool = False
+    ) -> Envelope:
+        """Append `envelope`, signed; through transient errors, signed anew each time."""
+        deadline = time.monotonic() + self._retry_s
+        backoff = Backoff()
+        while True:
             fields = sign_submission(
                 envelope, self._credentials.private_key, self._credentials.token
             )
-            self._remember(envelope)
+            if keep:
+                self._kept.keep(envelope, len(fields["envelope"]))
+                keep = False
             try:
                 await self._append(fields, pending)
             except AuthenticationError as exc:
                 raise self._refused(envelope) from exc
-            except RedisConnectionError:
-                # The server may have closed the connection because the user was revoked:
-                # say so when it refuses us now (nothing is submitted again).
-                try:
-                    await self._redis.ping()  # type: ignore[misc]
-                except AuthenticationError as exc:
+            except (RedisError, OSError) as exc:
+                # The server may have closed the connection because the user was revoked.
+                if isinstance(exc, RedisConnectionError) and await self._revoked():
                     raise self._refused(envelope) from exc
-                except RedisConnectionError:
-                    pass
-                raise
-        return envelope
+                if not is_transient(exc) or time.monotonic() + backoff.delay > deadline:
+                    raise
+                self._outage.note(exc)
+                await backoff.wait()
+                envelope = _restamped(envelope)
+                continue
+            self._outage.recovered()
+            return envelope
+
+    async def _revoked(self) -> bool:
+        try:
+            await self._redis.ping()  # type: ignore[misc]
+        except AuthenticationError:
+            return True
+        except (RedisError, OSError):
+            return False
+        return False
 
     def _remember(self, envelope: Envelope) -> None:
         self._sent[envelope.message_id] = envelope.target_id
+        self._sent.move_to_end(envelope.message_id)
         while len(self._sent) > _REMEMBERED:
             self._sent.popitem(last=False)
+
+    def forget(self, message_id: str) -> None:
+        """Do not resubmit `message_id` any more (its sender stopped waiting for it)."""
+        self._kept.forget(message_id)
 
     def _refused(self, envelope: Envelope) -> Unauthenticated:
         return Unauthenticated(
@@ -134,3 +241,84 @@ class Transport:
         pipe.set(key, value, px=ttl_ms)
         pipe.xadd(self._outbox, fields)  # type: ignore[arg-type]
         await pipe.execute()
+
+    # --- 429: resubmit and pace ---------------------------------------------------
+
+    def retry_rate_limited(self, notice: Mapping[str, Any]) -> bool:
+        """Schedule the resubmission a 429 notice asks for; False when the refusal is final.
+
+        Final: another code, pacing disabled (`rate_limit_wait` 0), the message is no
+        longer kept, or it would have waited more than `rate_limit_wait` in total.
+        """
+        message_id = notice.get("message_id")
+        if notice.get("code") != 429 or self._wait_bound <= 0 or not isinstance(message_id, str):
+            return False
+        kept = self._kept.get(message_id)
+        if kept is None:
+            return False
+        if kept.queued:
+            return True  # a copy of a retried submission was refused as well
+        raw = notice.get("retry_after")
+        retry_after = 0.1
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw == raw:
+            retry_after = min(max(float(raw), 0.0), self._wait_bound)
+        now = time.monotonic()
+        if kept.limited_since is None:
+            kept.limited_since = now
+        if not self._pacer.pacing:
+            logger.info(
+                "agent %s: the gateway's rate limit is reached; pacing submissions",
+                self._credentials.agent_id,
+            )
+        self._pacer.limited(retry_after)
+        if self._pacer.due(self._resends.qsize()) - kept.limited_since > self._wait_bound:
+            self._kept.forget(message_id)
+            return False
+        kept.queued = True
+        self._resends.put_nowait(message_id)
+        return True
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the task that resubmits messages refused with 429; return it."""
+        self._task = asyncio.create_task(
+            self._resend_forever(), name=f"mas-resend-{self._credentials.agent_id}"
+        )
+        return self._task
+
+    async def stop(self) -> None:
+        """Stop resubmitting (messages still waiting for their turn are not sent)."""
+        waiting = self._kept.queued
+        if waiting:
+            logger.warning(
+                "agent %s stops with %d message(s) refused with 429 not yet resubmitted",
+                self._credentials.agent_id,
+                waiting,
+            )
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _resend_forever(self) -> None:
+        """Resubmit messages refused with 429, each in its turn."""
+        while True:
+            message_id = await self._resends.get()
+            kept = self._kept.get(message_id)
+            if kept is None or not kept.queued:
+                continue  # forgotten meanwhile
+            await self._pacer.turn(self._wait_bound)
+            kept.queued = False
+            try:
+                await self._deliver(_restamped(kept.envelope), None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._kept.forget(message_id)
+                logger.error(
+                    "agent %s could not resubmit message %s after a 429: %s",
+                    self._credentials.agent_id,
+                    message_id,
+                    describe(exc),
+                )
+                if self.on_lost is not None:
+                    self.on_lost(message_id, exc)

@@ -8,6 +8,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from ..errors import BackgroundTaskDied
 from .monitor import run_service
 
 __all__ = ["main"]
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RedisError, OSError) as exc:
         logger.error("MAS service cannot run: %s", exc)
         return 2
+    except BackgroundTaskDied as exc:
+        logger.error("MAS service stopped: %s", exc)
+        return 1
     except ValueError as exc:
         parser.error(str(exc))
     return 0

@@ -13,11 +13,14 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from .. import keys
+from ..errors import BackgroundTaskDied
 from ..events import publish_event
 from ..options import resolve_redis_url
+from ..outage import Outage
 from ..redis_text import as_text
 from ..scripts import lua_source
 from ..urls import redact_url
+from ..watchdog import Watchdog
 from .relay import EventRelay
 
 __all__ = ["MASService", "redact_url", "run_service"]
@@ -34,17 +37,38 @@ class MASService:
         *,
         check_interval: float = 5.0,
         grace_period: float = 60.0,
+        socket_timeout: float = 10.0,
     ) -> None:
         if check_interval <= 0 or grace_period < 0:
             raise ValueError("check_interval must be > 0 and grace_period >= 0")
+        if socket_timeout <= 1.0:
+            raise ValueError(
+                "socket_timeout must be > 1 s: the event relay waits 1 s for each message"
+            )
         self.redis_url = resolve_redis_url(redis_url)
         self.check_interval = check_interval
         self.grace_period = grace_period
+        self.socket_timeout = socket_timeout
+        """Seconds a Redis command may take (a server that stopped answering fails it)."""
         self._redis: aioredis.Redis | None = None
         self._mark_inactive: AsyncScript | None = None
         self._task: asyncio.Task[None] | None = None
         self._relay: EventRelay | None = None
         self._stop = asyncio.Event()
+        self._watchdog: Watchdog | None = None
+
+    @property
+    def failure(self) -> BackgroundTaskDied | None:
+        """Why the service stopped by itself: one of its loops died (None otherwise)."""
+        return self._watchdog.failure if self._watchdog is not None else None
+
+    async def wait_failed(self) -> BackgroundTaskDied:
+        """Wait until one of the service's loops dies; return the error naming it."""
+        if self._watchdog is None:
+            raise RuntimeError("MASService is not started")
+        await self._watchdog.died.wait()
+        assert self._watchdog.failure is not None
+        return self._watchdog.failure
 
     @property
     def running(self) -> bool:
@@ -55,7 +79,11 @@ class MASService:
         """Connect and start checking in the background."""
         if self._task is not None:
             raise RuntimeError("MASService is already started")
-        self._redis = aioredis.Redis.from_url(self.redis_url)
+        self._redis = aioredis.Redis.from_url(
+            self.redis_url,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=self.socket_timeout,
+        )
         try:
             await self._redis.ping()
         except BaseException:
@@ -63,14 +91,18 @@ class MASService:
             self._redis = None
             raise
         self._mark_inactive = self._redis.register_script(lua_source("mark_inactive"))
+        self._watchdog = Watchdog("MAS service", lambda _failure: None)
         self._relay = EventRelay(self._redis)
-        await self._relay.start()
+        self._watchdog.watch(await self._relay.start())
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="mas-service")
+        self._watchdog.watch(self._task)
         logger.info("MAS service watching %s", redact_url(self.redis_url))
 
     async def stop(self) -> None:
         """Stop checking and disconnect. Idempotent."""
+        if self._watchdog is not None:
+            self._watchdog.close()
         self._stop.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
@@ -90,13 +122,18 @@ class MASService:
         await self.stop()
 
     async def _run(self) -> None:
+        outage = Outage("MAS service health check", logger)
         while not self._stop.is_set():
+            wait = self.check_interval
             try:
                 await self.check_once()
             except (RedisError, OSError) as exc:
-                logger.warning("health check failed: %s", exc)
+                outage.note(exc)
+                wait = min(outage.backoff.step(), self.check_interval)
+            else:
+                outage.recovered()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.check_interval)
+                await asyncio.wait_for(self._stop.wait(), wait)
 
     async def check_once(self) -> list[str]:
         """One pass over the registry; returns the ids marked INACTIVE."""
@@ -133,7 +170,11 @@ class MASService:
 
 
 async def run_service(redis_url: str | None = None, **options: float) -> None:
-    """Run a `MASService` until SIGINT or SIGTERM."""
+    """Run a `MASService` until SIGINT or SIGTERM.
+
+    Raises:
+        BackgroundTaskDied: one of the service's loops died (the service stopped).
+    """
     service = MASService(redis_url, **options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -141,10 +182,16 @@ async def run_service(redis_url: str | None = None, **options: float) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await service.start()
+    stopped = asyncio.create_task(stop.wait())
+    died = asyncio.create_task(service.wait_failed())
     try:
-        await stop.wait()
+        await asyncio.wait((stopped, died), return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopped.cancel()
+        died.cancel()
         await service.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+    if service.failure is not None:
+        raise service.failure

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .. import keys
+from ..outage import Outage
 from ..redis_text import as_text
 
 __all__ = ["EventRelay"]
@@ -61,11 +62,12 @@ class EventRelay:
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Subscribe, then forward in the background."""
+    async def start(self) -> asyncio.Task[None]:
+        """Subscribe, then forward in the background; return the forwarding task."""
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.psubscribe(_PATTERN)
         self._task = asyncio.create_task(self._run(), name="mas-service-relay")
+        return self._task
 
     async def stop(self) -> None:
         """Stop forwarding."""
@@ -79,9 +81,11 @@ class EventRelay:
             self._pubsub = None
 
     async def _run(self) -> None:
+        outage = Outage("MAS service event relay", logger)
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
+                outage.recovered()
                 if message is None or message.get("type") != "pmessage":
                     continue
                 event = checked_event(as_text(message["channel"]), message["data"])
@@ -93,7 +97,7 @@ class EventRelay:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                logger.warning("relaying agent events interrupted: %s", exc)
-                await asyncio.sleep(0.5)
+                await outage.failed(exc)
+                continue
             except Exception:  # an event must never stop the relay
                 logger.exception("relaying one agent event failed; going on")
