@@ -35,6 +35,7 @@ from .outboxes import Outboxes, Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .policy.dlp_check import dlp_check_for
+from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
@@ -154,6 +155,10 @@ class GatewayService:
             self._processor.listeners.extend(self._listeners)
             await self._start_checkpointer()
             await self._outboxes.refresh()
+            presence = GatewayPresence(client, self.consumer, settings.gateway_id, store)
+            self._processor.listeners.append(presence.listener)
+            await presence.start()
+            self._closers.append(presence.stop)
         except BaseException:
             await self._close()
             raise
@@ -209,6 +214,8 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._outboxes is not None:
+            await self._outboxes.forget_consumer()
         await self._close()
         log.info("gateway %s stopped", self.settings.gateway_id)
 

@@ -10,11 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from mas import acl
-from mas.provisioning import apply_agent_rules, create_principal, generate_password, known_agents
-from mas.urls import with_credentials
 
 from .common import add_redis_option, run_async
 
@@ -74,6 +70,16 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas.provisioning import (
+        apply_agent_rules,
+        create_principal,
+        generate_password,
+        known_agents,
+    )
+    from mas.urls import with_credentials
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         out_dir: Path | None = args.out_dir
@@ -101,6 +107,8 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
     from ..acl_check import least_privilege_problems
 
     async def run() -> int:
