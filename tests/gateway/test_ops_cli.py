@@ -133,6 +133,22 @@ def test_json_convention_for_policy_commands(capsys: pytest.CaptureFixture[str])
     assert report["passed"] == report["total"] == len(report["cases"]) > 0
 
 
+async def test_list_commands_print_one_json_array(
+    redis_url: str, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await redis_client.xadd(keys.DLQ, {"dlq_reason": "internal gateway error in stage dlp"})
+    assert await cli("dlq", "list", "--json", "--redis-url", redis_url) == 0
+    [letter] = _json_out(capsys)  # type: ignore[misc]
+    assert letter["owner"] == "gateway"
+    assert await cli("audit", "query", "--json", "--redis-url", redis_url) == 0
+    assert _json_out(capsys) == []
+    assert await cli("agent", "list", "--json", "--redis-url", redis_url) == 0
+    assert _json_out(capsys) == []
+    assert await cli("acl", "show", "--json") == 0
+    users = [p["username"] for p in _json_out(capsys)]  # type: ignore[union-attr]
+    assert users == ["mas-gateway", "mas-service", "agent.ID"]
+
+
 def test_log_level_is_validated(capsys: pytest.CaptureFixture[str]) -> None:
     for command in (["gateway"], ["service"], ["demo"]):
         with pytest.raises(SystemExit) as caught:

@@ -24,10 +24,10 @@ from redis.exceptions import RedisError
 from mas import keys
 from mas.redis_text import as_text
 
-from .context import MessageContext
 from .transient import Outage
 
 if TYPE_CHECKING:
+    from .context import MessageContext
     from .policy import PolicyStore
 
 __all__ = [

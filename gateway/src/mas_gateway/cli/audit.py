@@ -128,6 +128,7 @@ def register(subparsers: Any) -> None:
     checkpoint.set_defaults(func=_checkpoint)
 
     keys_ = sub.add_parser("keys", help="list the gateway public keys published in Redis")
+    add_json_option(keys_)
     add_redis_option(keys_, demo_data=True)
     keys_.set_defaults(func=_keys)
 
@@ -400,6 +401,9 @@ def _keys(args: argparse.Namespace) -> int:
         return await load_gateway_keys(client)
 
     published = _with_redis(args.redis_url, work)
+    if args.json:
+        print_json({kid: crypto.public_key_to_b64(key) for kid, key in sorted(published.items())})
+        return 0 if published else 1
     if not published:
         return _fail("no gateway key is published")
     for key_id, key in sorted(published.items()):
