@@ -8,6 +8,8 @@ import logging
 import subprocess
 import sys
 import textwrap
+import time
+from types import SimpleNamespace
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,7 +19,13 @@ from mas_gateway.cli import main
 from mas_gateway.cli.common import JsonFormatter
 from mas_gateway.devstack import DevStack
 from mas_gateway.outboxes import Outboxes
-from mas_gateway.presence import read_presence
+from mas_gateway.presence import (
+    INTERVAL_S,
+    PRUNE_AFTER_S,
+    GatewayPresence,
+    PresenceRecord,
+    read_presence,
+)
 
 from ..polling import wait_until
 from .helpers import REPO_POLICIES
@@ -227,3 +235,21 @@ def test_policy_check_loads_no_nlp() -> None:
 def test_agent_list_loads_no_nlp(redis_url: str) -> None:
     loaded = _modules_loaded("agent", "list", "--redis-url", redis_url)
     assert _heavy(loaded, ("spacy", "presidio_analyzer", "casbin")) == []
+
+
+async def test_presence_marks_silent_gateways_gone_and_prunes_old_ones(
+    redis_client: aioredis.Redis,
+) -> None:
+    now = time.time()
+    for consumer, age in (("gw-silent", 60.0), ("gw-ancient", PRUNE_AFTER_S + 60)):
+        old = PresenceRecord(consumer, "gw", "v1", now - age, None, now - age, INTERVAL_S)
+        await redis_client.hset(keys.GATEWAY_PRESENCE, consumer, old.to_json())  # type: ignore[misc]
+    policy = SimpleNamespace(current=SimpleNamespace(version="v2"))
+    presence = GatewayPresence(redis_client, "gw-live", "gw", policy)  # type: ignore[arg-type]
+    await presence.publish()
+    records = {r.consumer: r for r in await read_presence(redis_client)}
+    assert sorted(records) == ["gw-live", "gw-silent"]  # the ancient record is pruned
+    assert records["gw-live"].alive(time.time()) and records["gw-live"].policy_version == "v2"
+    assert not records["gw-silent"].alive(time.time())
+    await presence.stop()
+    assert [r.consumer for r in await read_presence(redis_client)] == ["gw-silent"]

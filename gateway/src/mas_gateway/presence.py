@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from mas import keys
 from mas.redis_text import as_text
 
+from .logsafe import log_failure
 from .transient import Outage
 
 if TYPE_CHECKING:
@@ -160,6 +161,8 @@ class GatewayPresence:
                 await self.publish()
             except RedisError as exc:
                 outage.failed(exc)
+            except Exception:
+                log_failure(log, "publishing gateway presence failed; will retry")
             else:
                 outage.recovered()
             await asyncio.sleep(MIN_GAP_S)
