@@ -383,3 +383,19 @@ def test_witness_checkpoint_and_keys(
     code, out, _ = mas(capsys, "keys", "--redis-url", redis_url)
     assert code == 0
     assert out.split() == [crypto.key_id(signing_key), crypto.public_key_to_b64(signing_key)]
+
+
+def test_a_large_verify_reports_progress_on_stderr(
+    redis_url: str,
+    signing_key: Ed25519PrivateKey,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    populate(redis_url, signing_key, 0, 25)
+    monkeypatch.setattr("mas_gateway.audit.verifier.PROGRESS_EVERY", 10)
+    code, out, err = mas(capsys, "verify", "--redis-url", redis_url, "--json")
+    assert code == 0 and json.loads(out)["ok"] is True  # stdout stays one document
+    assert [line for line in err.splitlines() if "entries replayed" in line] == [
+        "... audit verify: 10 entries replayed",
+        "... audit verify: 20 entries replayed",
+    ]

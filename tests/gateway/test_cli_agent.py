@@ -77,9 +77,16 @@ async def test_operator_provisioned_agents_talk_through_a_strict_gateway(
             assert reply.sender_verified
 
             capsys.readouterr()
-            assert await cli("agent", "show", "patient", "--redis-url", redis_url) == 0
+            assert await cli("agent", "show", "patient", "--json", "--redis-url", redis_url) == 0
             shown = json.loads(capsys.readouterr().out)
             assert "token_hash" not in shown and shown["provisioned_by"] == "operator"
+            assert shown["status"] == "ACTIVE" and len(shown["instances"]) == 1
+            assert shown["revoked"] is False and shown["heartbeat_age_s"] >= 0
+
+            assert await cli("agent", "show", "patient", "--redis-url", redis_url) == 0
+            text = capsys.readouterr().out
+            assert "status:" in text and "provisioned:" in text and "by operator" in text
+            assert "token" not in text
 
             assert await cli("agent", "revoke", "patient", "--redis-url", redis_url) == 0
             with pytest.raises(Unauthenticated):

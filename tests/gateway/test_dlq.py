@@ -48,7 +48,7 @@ async def test_dead_letter_is_listed_and_replayed_to_the_agent(
             await wait_until(dead_lettered, 20, "the failing message to be dead-lettered")
             capsys.readouterr()
             assert await cli("dlq", "list", "--json", "--redis-url", redis_url) == 0
-            [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+            [letter] = json.loads(capsys.readouterr().out)
             assert letter["owner"] == "doctor" and letter["id"].startswith("doctor/")
             assert letter["sender"] == "patient" and letter["replayable"] is True
             assert "lab system unreachable" in (letter["error"] or "")

@@ -308,7 +308,7 @@ async def test_an_internal_error_dead_letter_holds_no_payload_and_no_token(
     assert "patient -> gateway [message " in line
     assert f"{len(raw)} bytes" in line and "internal gateway error" in line
     assert await asyncio.to_thread(main, ["dlq", "list", "--json", "--redis-url", redis_url]) == 0
-    [summary] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    [summary] = json.loads(capsys.readouterr().out)
     assert summary["sender"] == "patient" and summary["replayable"] is False
     assert summary["message_id"] == json.loads(raw)["message_id"]
     assert summary["envelope_bytes"] == len(raw)

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import crypto
 from .errors import MalformedMessage, SignatureError
+from .patterns import AGENT_ID_PATTERN, ID_PATTERN, MESSAGE_TYPE_PATTERN, NONCE_PATTERN
 from .strict_json import JSONRejected, loads_strict
 from .tracecontext import check_trace
 
@@ -65,11 +66,6 @@ __all__ = [
 ]
 
 ENVELOPE_VERSION = 1
-AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
-MESSAGE_TYPE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$"
-ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
-"""message_id, correlation_id and in_reply_to."""
-NONCE_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
 TIMESTAMP_RANGE = (946_684_800.0, 4_102_444_800.0)
 """Unix seconds from 2000-01-01 (inclusive) to 2100-01-01 (exclusive), UTC."""
 _ID = re.compile(ID_PATTERN)

@@ -23,6 +23,7 @@ __all__ = [
     "DLQ",
     "GATEWAY_GROUP",
     "GATEWAY_KEYS",
+    "GATEWAY_PRESENCE",
     "POLICY_RELOAD_CHANNEL",
     "POLICY_VERSIONS",
     "SYSTEM_CHANNEL",
@@ -167,6 +168,9 @@ GATEWAY_GROUP = "gateway"
 
 GATEWAY_KEYS = "mas.gateway.keys"
 """Hash key_id -> base64 Ed25519 public key of each gateway signing key."""
+
+GATEWAY_PRESENCE = "mas.gateway.presence"
+"""Hash gateway consumer -> JSON heartbeat record (gateway id, policy version, times)."""
 
 DLQ = "mas.dlq"
 """Stream of the gateway's own dead letters (internal errors): metadata, never a payload."""

@@ -19,12 +19,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.typing import EncodableT, FieldT
-
-from .envelope import AGENT_ID_PATTERN
+from .patterns import AGENT_ID_PATTERN
 from .redis_text import as_text
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
 
 __all__ = [
     "Identity",

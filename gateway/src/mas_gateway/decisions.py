@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from .context import MessageContext
+from typing import TYPE_CHECKING
+
 from .verdicts import Duplicate, Parked
+
+if TYPE_CHECKING:  # the command line reads DECISIONS without loading the message context
+    from .context import MessageContext
 
 __all__ = ["DECISIONS", "DECISION_BY_CODE", "decision_for"]
 

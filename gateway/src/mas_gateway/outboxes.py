@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from mas import keys
 from mas.envelope import decode_fields
@@ -196,6 +196,40 @@ class Outboxes:
                 pipe.xpending(keys.agent_outbox(agent_id), keys.GATEWAY_GROUP)
             replies = await pipe.execute(raise_on_error=False)
         return sum(int(r["pending"]) for r in replies if isinstance(r, dict))
+
+    async def forget_consumer(self) -> None:
+        """On a clean stop: leave each outbox's group if this consumer holds no pending entry.
+
+        Entries still pending stay with the consumer, so a peer takes them over after
+        ``claim_idle_ms``; a Redis error leaves the consumer in place (logged).
+        """
+        if not self._agents:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for agent_id in self._agents:
+                    pipe.xpending_range(
+                        keys.agent_outbox(agent_id), keys.GATEWAY_GROUP, "-", "+", 1,
+                        consumername=self.consumer,
+                    )  # fmt: skip
+                held = await pipe.execute(raise_on_error=False)
+            idle = [
+                agent_id
+                for agent_id, mine in zip(self._agents, held, strict=True)
+                if not isinstance(mine, Exception) and not mine
+            ]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for agent_id in idle:
+                    pipe.xgroup_delconsumer(
+                        keys.agent_outbox(agent_id), keys.GATEWAY_GROUP, self.consumer
+                    )
+                await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            log.warning("could not leave the outboxes' consumer group: %s", exc)
+            return
+        kept = len(self._agents) - len(idle)
+        if kept:
+            log.info("consumer %s keeps pending entries in %d outbox(es)", self.consumer, kept)
 
     async def idle(self) -> bool:
         """True when no outbox has unread or pending entries."""

@@ -38,6 +38,7 @@ from .outboxes import Outboxes, Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .policy.dlp_check import dlp_check_for
+from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
@@ -167,6 +168,10 @@ class GatewayService:
             await self._start_checkpointer()
             self._start_circuits(store)
             await self._outboxes.refresh()
+            presence = GatewayPresence(client, self.consumer, settings.gateway_id, store)
+            self._processor.listeners.append(presence.listener)
+            await presence.start()
+            self._closers.append(presence.stop)
         except BaseException:
             await self._close()
             raise
@@ -251,6 +256,8 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._outboxes is not None:
+            await self._outboxes.forget_consumer()
         await self._close()
         log.info("gateway %s stopped", self.settings.gateway_id)
 

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mas.errors import ConfigError
 from mas.validation import validation_summary
 
+from .paths import default_policies_dir
+
 __all__ = ["DEFAULT_STAGES", "WITNESS_NAME", "GatewaySettings", "default_policies_dir"]
 
 DEFAULT_STAGES = (
@@ -31,18 +33,6 @@ DEFAULT_STAGES = (
 
 WITNESS_NAME = "audit-witness.json"
 """File name of the audit witness, next to the gateway's signing key by default."""
-
-
-def default_policies_dir() -> Path:
-    """`policies/` of the current directory, else of the repository this package runs from."""
-    here = Path.cwd() / "policies"
-    if here.is_dir():
-        return here
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "policies"
-        if (candidate / "model.conf").is_file():
-            return candidate
-    return here
 
 
 def _default_gateway_id() -> str:

@@ -9,7 +9,7 @@ whose tail was cut off and whose head was reset and re-signed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_UNCOVERED_AGE_S = 3600.0
+
+PROGRESS_EVERY = 50_000
+"""Entries between two progress reports of `verify_log`."""
 """A checkpointer signs within seconds; an entry unsigned for an hour means trouble."""
 
 
@@ -86,8 +89,11 @@ async def verify_log(
     archive_dir: Path | None = None,
     witness: Witness | SignedCheckpoint | None = None,
     max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
+    progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Check the whole log; the report names the first bad entry when there is one.
+
+    `progress`, when given, is told every `PROGRESS_EVERY` entries how far it got.
 
     An entry still not covered by any checkpoint `max_uncovered_age_s` after it was
     appended is a finding too: checkpoints were removed, or none is being written.
@@ -123,6 +129,8 @@ async def verify_log(
             )
         if not replay.add(entry):
             break
+        if progress is not None and (entry.index + 1) % PROGRESS_EVERY == 0:
+            progress(f"audit verify: {entry.index + 1} entries replayed")
     replay.finish()
     report.findings.extend(Finding("archive", problem) for problem in problems)
     if replay.failed is not None:

@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "mas_gateway.cli.audit",
     "mas_gateway.cli.dlq",
     "mas_gateway.cli.circuit",
+    "mas_gateway.cli.status",
 ]
 
 Handler = Callable[[argparse.Namespace], int]

@@ -10,13 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from mas import acl
-from mas.provisioning import apply_agent_rules, create_principal, generate_password, known_agents
-from mas.urls import with_credentials
 
-from .common import add_redis_option, run_async
+from .common import add_json_option, add_redis_option, print_json, run_async
 
 __all__ = ["register"]
 
@@ -30,6 +26,7 @@ def register(subparsers: Any) -> None:
     show.add_argument(
         "--commands", action="store_true", help="as ACL SETUSER commands (passwords not included)"
     )
+    add_json_option(show)
     show.set_defaults(func=_show)
 
     apply = sub.add_parser(
@@ -48,6 +45,7 @@ def register(subparsers: Any) -> None:
     check = sub.add_parser(
         "check", help="what agents or anonymous clients could do that they must not (exit 1)"
     )
+    add_json_option(check)
     add_redis_option(check)
     check.set_defaults(func=_check)
 
@@ -57,6 +55,21 @@ def _principals(agent_id: str) -> list[acl.Principal]:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.json:
+        print_json(
+            [
+                {
+                    "username": p.username,
+                    "setuser_rules": p.setuser_rules(),
+                    "selectors": [
+                        {"purpose": s.purpose or None, "rules": s.rules()}
+                        for s in (p.root, *p.selectors)
+                    ],
+                }
+                for p in _principals(args.agent)
+            ]
+        )
+        return 0
     for principal in _principals(args.agent):
         if args.commands:
             print(" ".join(["ACL", "SETUSER", principal.username, *principal.setuser_rules()]))
@@ -74,6 +87,16 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas.provisioning import (
+        apply_agent_rules,
+        create_principal,
+        generate_password,
+        known_agents,
+    )
+    from mas.urls import with_credentials
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         out_dir: Path | None = args.out_dir
@@ -101,6 +124,8 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
     from ..acl_check import least_privilege_problems
 
     async def run() -> int:
@@ -109,6 +134,9 @@ def _check(args: argparse.Namespace) -> int:
             problems = await least_privilege_problems(client, args.redis_url)
         finally:
             await client.aclose()
+        if args.json:
+            print_json({"ok": not problems, "problems": [str(p) for p in problems]})
+            return 1 if problems else 0
         for problem in problems:
             print(f"problem: {problem}")
         if problems:

@@ -7,25 +7,25 @@ credentials, since provisioning creates the agent's Redis ACL user.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-
-from mas import crypto, keys
-from mas.credentials import Credentials
 from mas.errors import ConfigError, CredentialsError
-from mas.provisioning import provision_agent, revoke_agent, rotate_credentials
-from mas.records import Identity, Profile, TrustRecord, check_agent_id
 
 from .common import (
     add_gateway_key_option,
+    add_json_option,
     add_redis_option,
     credentials_dir,
     pinned_gateway_keys,
+    print_json,
     run_async,
 )
+
+if TYPE_CHECKING:
+    from ..ops.overview import AgentView
 
 __all__ = ["register"]
 
@@ -73,8 +73,16 @@ def register(subparsers: Any) -> None:
 
     show = sub.add_parser("show", help="print an agent's registry records (no secrets)")
     show.add_argument("agent_id")
+    add_json_option(show)
     add_redis_option(show)
     show.set_defaults(func=_show)
+
+    listing = sub.add_parser(
+        "list", help="every provisioned agent: status, heartbeat age, instances, roles, revoked"
+    )
+    add_json_option(listing)
+    add_redis_option(listing)
+    listing.set_defaults(func=_list)
 
 
 def _default_out(agent_id: str) -> Path:
@@ -82,6 +90,12 @@ def _default_out(agent_id: str) -> Path:
 
 
 def _provision(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas.credentials import Credentials
+    from mas.provisioning import provision_agent
+    from mas.records import check_agent_id
+
     try:
         check_agent_id(args.agent_id)
     except ValueError as exc:
@@ -121,6 +135,12 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas import crypto
+    from mas.credentials import Credentials
+    from mas.provisioning import rotate_credentials
+
     out: Path = args.out or _default_out(args.agent_id)
     try:
         creds = Credentials.load(out)
@@ -149,6 +169,10 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas.provisioning import revoke_agent
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         try:
@@ -164,31 +188,104 @@ def _revoke(args: argparse.Namespace) -> int:
     return run_async(run())
 
 
-def _show(args: argparse.Namespace) -> int:
-    async def run() -> int:
+def _views(args: argparse.Namespace, agent_ids: list[str] | None) -> list[AgentView]:
+    import redis.asyncio as aioredis
+
+    from ..ops.overview import agent_views
+
+    async def run() -> list[AgentView]:
         client = aioredis.Redis.from_url(args.redis_url)
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.agent_record(args.agent_id))
-                pipe.hgetall(keys.agent_identity(args.agent_id))
-                pipe.hgetall(keys.agent_trust(args.agent_id))
-                profile_raw, identity_raw, trust_raw = await pipe.execute()
+            return await agent_views(client, agent_ids)
         finally:
             await client.aclose()
-        trust = TrustRecord.from_hash(trust_raw)
-        if trust is None:
-            raise ConfigError(f"unknown agent {args.agent_id!r}")
-        identity = Identity.from_hash(identity_raw)
-        shown = {
-            **Profile.from_hash(args.agent_id, profile_raw).public(),
-            "public_key": identity.public_key if identity else None,
-            "key_id": identity.key_id if identity else None,
-            "roles": list(trust.roles),
-            "provisioned_by": str(trust.provisioned_by),
-            "provisioned_at": trust.provisioned_at,
-            "revoked_at": trust.revoked_at,
-        }
-        print(json.dumps(shown, indent=2, sort_keys=True))
-        return 0
 
     return run_async(run())
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def _when(at: float | None) -> str:
+    if not at:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def _show(args: argparse.Namespace) -> int:
+    [view] = _views(args, [args.agent_id])
+    if view.trust is None:
+        raise ConfigError(f"unknown agent {args.agent_id!r}")
+    now = time.time()
+    shown = view.to_json(now)
+    if args.json:
+        print_json(shown)
+        return 0
+    revoked = f"yes, at {_when(view.trust.revoked_at)}" if view.trust.revoked else "no"
+    rows = [
+        ("agent", view.agent_id),
+        ("status", shown["status"]),
+        ("revoked", revoked),
+        ("roles", ", ".join(shown["roles"]) or "(none: base role agent only)"),
+        ("capabilities", ", ".join(shown["capabilities"]) or "-"),
+        ("instances", ", ".join(view.instances) or "(none alive)"),
+        ("last heartbeat", f"{_age(shown['heartbeat_age_s'])} ago" if view.last_heartbeat else "-"),
+        ("registered", _when(view.profile.registered_at)),
+        ("provisioned", f"{_when(view.trust.provisioned_at)} by {shown['provisioned_by']}"),
+        ("key id", shown["key_id"] or "-"),
+        ("public key", shown["public_key"] or "-"),
+    ]
+    if view.profile.metadata:
+        rows.append(
+            ("metadata", ", ".join(f"{k}={v}" for k, v in sorted(view.profile.metadata.items())))
+        )
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label + ':':<{width + 1}} {printable(str(value))}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    views = _views(args, None)
+    now = time.time()
+    if args.json:
+        print_json([view.to_json(now) for view in views])
+        return 0
+    if not views:
+        print("no provisioned agents")
+        return 0
+    header = ("AGENT", "STATUS", "HEARTBEAT", "INSTANCES", "ROLES", "REVOKED")
+    rows: list[tuple[str, ...]] = [header]
+    for view in views:
+        record = view.to_json(now)
+        rows.append(
+            (
+                view.agent_id,
+                record["status"],
+                _age(record["heartbeat_age_s"]),
+                str(len(view.instances)),
+                ",".join(record["roles"]) or "-",
+                "yes" if record["revoked"] else "no",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            printable(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        )
+    print(f"{len(views)} agent(s)", file=sys.stderr)
+    return 0
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped: agents write their own profiles."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

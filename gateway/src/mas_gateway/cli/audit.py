@@ -13,35 +13,35 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-import redis.asyncio as aioredis
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from mas import crypto
 from mas.errors import ConfigError
-from mas.urls import redact_url
 
-from ..audit.archive import archive_before
-from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
-from ..audit.entry import DECISIONS
-from ..audit.errors import AuditError, AuditFormatError
-from ..audit.export import build_export
-from ..audit.exportfile import write_csv, write_jsonl
-from ..audit.offline import load_witness, verify_file
-from ..audit.prove import build_proof
-from ..audit.query import AuditQuery, format_table, run_query
-from ..audit.report import VerifyReport
-from ..audit.timespec import parse_time
-from ..audit.verifier import DEFAULT_MAX_UNCOVERED_AGE_S, verify_log
-from ..settings import WITNESS_NAME
-from .common import DEFAULT_GATEWAY_KEY, DEMO_DATA_DIR, add_redis_option, pinned_keys
+from ..decisions import DECISIONS
+from .common import (
+    DEFAULT_GATEWAY_KEY,
+    DEMO_DATA_DIR,
+    add_json_option,
+    add_redis_option,
+    pinned_keys,
+    print_json,
+    progress,
+)
+
+if TYPE_CHECKING:  # the audit modules, Redis and cryptography load in the handlers
+    import redis.asyncio as aioredis
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ..audit.report import VerifyReport
 
 __all__ = ["register"]
 
 T = TypeVar("T")
+
+WITNESS_NAME = "audit-witness.json"
+"""The gateway's witness file name (`mas_gateway.settings.WITNESS_NAME`; a test checks)."""
+MAX_UNCOVERED_AGE_S = 3600.0
+"""`mas_gateway.audit.verifier.DEFAULT_MAX_UNCOVERED_AGE_S`, without importing the verifier."""
 
 
 def register(subparsers: Any) -> None:
@@ -65,12 +65,12 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--max-uncovered-age",
         type=float,
-        default=DEFAULT_MAX_UNCOVERED_AGE_S,
+        default=MAX_UNCOVERED_AGE_S,
         metavar="SECONDS",
         help="fail when an entry is this old and still not checkpointed (0: never; "
         "default: %(default).0f)",
     )
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_option(verify)
     _add_common(verify)
     verify.set_defaults(func=_verify)
 
@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
     query.add_argument("--entity-type", "--entity", dest="entity_type", help="e.g. US_SSN")
     query.add_argument("--limit", type=int, help="at most this many entries")
     query.add_argument("--archive", action="store_true", help="include archived entries (slower)")
-    query.add_argument("--json", action="store_true", help="print a JSON array")
+    add_json_option(query)
     _add_common(query)
     query.set_defaults(func=_query)
 
@@ -128,6 +128,7 @@ def register(subparsers: Any) -> None:
     checkpoint.set_defaults(func=_checkpoint)
 
     keys_ = sub.add_parser("keys", help="list the gateway public keys published in Redis")
+    add_json_option(keys_)
     add_redis_option(keys_, demo_data=True)
     keys_.set_defaults(func=_keys)
 
@@ -158,6 +159,12 @@ def _add_pubkey(parser: argparse.ArgumentParser) -> None:
 def _with_redis(url: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
     """Run `work` with a client; an unreachable Redis is a configuration error (exit 2)."""
 
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from mas.urls import redact_url
+
     async def run() -> T:
         try:
             client = aioredis.Redis.from_url(url)
@@ -186,7 +193,7 @@ def _output(path: Path | None, write: Callable[[TextIO], object]) -> None:
 
 def _print_report(report: VerifyReport, as_json: bool) -> int:
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
     else:
         stream = sys.stdout if report.ok else sys.stderr
         for line in report.lines():
@@ -215,6 +222,10 @@ def _default_witness(args: argparse.Namespace) -> Path | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from ..audit.errors import AuditFormatError
+    from ..audit.offline import load_witness, verify_file
+    from ..audit.verifier import verify_log
+
     trusted = pinned_keys(args.pubkey)
     path = args.witness if args.witness is not None else _default_witness(args)
     if path is not None and args.witness is None:
@@ -241,6 +252,7 @@ def _verify(args: argparse.Namespace) -> int:
             archive_dir=args.archive_dir,
             witness=witness,
             max_uncovered_age_s=args.max_uncovered_age or None,
+            progress=progress,
         )
 
     try:
@@ -251,6 +263,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
+    from ..audit.errors import AuditError
+    from ..audit.prove import build_proof
+
     async def work(client: aioredis.Redis) -> dict[str, Any]:
         return await build_proof(client, args.message_id, archive_dir=args.archive_dir)
 
@@ -269,6 +284,9 @@ def _prove(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from ..audit.query import AuditQuery, format_table, run_query
+    from ..audit.timespec import parse_time
+
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be positive")
     query = AuditQuery(
@@ -292,7 +310,7 @@ def _query(args: argparse.Namespace) -> int:
 
     rows = _with_redis(args.redis_url, work)
     if args.json:
-        print(json.dumps([row.to_json() for row in rows], indent=2))
+        print_json([row.to_json() for row in rows])
     else:
         print(format_table(rows))
         print(f"{len(rows)} entries", file=sys.stderr)
@@ -300,6 +318,11 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from ..audit.errors import AuditError
+    from ..audit.export import build_export
+    from ..audit.exportfile import write_csv, write_jsonl
+    from ..audit.timespec import parse_time
+
     since = parse_time(args.since, option="--since") if args.since else None
     until = parse_time(args.until, option="--until") if args.until else None
 
@@ -321,6 +344,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _archive(args: argparse.Namespace) -> int:
+    from ..audit.archive import archive_before
+    from ..audit.errors import AuditError
+    from ..audit.timespec import parse_time
+
     before = parse_time(args.before, option="--before")
     trusted = pinned_keys(args.pubkey)
 
@@ -349,6 +376,9 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
+    from ..audit.checkpoint import latest_checkpoint
+    from ..audit.errors import AuditFormatError
+
     async def work(client: aioredis.Redis) -> Any:
         return await latest_checkpoint(client)
 
@@ -363,10 +393,17 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
+    from mas import crypto
+
+    from ..audit.checkpoint import load_gateway_keys
+
     async def work(client: aioredis.Redis) -> dict[str, Ed25519PublicKey]:
         return await load_gateway_keys(client)
 
     published = _with_redis(args.redis_url, work)
+    if args.json:
+        print_json({kid: crypto.public_key_to_b64(key) for kid, key in sorted(published.items())})
+        return 0 if published else 1
     if not published:
         return _fail("no gateway key is published")
     for key_id, key in sorted(published.items()):

@@ -14,7 +14,7 @@ from typing import Any
 
 from mas.errors import ConfigError
 
-from ..settings import default_policies_dir
+from .common import progress
 
 __all__ = ["register"]
 
@@ -53,6 +53,10 @@ def _bench_gateway(args: argparse.Namespace) -> int:
 
     if args.messages < 1 or args.gateways < 1 or args.size < 0:
         raise SystemExit("mas bench gateway: --messages and --gateways must be positive")
+    progress(
+        f"bench gateway: {args.messages} messages through {args.gateways} gateway process(es), "
+        "then the plain-stream baseline"
+    )
     result = run_throughput(
         count=args.messages, size=args.size, gateways=args.gateways, redis_url=args.redis_url
     )
@@ -194,11 +198,16 @@ def _read_payloads(path: Path) -> list[dict[str, Any]]:
 
 def _bench_dlp(args: argparse.Namespace) -> int:
     from ..dlp.bench import bench_dlp
+    from ..paths import default_policies_dir
 
     if args.messages < 1 or args.batch_size < 1:
         raise SystemExit("mas bench dlp: --messages and --batch-size must be positive")
     scenarios = ("ner", "patterns") if args.scenario == "all" else (args.scenario,)
     payloads = _read_payloads(args.payloads) if args.payloads else None
+    progress(
+        f"bench dlp: {args.messages} messages per scenario ({', '.join(scenarios)}), "
+        "the DLP stage then plain Presidio (loading spaCy first)"
+    )
     figures = asyncio.run(
         bench_dlp(
             args.policies or default_policies_dir(),
@@ -210,6 +219,7 @@ def _bench_dlp(args: argparse.Namespace) -> int:
             payloads=payloads,
         )
     )
+    progress("bench dlp: done")
     if args.json:
         print(json.dumps([f.to_json() for f in figures], indent=2))
         return 0

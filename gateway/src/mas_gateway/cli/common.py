@@ -3,35 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from mas import crypto
 from mas.errors import ConfigError, SignatureError
 
-from ..signing import load_signing_key, public_key_path
+if TYPE_CHECKING:  # registering arguments stays cheap: these load in the handlers
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "DEFAULT_GATEWAY_KEY",
     "DEFAULT_REDIS_URL",
     "DEMO_DATA_DIR",
+    "LOG_LEVELS",
     "add_gateway_key_option",
+    "add_json_option",
+    "add_logging_options",
     "add_redis_option",
     "configure_logging",
     "credentials_dir",
     "pinned_gateway_keys",
     "pinned_keys",
+    "print_json",
+    "progress",
     "resolve_redis_url",
     "run_async",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -81,16 +85,87 @@ def resolve_redis_url(args: argparse.Namespace) -> Iterator[None]:
 NOISY_LIBRARIES = ("casbin", "presidio-analyzer", "presidio-anonymizer")
 """Libraries that log their whole configuration at INFO; shown from WARNING on."""
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-def configure_logging(level: str = "INFO") -> None:
-    """Plain, one-line log records on stderr."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log level (choose from {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
+def add_logging_options(parser: argparse.ArgumentParser, *, default: str = "INFO") -> None:
+    """Add ``--log-level`` (validated) and ``--log-format`` for a long-running command."""
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=default,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default: %(default)s)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one plain line per record; json: one JSON object per line "
+        "(default: %(default)s)",
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message (and the exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as compact JSON."""
+        import json
+
+        document: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log records on stderr, one line each: plain text, or JSON with ``fmt="json"``."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, _log_level(level)), handlers=[handler])
     if logging.getLogger().level > logging.DEBUG:
         for name in NOISY_LIBRARIES:
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json``: print one JSON document on stdout instead of text (see `print_json`)."""
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout instead of text"
+    )
+
+
+def print_json(document: object) -> None:
+    """The ``--json`` convention: one JSON document (object or array) on stdout, indented.
+
+    Nothing else goes to stdout; notes and progress go to stderr.
+    """
+    import json
+
+    print(json.dumps(document, indent=2, sort_keys=True, default=str))
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, for long work (stdout stays the command's result)."""
+    print(f"... {message}", file=sys.stderr, flush=True)
 
 
 def credentials_dir() -> Path:
@@ -101,8 +176,10 @@ def credentials_dir() -> Path:
     return Path.home() / ".config" / "mas" / "credentials"
 
 
-def run_async(coro: Coroutine[Any, Any, int]) -> int:
-    """Run a command's coroutine and return its exit code."""
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine and return its result (an exit code, or data)."""
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -123,6 +200,8 @@ def pinned_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
     """Pinned gateway keys by key id, or None to use the keys published in Redis."""
     if not values:
         return None
+    from mas import crypto
+
     trusted: dict[str, Ed25519PublicKey] = {}
     for value in values:
         lines = _key_lines(value)
@@ -141,6 +220,10 @@ def pinned_keys(values: list[str]) -> dict[str, Ed25519PublicKey] | None:
 
 def _public_key_from_file(path: Path) -> str:
     """The base64 public key in a ``*.pub`` file (``[key_id] key``), or of a signing key file."""
+    from mas import crypto
+
+    from ..signing import load_signing_key
+
     if path.suffix != ".pub":
         return load_signing_key(path).public_key_b64
     try:
@@ -159,6 +242,10 @@ def _public_key_from_file(path: Path) -> str:
 
 def pinned_gateway_keys(option: Path | None) -> dict[str, str]:
     """Gateway key id -> public key to pin, from the operator's files, never from Redis."""
+    from mas import crypto
+
+    from ..signing import public_key_path
+
     values: list[str] = []
     if option is not None:
         values = [_public_key_from_file(option)]

@@ -6,25 +6,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mas.errors import ConfigError
 
-from ..audit.errors import AuditFormatError
-from ..audit.offline import load_witness
-from ..audit.report import Witness
-from ..compliance import (
-    command_problems,
-    default_controls_file,
-    generate_report,
-    load_controls,
-    parse_since,
-    write_report,
-)
-from ..compliance.controls import Controls, ControlsError
-from ..compliance.rules import RULES
-from ..settings import default_policies_dir
-from .common import add_redis_option, pinned_keys
+from .common import add_redis_option, pinned_keys, progress
+
+if TYPE_CHECKING:  # the compliance and audit modules load in the handlers
+    from ..audit.report import Witness
+    from ..compliance.controls import Controls
 
 __all__ = ["register"]
 
@@ -102,6 +92,8 @@ def _add_controls_option(parser: argparse.ArgumentParser) -> None:
 
 def _controls(args: argparse.Namespace) -> Controls:
     """Load controls.yaml and check its commands against this CLI; ConfigError otherwise."""
+    from ..compliance import command_problems, default_controls_file, load_controls
+    from ..compliance.controls import ControlsError
     from . import build_parser
 
     path: Path = args.controls or default_controls_file()
@@ -113,6 +105,9 @@ def _controls(args: argparse.Namespace) -> Controls:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ..compliance.controls import ControlsError
+    from ..compliance.rules import RULES
+
     try:
         controls = _controls(args)
     except ControlsError as exc:
@@ -132,6 +127,9 @@ def _check(args: argparse.Namespace) -> int:
 def _witness(path: Path | None) -> Witness | None:
     if path is None:
         return None
+    from ..audit.errors import AuditFormatError
+    from ..audit.offline import load_witness
+
     try:
         return load_witness(path)
     except (AuditFormatError, ValueError, KeyError) as exc:
@@ -140,6 +138,9 @@ def _witness(path: Path | None) -> Witness | None:
 
 def _report(args: argparse.Namespace) -> int:
     import asyncio
+
+    from ..compliance import generate_report, parse_since, write_report
+    from ..paths import default_policies_dir
 
     since = parse_since(args.since, now=time.time())
     if args.out.exists() and not args.out.is_dir():
@@ -157,8 +158,10 @@ def _report(args: argparse.Namespace) -> int:
             archive_dir=args.archive_dir,
             trusted=trusted,
             witness=witness,
+            progress=progress,
         )
     )
+    progress("compliance report: writing the report")
     html_path, json_path = write_report(document, args.out)
     summary = document["summary"]
     tests = document["policy"]["tests"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .common import add_logging_options
+
 __all__ = ["register"]
 
 
@@ -13,6 +15,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run the healthcare demo on a local stack")
     parser.add_argument("--redis-url", help="use this Redis instead of an embedded one")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    add_logging_options(parser, default="ERROR")
     parser.set_defaults(func=_demo)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import logging
 import os
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from ..audit import verify_log
 from ..context import MessageContext
 from ..devstack import DevStack
 from ..service import GatewayService
-from .common import DEMO_DATA_DIR, run_async
+from .common import DEMO_DATA_DIR, configure_logging, run_async
 
 __all__ = ["run_demo"]
 
@@ -92,7 +91,7 @@ async def _verify_audit(gateway: GatewayService) -> bool:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     scenario = _load_scenario()
 
     async def run() -> int:

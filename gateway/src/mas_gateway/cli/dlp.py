@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mas.errors import ConfigError
 
-from ..settings import default_policies_dir
-
 if TYPE_CHECKING:  # the engine imports Presidio and spaCy: only when a command needs it
     from ..dlp.engine import DLPEngine
 
@@ -116,6 +114,7 @@ def _report(engine: DLPEngine, payload: Any, args: argparse.Namespace) -> dict[s
 
 def _scan(args: argparse.Namespace) -> int:
     from ..dlp.engine import DLPEngine
+    from ..paths import default_policies_dir
 
     engine = DLPEngine.from_policies(args.policies or default_policies_dir())
     if args.file in (None, "-"):
@@ -139,6 +138,7 @@ def _print_all(engine: DLPEngine, payloads: Iterator[Any], args: argparse.Namesp
 def _evaluate(args: argparse.Namespace) -> int:
     from ..dlp.engine import DLPEngine
     from ..dlp.evaluate import load_cases, mas_detector, presidio_detector, score
+    from ..paths import default_policies_dir
 
     cases = load_cases(args.files)
     engine = DLPEngine.from_policies(args.policies or default_policies_dir())

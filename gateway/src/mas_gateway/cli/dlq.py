@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
+from .common import (
+    add_gateway_key_option,
+    add_json_option,
+    add_redis_option,
+    pinned_gateway_keys,
+    print_json,
+    run_async,
+)
 
-from mas import crypto
-
-from ..dlq import DeadLetter, ReplayError, list_dead_letters, replay_dead_letter
-from .common import add_gateway_key_option, add_redis_option, pinned_gateway_keys, run_async
+if TYPE_CHECKING:
+    from ..dlq import DeadLetter
 
 __all__ = ["register"]
 
@@ -22,7 +26,7 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     show = sub.add_parser("list", help="dead letters with their reason (no payloads)")
     show.add_argument("--count", type=int, default=100, help="at most this many (oldest first)")
-    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_option(show)
     add_redis_option(show)
     show.set_defaults(func=_list)
     replay = sub.add_parser(
@@ -35,20 +39,24 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from ..dlq import list_dead_letters
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         try:
             letters = await list_dead_letters(client, count=args.count)
         finally:
             await client.aclose()
+        if args.json:
+            print_json([letter.summary() for letter in letters])
+            return 0
         for letter in letters:
-            if args.json:
-                print(json.dumps(letter.summary()))
-                continue
             what = f"{letter.sender_id or '?'} -> {letter.owner} [{_what(letter)}]"
             error = f" ({letter.error})" if letter.error else ""
             print(printable(f"{letter.name}  {what}: {letter.reason}{error}"))
-        if not letters and not args.json:
+        if not letters:
             print("no dead letters")
         return 0
 
@@ -72,6 +80,12 @@ def _what(letter: DeadLetter) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from mas import crypto
+
+    from ..dlq import ReplayError, replay_dead_letter
+
     trusted = {
         kid: crypto.load_public_key(value)
         for kid, value in pinned_gateway_keys(args.gateway_key).items()

@@ -10,28 +10,15 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from mas import keys
-from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
 from mas.errors import ConfigError
-from mas.urls import redact_url
 
-from ..policy import (
-    CaseResult,
-    Decision,
-    PolicyError,
-    PolicySet,
-    PolicyTestReport,
-    load_policy_set,
-    run_policy_tests,
-)
-from ..policy.dlp_check import dlp_check_for, dlp_problem
-from ..settings import default_policies_dir
-from .common import add_redis_option, run_async
+from .common import add_json_option, add_redis_option, print_json, run_async
+
+if TYPE_CHECKING:  # the policy engine (casbin) and Redis load in the handlers
+    from ..policy import CaseResult, Decision, PolicyError, PolicySet, PolicyTestReport
 
 __all__ = ["register"]
 
@@ -45,11 +32,19 @@ def register(subparsers: Any) -> None:
 
     check = sub.add_parser("check", help="validate every policy file (file:line errors)")
     _add_policies_option(check)
+    check.add_argument(
+        "--dlp",
+        action="store_true",
+        help="also build the DLP engine to check the recognizer files (loads spaCy and "
+        "Presidio; mas policy test and the gateway always do)",
+    )
+    add_json_option(check)
     check.set_defaults(func=_check)
 
     test = sub.add_parser("test", help="run the cases in policies/tests/*.yaml")
     _add_policies_option(test)
     test.add_argument("-v", "--verbose", action="store_true", help="list every case")
+    add_json_option(test)
     test.set_defaults(func=_test)
 
     explain = sub.add_parser("explain", help="which rules decide (sender, target, type), and why")
@@ -64,7 +59,7 @@ def register(subparsers: Any) -> None:
         default=[],
         help="extra role, as set in the sender's registry record (repeatable)",
     )
-    explain.add_argument("--json", action="store_true", help="print the decision as JSON")
+    add_json_option(explain)
     explain.set_defaults(func=_explain)
 
     reload = sub.add_parser("reload", help="tell every gateway process to reload the policy")
@@ -88,6 +83,8 @@ def _add_policies_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _policies_dir(args: argparse.Namespace) -> Path:
+    from ..paths import default_policies_dir
+
     directory: Path | None = args.policies
     if directory is None:
         directory = default_policies_dir()
@@ -105,6 +102,8 @@ def _print_issues(error: PolicyError) -> None:
 
 def _load(args: argparse.Namespace) -> PolicySet | None:
     """The policy, or None after printing its problems."""
+    from ..policy import PolicyError, load_policy_set
+
     try:
         return load_policy_set(_policies_dir(args))
     except PolicyError as exc:
@@ -116,10 +115,12 @@ def _load(args: argparse.Namespace) -> PolicySet | None:
 
 # -- check -----------------------------------------------------------------------
 def _check(args: argparse.Namespace) -> int:
+    from ..policy.dlp_check import dlp_problem, dlp_rules_problem
+
     policy = _load(args)
     if policy is None:
         return 1
-    problem = dlp_problem(policy)
+    problem = dlp_problem(policy) if args.dlp else dlp_rules_problem(policy)
     if problem is not None:
         print(problem, file=sys.stderr)
         print("1 problem: the DLP rules are invalid", file=sys.stderr)
@@ -129,6 +130,22 @@ def _check(args: argparse.Namespace) -> int:
     grouping = len(policy.links)
     circuits = policy.circuits
     entries = (circuits.default is not None) + len(circuits.roles) + len(circuits.targets)
+    if args.json:
+        print_json(
+            {
+                "ok": True,
+                "policies": str(policy.sources.root),
+                "version": policy.version,
+                "rules": len(policy.rules),
+                "role_group_lines": grouping,
+                "role_rate_limits": len(policy.ratelimits.roles),
+                "test_cases": len(policy.test_cases),
+                "circuit_entries": entries,
+                "dlp_engine_checked": bool(args.dlp),
+                "warnings": [str(w) for w in policy.warnings],
+            }
+        )
+        return 0
     print(
         f"ok: {policy.sources.root} is valid (version {policy.version[:12]}; "
         f"{len(policy.rules)} rules, {grouping} role/group lines, "
@@ -188,7 +205,45 @@ def _print_report(policy: PolicySet, report: PolicyTestReport, verbose: bool) ->
         print(f"FAIL: {len(report.failures)}/{total}")
 
 
+def _report_json(policy: PolicySet, report: PolicyTestReport) -> dict[str, Any]:
+    cases = []
+    for result in report.results:
+        case = result.case
+        cases.append(
+            {
+                "name": case.name,
+                "file": policy.sources.display(case.file),
+                "line": case.line,
+                "passed": result.passed,
+                "request": {
+                    "from": case.sender,
+                    "to": case.target,
+                    "type": case.message_type,
+                    "registry_roles": list(case.roles),
+                },
+                "decision": result.decision.effect,
+                "rule": result.decision.rule,
+                "differences": [
+                    {"field": d.field, "expected": d.expected, "actual": d.actual}
+                    for d in result.differences
+                ],
+                "notes": list(result.notes),
+            }
+        )
+    return {
+        "ok": report.ok,
+        "version": policy.version,
+        "total": len(report.results),
+        "passed": len(report.results) - len(report.failures),
+        "failed": len(report.failures),
+        "cases": cases,
+    }
+
+
 def _test(args: argparse.Namespace) -> int:
+    from ..policy import run_policy_tests
+    from ..policy.dlp_check import dlp_check_for
+
     policy = _load(args)
     if policy is None:
         return 1
@@ -202,7 +257,10 @@ def _test(args: argparse.Namespace) -> int:
     if not report.results:
         print(f"no test cases in {policy.sources.display('tests')}/*.yaml", file=sys.stderr)
         return 1
-    _print_report(policy, report, args.verbose)
+    if args.json:
+        print_json(_report_json(policy, report))
+    else:
+        _print_report(policy, report, args.verbose)
     return 0 if report.ok else 1
 
 
@@ -211,7 +269,7 @@ def _chain_text(decision: Decision) -> str:
     return " -> ".join(str(step) for step in decision.role_chain)
 
 
-def _explain_json(policy: PolicySet, decision: Decision, args: argparse.Namespace) -> str:
+def _explain_json(policy: PolicySet, decision: Decision, args: argparse.Namespace) -> Any:
     limit = policy.rate_limit_for(decision.roles)
     document = {
         "request": {
@@ -240,11 +298,13 @@ def _explain_json(policy: PolicySet, decision: Decision, args: argparse.Namespac
         "rate_limit": {"rate": limit.rate, "burst": limit.burst, "source": limit.source},
         "policy_version": policy.version,
     }
-    return json.dumps(document, indent=2)
+    return document
 
 
 def _check_request(args: argparse.Namespace) -> None:
     """Refuse ids and types the gateway would never see (exit 2)."""
+    from mas.patterns import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
+
     for option, value, pattern, what in (
         ("--from", args.sender, AGENT_ID_PATTERN, "an agent id"),
         ("--to", args.target, AGENT_ID_PATTERN, "an agent id"),
@@ -262,7 +322,7 @@ def _explain(args: argparse.Namespace) -> int:
         return 1
     decision = policy.decide(args.sender, args.target, args.message_type, args.roles)
     if args.json:
-        print(_explain_json(policy, decision, args))
+        print_json(_explain_json(policy, decision, args))
         return 0
     limit = policy.rate_limit_for(decision.roles)
     by_ref = {match.rule.ref: match for match in decision.matched}
@@ -302,6 +362,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 async def _publish(url: str, message: str) -> int:
+    import redis.asyncio as aioredis
+
     client = aioredis.Redis.from_url(url)
     try:
         return int(await client.publish(keys.POLICY_RELOAD_CHANNEL, message))
@@ -310,6 +372,13 @@ async def _publish(url: str, message: str) -> int:
 
 
 def _reload(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    from mas.urls import redact_url
+
+    from ..policy import run_policy_tests
+    from ..policy.dlp_check import dlp_check_for
+
     version: str | None = None
     if not args.no_verify:
         policy = _load(args)

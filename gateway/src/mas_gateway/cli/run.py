@@ -7,11 +7,18 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..settings import GatewaySettings
-from ..signing import public_key_path, write_signing_key
-from .common import add_redis_option, configure_logging, run_async
+from .common import (
+    DEFAULT_GATEWAY_KEY,
+    add_logging_options,
+    add_redis_option,
+    configure_logging,
+    run_async,
+)
+
+if TYPE_CHECKING:
+    from ..settings import GatewaySettings
 
 __all__ = ["register", "wait_for_signal"]
 
@@ -21,7 +28,7 @@ def register(subparsers: Any) -> None:
     gateway = subparsers.add_parser("gateway", help="run a gateway process")
     gateway_sub = gateway.add_subparsers(dest="gateway_command", metavar="ACTION")
     keygen = gateway_sub.add_parser("keygen", help="create the gateway's Ed25519 signing key")
-    keygen.add_argument("--out", type=Path, default=Path(".mas/gateway_signing_key"))
+    keygen.add_argument("--out", type=Path, default=DEFAULT_GATEWAY_KEY)
     keygen.set_defaults(func=_keygen)
     token = gateway_sub.add_parser(
         "dashboard-token", help="issue an operator token for the dashboard (prints its hash)"
@@ -39,16 +46,18 @@ def register(subparsers: Any) -> None:
         default=None,
         help="development: accept auto-provisioned agents, create a missing signing key",
     )
-    gateway.add_argument("--log-level", default="INFO")
+    add_logging_options(gateway)
     gateway.set_defaults(func=_run_gateway)
 
     service = subparsers.add_parser("service", help="run the MAS registry and health service")
     add_redis_option(service)
-    service.add_argument("--log-level", default="INFO")
+    add_logging_options(service)
     service.set_defaults(func=_run_service)
 
 
 def _settings(args: argparse.Namespace) -> GatewaySettings:
+    from ..settings import GatewaySettings
+
     overrides: dict[str, Any] = {}
     if args.redis_url:
         overrides["redis_url"] = args.redis_url
@@ -77,7 +86,7 @@ async def wait_for_signal() -> None:
 
 
 def _run_gateway(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     settings = _settings(args)
 
     async def run() -> int:
@@ -101,6 +110,8 @@ def _run_gateway(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    from ..signing import public_key_path, write_signing_key
+
     key = write_signing_key(args.out)
     print(f"wrote gateway signing key {args.out} (key id {key.key_id}, mode 0600)")
     print(f"public key: {key.public_key_b64} (also in {public_key_path(args.out)})")
@@ -118,7 +129,7 @@ def _dashboard_token(args: argparse.Namespace) -> int:
 
 
 def _run_service(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
 
     async def run() -> int:
         from mas.service import run_service

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,30 +134,41 @@ async def collect_evidence(
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     witness: Witness | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Evidence:
     """Verify the audit log, count the period's decisions, test the policy, read the history.
+
+    `progress`, when given, is told each step as it starts.
 
     Raises:
         ConfigError: an archive segment of the audit log cannot be read.
     """
     generated_at = time.time()
     stats = AuditStats(period)
+    say = progress or (lambda _: None)
     try:
-        audit = await verify_log(client, trusted=trusted, archive_dir=archive_dir, witness=witness)
+        say("compliance report: verifying the audit log")
+        audit = await verify_log(
+            client, trusted=trusted, archive_dir=archive_dir, witness=witness, progress=progress
+        )
+        say("compliance report: counting the period's decisions")
         async for entry in iter_log(client, archive_dir=archive_dir):
             stats.add(entry.raw)
     except AuditFormatError as exc:
         audit = VerifyReport(source="audit log in Redis")
         audit.findings.append(Finding("format", f"the audit log cannot be read: {exc}"))
+    say("compliance report: reading the policy version history")
     history, history_problems = await read_policy_versions(client)
     published = await load_gateway_keys(client)
+    say("compliance report: checking and testing the policies")
+    policy = await asyncio.to_thread(load_policy_evidence, policies_dir)
     return Evidence(
         generated_at=generated_at,
         period=period,
         redis_url=redis_url,
         audit=audit,
         stats=stats,
-        policy=await asyncio.to_thread(load_policy_evidence, policies_dir),
+        policy=policy,
         history=history,
         history_problems=history_problems,
         senders=await _senders(client, stats.delivered_senders),

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ async def generate_report(
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     witness: Witness | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The report document for decisions from `since` to `until` (default: now).
 
@@ -64,6 +65,7 @@ async def generate_report(
             archive_dir=archive_dir,
             trusted=trusted,
             witness=witness,
+            progress=progress,
         )
     finally:
         await client.aclose()

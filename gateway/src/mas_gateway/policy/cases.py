@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from mas.envelope import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
+from mas.patterns import AGENT_ID_PATTERN, MESSAGE_TYPE_PATTERN
 
 from .errors import Issue, PolicyError
 from .sources import TESTS_DIR, PolicySources

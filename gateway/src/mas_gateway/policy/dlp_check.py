@@ -12,7 +12,7 @@ from .cases import PolicyTestCase
 from .policyset import PolicySet
 from .testing import DlpCheck
 
-__all__ = ["DLP_FILE", "dlp_check_for", "dlp_problem"]
+__all__ = ["DLP_FILE", "dlp_check_for", "dlp_problem", "dlp_rules_problem"]
 
 DLP_FILE = "dlp.yaml"
 
@@ -35,6 +35,23 @@ def dlp_check_for(policy: PolicySet) -> DlpCheck | None:
         return engine.evaluate(dict(case.payload or {}), roles, groups).action
 
     return check
+
+
+def dlp_rules_problem(policy: PolicySet) -> str | None:
+    """Why `dlp.yaml` cannot be read, without loading Presidio or spaCy; None when it reads.
+
+    Recognizer files must exist; their contents are checked only by `dlp_problem`.
+    """
+    if DLP_FILE not in policy.files:
+        return None
+    from ..dlp.policy_file import load_rules
+    from ..dlp.source import FilesSource
+
+    try:
+        load_rules(FilesSource(policy.sources.root, policy.files))
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def dlp_problem(policy: PolicySet) -> str | None:

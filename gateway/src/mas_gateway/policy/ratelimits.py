@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mas.envelope import AGENT_ID_PATTERN
+from mas.patterns import AGENT_ID_PATTERN
 
 from .errors import Issue, PolicyError
 from .sources import RATELIMITS_FILE, PolicySources

@@ -9,7 +9,7 @@ from typing import Literal
 
 import casbin
 
-from mas.envelope import AGENT_ID_PATTERN
+from mas.patterns import AGENT_ID_PATTERN
 
 from .errors import Issue
 from .sources import POLICY_FILE, ROLES_FILE, PolicySources
