@@ -9,12 +9,6 @@ import pytest
 from mas_gateway.benchmarks.chaos.stack import ChaosStack, StackConfig
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "chaos_pending: a chaos scenario that fails until a product fix lands"
-    )
-
-
 @pytest.fixture(scope="module")
 def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
     """A started stack; every process is killed afterwards, whatever happened."""

@@ -242,8 +242,7 @@ async def test_an_inbox_over_its_backlog_opens_the_circuit_and_mas_circuit_list_
         await wait_until(one_parked, 30, "the next message to be parked")
     listing = ["circuit", "list", "--json", "--redis-url", redis_url]
     assert await asyncio.to_thread(main, listing) == 0
-    [line] = capsys.readouterr().out.splitlines()
-    shown = json.loads(line)
+    [shown] = json.loads(capsys.readouterr().out)
     assert shown["agent_id"] == "responder" and shown["state"] == "open"
     assert shown["reason"] == "inbox backlog 3 over its limit 2"
     assert shown["parked"] == 1 and shown["trips"] == 1

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
+from .common import add_redis_option, print_json, run_async
 
-from ..circuits import CircuitView, read_circuits
-from .common import add_redis_option, run_async
+if TYPE_CHECKING:
+    from ..circuits import CircuitView
 
 __all__ = ["register"]
 
@@ -20,7 +19,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("circuit", help="circuit breakers per target agent")
     sub = parser.add_subparsers(dest="circuit_command", required=True, metavar="ACTION")
     show = sub.add_parser("list", help="each circuit's state, counts and parked messages")
-    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    show.add_argument("--json", action="store_true", help="print a JSON array")
     add_redis_option(show, demo_data=True)
     show.set_defaults(func=_list)
 
@@ -38,16 +37,23 @@ def _line(view: CircuitView, now: float) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from ..circuits import read_circuits
+
     async def run() -> int:
         client = aioredis.Redis.from_url(args.redis_url)
         try:
             views = await read_circuits(client)
         finally:
             await client.aclose()
+        if args.json:
+            print_json([view.summary() for view in views])
+            return 0
         now = time.time()
         for view in views:
-            print(json.dumps(view.summary()) if args.json else _line(view, now))
-        if not views and not args.json:
+            print(_line(view, now))
+        if not views:
             print("no circuits (no target has a circuit record or parked messages)")
         return 0
 
