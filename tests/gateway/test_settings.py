@@ -60,3 +60,16 @@ def test_the_command_line_loads_no_nlp_until_a_command_needs_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_command_that_cannot_reach_redis_says_so_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mas_gateway.cli import main
+
+    for argv in (["status"], ["agent", "list"], ["dlq", "list"]):
+        code = main([*argv, "--redis-url", "redis://ops:s3cret@127.0.0.1:9/0"])
+        err = capsys.readouterr().err
+        assert code == 2, argv
+        assert "cannot reach Redis at redis://ops:***@127.0.0.1:9/0" in err, err
+        assert "s3cret" not in err and "Traceback" not in err

@@ -61,6 +61,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        unreachable = _unreachable_redis(exc, args)
+        if unreachable is None:
+            raise
+        print(f"mas: {unreachable}", file=sys.stderr)
+        return 2
+
+
+def _unreachable_redis(exc: Exception, args: argparse.Namespace) -> str | None:
+    """What to say when a command could not reach Redis (None: `exc` is something else)."""
+    if not type(exc).__module__.startswith("redis"):
+        return None
+    from redis.exceptions import AuthenticationError, ConnectionError, TimeoutError
+
+    from mas.urls import redact_url
+
+    url = getattr(args, "redis_url", None)
+    where = f" at {redact_url(url)}" if url else ""
+    if isinstance(exc, AuthenticationError):
+        return f"Redis{where} refused the credentials: {exc}"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"cannot reach Redis{where} ({type(exc).__name__}); is it running?"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
