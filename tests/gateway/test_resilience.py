@@ -52,7 +52,7 @@ async def test_a_redis_stall_while_a_batch_is_checked_refuses_nothing(
     assert await notices(world.admin, gateway, "doctor") == []
     outage = [r.getMessage() for r in caplog.records if "checking a batch" in r.getMessage()]
     assert len(outage) == 2, outage  # one line when it starts, one when it ends
-    assert "unavailable" in outage[0] and "available again" in outage[1]
+    assert "unavailable" in outage[0] and "reachable again" in outage[1]
 
 
 # -- watchdog and settings --------------------------------------------------------------

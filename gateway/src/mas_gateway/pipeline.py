@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from mas.errors import MessageRejected
+from mas.outage import is_transient
 
 from .context import MessageContext
 from .decisions import decision_for
@@ -26,7 +27,6 @@ from .logsafe import log_failure
 from .policy import PolicySet
 from .stages.base import Batch, CommitHook, ScreeningStage, Stage
 from .tracing import record_stage_span, stage_span, start_message_span
-from .transient import TRANSIENT_ERRORS
 
 __all__ = ["Pipeline"]
 
@@ -49,7 +49,7 @@ class Pipeline:
         """Run every stage over the batch; sets each context's verdict and decision.
 
         Raises:
-            One of `TRANSIENT_ERRORS` when Redis failed: no verdict of the batch holds.
+            A transient Redis error (`mas.outage.is_transient`): no verdict of the batch holds.
         """
         for ctx in contexts:
             ctx.policy_version = policy.version
@@ -62,9 +62,9 @@ class Pipeline:
             started = time.perf_counter()
             try:
                 prepared = await stage.prepare(Batch(live, policy, None))
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
                 log_failure(log, "stage %s failed to prepare a batch; rejecting it", stage.name)
                 for ctx in live:
                     ctx.dead_letter(stage=stage.name)
@@ -117,9 +117,9 @@ async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> Non
             await stage.check(ctx, batch)
     except MessageRejected as rejection:
         ctx.reject(rejection, stage=stage.name)
-    except TRANSIENT_ERRORS:
-        raise
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            raise
         log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
         ctx.dead_letter(stage=stage.name)
     if ctx.span is None and (ctx.envelope is not None or ctx.verdict is not None):

@@ -22,10 +22,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mas import keys
+from mas.outage import Outage
 from mas.redis_text import as_text
 
 from .logsafe import log_failure
-from .transient import Outage
 
 if TYPE_CHECKING:
     from .context import MessageContext
@@ -151,7 +151,7 @@ class GatewayPresence:
         self._task = asyncio.create_task(self._loop(), name="gateway-presence")
 
     async def _loop(self) -> None:
-        outage = Outage(log, "publishing gateway presence")
+        outage = Outage("publishing gateway presence", log)
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
@@ -160,7 +160,7 @@ class GatewayPresence:
             try:
                 await self.publish()
             except RedisError as exc:
-                outage.failed(exc)
+                outage.note(exc)
             except Exception:
                 log_failure(log, "publishing gateway presence failed; will retry")
             else:

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import redis.asyncio as aioredis
 
 from mas import keys
-from mas.backoff import Backoff
+from mas.outage import Outage, is_transient
 
 from .context import MessageContext
 from .delivery import Committer, Outcome
@@ -33,7 +33,6 @@ from .outboxes import Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .tracing import end_message_span
-from .transient import TRANSIENT_ERRORS, Outage
 
 __all__ = ["BatchProcessor", "DecisionListener"]
 
@@ -104,8 +103,7 @@ class BatchProcessor:
     async def _decide_and_commit(
         self, submissions: Sequence[Submission], withdrawn: set[tuple[str, str]]
     ) -> tuple[list[MessageContext], list[Outcome]]:
-        outage = Outage(log, "checking a batch")
-        backoff = Backoff()
+        outage = Outage("checking a batch", log)
         while True:
             contexts = [
                 MessageContext(entry_id=sub.entry_id, fields=sub.fields, origin=sub.agent_id)
@@ -115,11 +113,12 @@ class BatchProcessor:
                 await self.pipeline.run(contexts, self._store.current)
                 tell = await self._settle_refusals(contexts)
                 outcomes = await self._committer.commit(contexts, tell=tell, withdrawn=withdrawn)
-            except TRANSIENT_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 for ctx in contexts:
                     end_message_span(ctx)
-                outage.failed(exc)
-                await backoff.wait()
+                await outage.failed(exc)
                 continue
             outage.recovered()
             return contexts, outcomes
@@ -145,7 +144,7 @@ class BatchProcessor:
         withdrawn: set[tuple[str, str]],
         done: asyncio.Event,
     ) -> None:
-        outage = Outage(log, "renewing claims")
+        outage = Outage("renewing claims", log)
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), self._renew_every)
@@ -153,8 +152,10 @@ class BatchProcessor:
                 return
             try:
                 withdrawn |= await self._keep_claims(submissions)
-            except TRANSIENT_ERRORS as exc:
-                outage.failed(exc)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                outage.note(exc)
             else:
                 outage.recovered()
 

@@ -22,8 +22,8 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from mas.backoff import Backoff
 from mas.errors import ConfigError
+from mas.outage import Outage
 from mas.urls import redact_url
 
 from .acl_check import check_least_privilege
@@ -43,7 +43,6 @@ from .processor import BatchProcessor, DecisionListener
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
-from .transient import Outage
 from .watchdog import Watchdog
 
 __all__ = ["DecisionListener", "GatewayService"]
@@ -291,8 +290,7 @@ class GatewayService:
             await self.process_entries(submissions[start : start + size])
 
     async def _consume_loop(self) -> None:
-        backoff = Backoff()
-        outage = Outage(log, "reading outboxes")
+        outage = Outage("reading outboxes", log)
         self.progress.tick()
         while not self._stopping.is_set():
             try:
@@ -300,20 +298,18 @@ class GatewayService:
                 self.progress.tick()
             except RedisError as exc:
                 # Entries read but not committed stay pending and are taken over later.
-                outage.failed(exc)
-                await backoff.wait()
+                await outage.failed(exc)
             except Exception:
                 # Never stop consuming: the batch's entries stay pending and are taken over
                 # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
                 log_failure(log, "a batch failed unexpectedly; its entries stay pending")
-                await backoff.wait()
+                await outage.backoff.wait()
             else:
                 outage.recovered()
-                backoff.reset()
 
     async def _reclaim_loop(self) -> None:
         """Take over entries another gateway left pending for too long."""
-        outage = Outage(log, "taking over pending entries")
+        outage = Outage("taking over pending entries", log)
         while not self._stopping.is_set():
             await asyncio.sleep(self.settings.claim_idle_ms / 2000.0)
             try:
@@ -322,7 +318,7 @@ class GatewayService:
                     log.info("took over %d entries left pending by another gateway", len(taken))
                 await self._process_all(taken)
             except RedisError as exc:
-                outage.failed(exc)
+                outage.note(exc)
             except Exception:
                 log_failure(log, "taking over pending entries failed; will retry")
             else:
