@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -15,7 +16,6 @@ from mas import keys
 from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
-from mas_gateway.watchdog import Watchdog
 
 from .helpers import Hold, World, deliveries, gateway_settings, idle, notices
 
@@ -58,29 +58,24 @@ async def test_a_redis_stall_while_a_batch_is_checked_refuses_nothing(
 # -- watchdog and settings --------------------------------------------------------------
 
 
-async def test_a_consume_loop_that_ends_is_reported(redis_url: str, tmp_path: Path) -> None:
-    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
-        [consume] = [t for t in asyncio.all_tasks() if t.get_name() == "gateway-consume"]
-        consume.cancel()
+async def test_a_loop_that_dies_is_reported_and_fails_readiness(
+    redis_url: str, tmp_path: Path
+) -> None:
+    settings = gateway_settings(redis_url, tmp_path, http_address="127.0.0.1:0")
+    async with GatewayService(settings) as gateway:
+
+        async def broken() -> None:
+            raise RuntimeError("bug in the loop")
+
+        gateway.watchdog.watch(asyncio.create_task(broken(), name="gateway-extra"))
         failure = await asyncio.wait_for(gateway.wait_failed(), 10)
-    assert "gateway-consume" in failure and "cancelled" in failure
-
-
-async def test_the_watchdog_names_the_loop_and_its_error_and_ignores_a_shutdown() -> None:
-    async def broken() -> None:
-        raise RuntimeError("bug in the loop")
-
-    dog = Watchdog("thing")
-    dog.watch(broken(), "thing-loop")
-    failure = await asyncio.wait_for(dog.wait_failed(), 5)
-    assert failure == "thing loop thing-loop died: RuntimeError: bug in the loop"
-
-    quiet = Watchdog("thing")
-    task = quiet.watch(asyncio.sleep(3600), "sleeper")
-    quiet.stopping()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert quiet.failure is None
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{gateway.ops_port}/readyz") as response,
+        ):
+            status, report = response.status, await response.json()
+    assert "gateway-extra" in failure and "RuntimeError" in failure
+    assert status == 503 and "gateway-extra" in report["checks"]["loops"]
 
 
 def test_a_block_time_the_socket_timeout_cuts_short_is_refused_at_start(

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from mas.errors import ConfigError
 from mas.outage import Outage
 from mas.urls import redact_url
+from mas.watchdog import Watchdog
 
 from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
@@ -43,7 +44,6 @@ from .processor import BatchProcessor, DecisionListener
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
-from .watchdog import Watchdog
 
 __all__ = ["DecisionListener", "GatewayService"]
 
@@ -66,7 +66,7 @@ class GatewayService:
         self._closers: list[Closer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self.watchdog = Watchdog("gateway")
+        self.watchdog = Watchdog("gateway", on_death=lambda _error: None)
         """Knows when a loop that must run forever has ended; see `wait_failed`."""
         self.metrics = GatewayMetrics(self.settings.gateway_id)
         self.progress = Progress()
@@ -175,13 +175,14 @@ class GatewayService:
             await self._close()
             raise
         self._stopping.clear()
+        self.watchdog = Watchdog("gateway", on_death=lambda _error: None)  # fresh for each start
         self._tasks = [
-            self.watchdog.watch(self._consume_loop(), "gateway-consume"),
-            self.watchdog.watch(self._reclaim_loop(), "gateway-reclaim"),
+            self.watchdog.watch(asyncio.create_task(self._consume_loop(), name="gateway-consume")),
+            self.watchdog.watch(asyncio.create_task(self._reclaim_loop(), name="gateway-reclaim")),
         ]
         for task in [*_started(self.policy).tasks, _started(self.checkpointer).task]:
             if task is not None:
-                self.watchdog.adopt(task)
+                self.watchdog.watch(task)
         await self._start_ops()
         log.info(
             "gateway %s started: stages %s, key %s",
@@ -248,7 +249,7 @@ class GatewayService:
         """Finish the batch in progress, stop consuming and close connections."""
         log.info("gateway %s stopping", self.settings.gateway_id)
         self._stopping.set()
-        self.watchdog.stopping()
+        self.watchdog.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -326,7 +327,8 @@ class GatewayService:
 
     async def wait_failed(self) -> str:
         """Return why, once a loop of this gateway ended while it was not stopping."""
-        return await self.watchdog.wait_failed()
+        await self.watchdog.died.wait()
+        return str(self.watchdog.failure)
 
     async def wait_idle(self) -> None:
         """Wait until no outbox has unread or pending entries (for tests and demos).

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from mas.watchdog import Watchdog
+
 from ..dlp.rules import cached_engine, has_dlp
 from ..policy import PolicyStore
-from ..watchdog import Watchdog
 
 __all__ = ["Progress", "Readiness", "ReadinessReport"]
 
@@ -79,7 +80,8 @@ class Readiness:
             checks["redis"] = None
         except (RedisError, OSError, TimeoutError) as exc:
             checks["redis"] = f"Redis does not answer: {type(exc).__name__}"
-        checks["loops"] = self._watchdog.failure
+        failure = self._watchdog.failure
+        checks["loops"] = str(failure) if failure is not None else None
         age = self._progress.age()
         checks["consuming"] = (
             None
