@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from mas import keys
 from mas.envelope import decode_fields
+from mas.outage import is_transient
 from mas.records import Status
 from mas.redis_text import as_text
 
@@ -89,9 +90,9 @@ async def read_circuits(client: aioredis.Redis) -> list[CircuitView]:
 
 def _int(value: Any) -> int:
     try:
-        return int(as_text(value)) if value is not None else 0
+        return max(0, int(as_text(value))) if value is not None else 0
     except ValueError:
-        return 0  # an agent writes its own counters: nonsense counts as nothing
+        return 0  # an agent writes its own counters: nonsense (or a negative) counts as nothing
 
 
 class CircuitKeeper:
@@ -173,7 +174,13 @@ class CircuitKeeper:
                 backlog=int(backlog),
                 parked=int(parked),
             )
-            await self._keep(agent_id, Circuit.from_hash(raw), obs, policy, now)
+            try:
+                await self._keep(agent_id, Circuit.from_hash(raw), obs, policy, now)
+            except Exception as exc:  # one agent's failed update never stops the others'
+                if not is_transient(exc):
+                    log_failure(log, "keeping the circuit of %s failed", agent_id)
+                else:
+                    log.warning("keeping the circuit of %s: Redis unavailable", agent_id)
 
     async def _keep(
         self, agent_id: str, circuit: Circuit, obs: Observation, policy: PolicySet, now: float

@@ -84,7 +84,7 @@ class Circuit:
 
 def _delta(now: int, seen: int) -> int:
     """Growth of a counter; a counter that went down was reset (e.g. on re-provisioning)."""
-    return now - seen if now >= seen else now
+    return max(0, now - seen if now >= seen else now)
 
 
 def _structural(spec: CircuitSpec, obs: Observation) -> str | None:
