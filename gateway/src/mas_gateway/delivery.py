@@ -136,45 +136,28 @@ class Committer:
 
     def notice_fields(self, ctx: MessageContext, rejection: MessageRejected) -> dict[str, bytes]:
         """Signed rejection notice addressed to the sender."""
-        correlation_id = ctx.recordable("correlation_id")
-        data: dict[str, object] = {
-            "code": rejection.code,
-            "reason": ctx.scrub(rejection.reason),
-            "message_id": ctx.message_id,
-            "correlation_id": correlation_id,
-        }
+        data: dict[str, object] = {"code": rejection.code, "reason": ctx.scrub(rejection.reason)}
         if isinstance(rejection, RateLimited):
             data["retry_after"] = rejection.retry_after
-        notice = Envelope(
-            sender_id=GATEWAY_SENDER,
-            target_id=ctx.origin or ctx.sender_id,
-            message_type=REJECTION_TYPE,
-            data=data,
-            correlation_id=correlation_id,
-            in_reply_to=ctx.message_id,
-        )
-        stamp = GatewayStamp(
-            gateway_id=self._gateway_id,
-            key_id=self._key.key_id,
-            delivered_at=time.time(),
-            kind="rejection",
-        )
-        return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
+        return self._notice(ctx, REJECTION_TYPE, "rejection", data)
 
     def parked_notice_fields(self, ctx: MessageContext, reason: str) -> dict[str, bytes]:
         """Signed "parked" notice to the sender: ids, target and reason, never payload values."""
-        assert ctx.envelope is not None
+        target = ctx.recordable("target_id")  # None when DLP withheld it
+        return self._notice(
+            ctx, PARKED_TYPE, "notice", {"target": target, "reason": ctx.scrub(reason)}
+        )
+
+    def _notice(
+        self, ctx: MessageContext, message_type: str, kind: str, data: dict[str, object]
+    ) -> dict[str, bytes]:
+        """A gateway-signed notice to the sender about one of its messages."""
         correlation_id = ctx.recordable("correlation_id")
         notice = Envelope(
             sender_id=GATEWAY_SENDER,
             target_id=ctx.origin or ctx.sender_id,
-            message_type=PARKED_TYPE,
-            data={
-                "message_id": ctx.message_id,
-                "target": ctx.envelope.target_id,
-                "reason": reason,
-                "correlation_id": correlation_id,
-            },
+            message_type=message_type,
+            data={**data, "message_id": ctx.message_id, "correlation_id": correlation_id},
             correlation_id=correlation_id,
             in_reply_to=ctx.message_id,
         )
@@ -182,7 +165,7 @@ class Committer:
             gateway_id=self._gateway_id,
             key_id=self._key.key_id,
             delivered_at=time.time(),
-            kind="notice",
+            kind=kind,  # type: ignore[arg-type]
         )
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
 

@@ -7,8 +7,9 @@ The pipeline stage that runs it is `mas_gateway.stages.dlp.DLPStage`.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from mas.lazy import lazy_attributes as _lazy_attributes
 
 if _typing.TYPE_CHECKING:
     from .engine import DLPEngine
@@ -37,11 +38,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import a name on first use: reading the rules does not load Presidio and spaCy."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(__name__, _HOMES)

@@ -6,8 +6,9 @@ target, message_type, extra_roles)` answers with a `Decision` naming its rule.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from mas.lazy import lazy_attributes as _lazy_attributes
 
 if _typing.TYPE_CHECKING:
     from .cases import DLP_ACTIONS, PolicyTestCase
@@ -105,11 +106,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import a name on first use: loading the policy needs neither Redis nor the DLP engine."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(__name__, _HOMES)
