@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from .. import keys
 from ..outage import Outage
 from ..redis_text import as_text
+from .stats import ServiceStats
 
 __all__ = ["EventRelay"]
 
@@ -57,8 +58,9 @@ def checked_event(channel: str, data: bytes | str) -> bytes | None:
 class EventRelay:
     """Listens on every agent's event channel and forwards checked events."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, stats: ServiceStats | None = None) -> None:
         self._redis = redis
+        self._stats = stats if stats is not None else ServiceStats()
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -86,14 +88,17 @@ class EventRelay:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
                 outage.recovered()
+                self._stats.progress["event_relay"].tick()
                 if message is None or message.get("type") != "pmessage":
                     continue
                 event = checked_event(as_text(message["channel"]), message["data"])
                 if event is None:
                     logger.warning("dropped a malformed or forged event on %s",
                                    as_text(message["channel"]))  # fmt: skip
+                    self._stats.events_dropped += 1
                     continue
                 await self._redis.publish(keys.SYSTEM_CHANNEL, event)
+                self._stats.events_relayed += 1
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:

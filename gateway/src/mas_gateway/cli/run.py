@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from .common import (
     DEFAULT_GATEWAY_KEY,
     add_logging_options,
-    add_redis_option,
     configure_logging,
     run_async,
 )
@@ -49,10 +48,14 @@ def register(subparsers: Any) -> None:
     add_logging_options(gateway)
     gateway.set_defaults(func=_run_gateway)
 
-    service = subparsers.add_parser("service", help="run the MAS registry and health service")
-    add_redis_option(service)
-    add_logging_options(service)
-    service.set_defaults(func=_run_service)
+    from mas.service_options import add_service_options
+
+    service = subparsers.add_parser(
+        "service",
+        help="run the MAS registry and health service (same options as python -m mas.service)",
+    )
+    add_service_options(service)
+    service.set_defaults(func=_run_service, parser=service)
 
 
 def _settings(args: argparse.Namespace) -> GatewaySettings:
@@ -129,15 +132,6 @@ def _dashboard_token(args: argparse.Namespace) -> int:
 
 
 def _run_service(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level, args.log_format)
+    from mas.service.__main__ import run_main
 
-    async def run() -> int:
-        from mas.service import run_service
-
-        await run_service(args.redis_url)
-        return 0
-
-    from mas.otel_setup import configured_telemetry
-
-    with configured_telemetry("mas-service"):
-        return run_async(run())
+    return run_main(args, args.parser)

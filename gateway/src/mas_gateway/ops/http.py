@@ -21,10 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from mas import crypto
-from mas.errors import ConfigError
+from mas.ops.http import OpsHttpServer, parse_address
 
 from .health import Readiness
 from .metrics import GatewayMetrics
@@ -47,17 +46,8 @@ _PAGE_HEADERS = {
 }
 
 
-def parse_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as a pair; `ConfigError` names the problem."""
-    host, sep, port = address.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"http_address {address!r} is not host:port (e.g. 127.0.0.1:9464)")
-    return host, int(port)
-
-
-class OpsServer:
-    """Serves the endpoints on one address."""
+class OpsServer(OpsHttpServer):
+    """The SDK's operations server (see `mas.ops.http`) plus the dashboard routes."""
 
     def __init__(
         self,
@@ -69,65 +59,25 @@ class OpsServer:
         status: Status | None = None,
         token_sha256: str | None = None,
     ) -> None:
-        self._host, self._port = parse_address(address)
-        self._readiness = readiness
         self._metrics = metrics
         self._refresh = refresh
         self._status = status
         self._token_sha256 = token_sha256
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
-        """The port listened on (useful with port 0), once started."""
-
-    async def start(self) -> None:
-        """Listen; `ConfigError` when the address cannot be bound."""
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics_page)
-        app.router.add_get("/dashboard", self._dashboard)
-        app.router.add_get("/api/status", self._api_status)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(
-                f"cannot listen on {self._host}:{self._port}: {exc.strerror}"
-            ) from exc
-        self._runner = runner
-        bound = runner.addresses
-        self.port = int(bound[0][1]) if bound else self._port
-        log.info(
-            "operations endpoints on http://%s:%d (/healthz /readyz /metrics)",
-            self._host,
-            self.port,
+        super().__init__(
+            address,
+            readiness.check,
+            self._exposition_body,
+            extra_routes=[("/dashboard", self._dashboard), ("/api/status", self._api_status)],
         )
 
-    async def stop(self) -> None:
-        """Stop listening."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def _readyz(self, request: web.Request) -> web.Response:
-        report = await self._readiness.check()
-        return web.json_response(report.as_json(), status=200 if report.ready else 503)
-
-    async def _metrics_page(self, request: web.Request) -> web.Response:
+    async def _exposition_body(self) -> bytes:
         try:
             await self._refresh()
         except Exception as exc:  # the counters are still worth serving
             log.warning(
                 "metrics: could not read the queue gauges from Redis (%s)", type(exc).__name__
             )
-        body = self._metrics.exposition()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return self._metrics.exposition()
 
     async def _dashboard(self, request: web.Request) -> web.Response:
         if self._status is None or self._token_sha256 is None:
