@@ -21,10 +21,11 @@ def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     """Nothing in the working directory or a MAS_* variable changes a test's outcome.
 
     Each test runs in an empty directory with an empty home (a kept `mas demo`, a
-    gateway's witness file or credential files are never read) and no MAS_* settings.
+    gateway's witness file or credential files are never read) and no MAS_* settings
+    (MAS_TEST_* are the suite's own: the server to use, where to copy a screenshot).
     """
     for name in list(os.environ):
-        if name.startswith("MAS_") and name != "MAS_TEST_REDIS_URL":
+        if name.startswith("MAS_") and not name.startswith("MAS_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))

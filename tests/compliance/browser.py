@@ -33,6 +33,16 @@ async def dump_dom(page: Path, profile: Path) -> str:
 
 async def dump_url(url: str, profile: Path, *extra: str) -> str:
     """The DOM of the page at `url` after its scripts ran (`extra`: more Chromium flags)."""
+    return (await _headless(url, profile, *extra, "--dump-dom")).decode("utf-8")
+
+
+async def screenshot(url: str, profile: Path, out: Path, *extra: str) -> Path:
+    """Render the page at `url` to the PNG file `out` (`extra`: e.g. ``--window-size=W,H``)."""
+    await _headless(url, profile, *extra, f"--screenshot={out}")
+    return out
+
+
+async def _headless(url: str, profile: Path, *extra: str) -> bytes:
     process = await asyncio.create_subprocess_exec(
         chromium(),
         "--headless",
@@ -45,7 +55,6 @@ async def dump_url(url: str, profile: Path, *extra: str) -> str:
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
         *extra,
-        "--dump-dom",
         url,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -57,7 +66,7 @@ async def dump_url(url: str, profile: Path, *extra: str) -> str:
         await process.wait()
         raise
     assert process.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out.decode("utf-8")
+    return out
 
 
 @dataclass

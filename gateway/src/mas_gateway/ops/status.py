@@ -2,10 +2,11 @@
 
 Agents and their liveness (profile status, heartbeat, roles, revocation), the
 decisions of the last `WINDOW_S` seconds per minute, denials by policy rule, DLP
-findings by entity type, dead letters, the policy version, and the result of the
-latest audit verification. Read only, from what the gateway's Redis user may
-read. The audit entries it summarises hold no payload values, and withheld
-envelope fields are already null in them.
+findings by entity type, dead letters, circuits (state per target and parked
+deliveries), the policy version, and the result of the latest audit verification.
+Read only, from what the gateway's Redis user may read. The audit entries it
+summarises hold no payload values, and withheld envelope fields are already null
+in them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
 from ..audit.entry import ENTRY_FIELD, parse_entry
 from ..audit.report import Witness
 from ..audit.streams import stream_entries
+from ..circuits import read_circuits
 from ..registry import fetch_records
 
 __all__ = ["WINDOW_S", "AuditStatus", "system_status"]
@@ -156,6 +158,7 @@ async def system_status(
         "agents": await _agents(client),
         "decisions": await _decisions(client, now),
         "gateway_dead_letters": int(await client.xlen(keys.DLQ)),
+        "circuits": [view.summary() for view in await read_circuits(client)],
         "audit": {
             **await audit.current(),
             "checkpoint_age_s": now - stored.checkpoint.time if stored is not None else None,
