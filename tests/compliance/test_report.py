@@ -67,10 +67,19 @@ def rule_status(control: dict[str, Any], rule: str) -> str:
 
 
 async def test_report_counts_what_the_log_holds(
-    redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
+    redis_url: str, redis_client: aioredis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     populated = await populate(redis_client)
     code, document = await report(redis_url, tmp_path / "out")
+
+    steps = [line for line in capsys.readouterr().err.splitlines() if line.startswith("... ")]
+    assert steps == [  # each step says so on stderr as it starts
+        "... compliance report: verifying the audit log",
+        "... compliance report: counting the period's decisions",
+        "... compliance report: reading the policy version history",
+        "... compliance report: checking and testing the policies",
+        "... compliance report: writing the report",
+    ]
 
     assert code == 0, [c["reason"] for c in document["controls"] if c["status"] == "fail"]
     assert (tmp_path / "out" / "report.html").is_file()

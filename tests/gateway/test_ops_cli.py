@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import re
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -26,8 +30,10 @@ from mas_gateway.presence import (
     PresenceRecord,
     read_presence,
 )
+from mas_gateway.signing import write_signing_key
 
 from ..polling import wait_until
+from ..principals import gateway_url
 from .helpers import REPO_POLICIES
 
 
@@ -253,3 +259,37 @@ async def test_presence_marks_silent_gateways_gone_and_prunes_old_ones(
     assert not records["gw-silent"].alive(time.time())
     await presence.stop()
     assert [r.consumer for r in await read_presence(redis_client)] == ["gw-silent"]
+
+
+def test_mas_gateway_prints_a_ready_line_once_it_consumes(redis_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "gateway.key"
+    write_signing_key(key)
+    command = [sys.executable, "-m", "mas_gateway.cli", "gateway", "--log-level", "WARNING"]
+    options = ["--redis-url", gateway_url(redis_url), "--policies", str(REPO_POLICIES)]
+    proc = subprocess.Popen(
+        [*command, *options, "--signing-key", str(key)],
+        env={**os.environ, "MAS_HTTP_ADDRESS": "127.0.0.1:0", "MAS_DLP_WORKERS": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = next(line for line in proc.stderr if not line[:4].isdigit())  # not a log record
+        found = re.fullmatch(
+            r"mas gateway: ready \(gateway (\S+), policy ([0-9a-f]{12}), "
+            r"operations on http://127\.0\.0\.1:(\d+)\)\n",
+            line,
+        )
+        assert found, line
+        port = int(found.group(3))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:
+            assert json.loads(response.read())["ready"] is True  # ready means ready
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()

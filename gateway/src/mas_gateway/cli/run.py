@@ -17,6 +17,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..service import GatewayService
     from ..settings import GatewaySettings
 
 __all__ = ["register", "wait_for_signal"]
@@ -96,6 +97,7 @@ def _run_gateway(args: argparse.Namespace) -> int:
         from ..service import GatewayService
 
         async with GatewayService(settings) as gateway:
+            print(_ready_line(gateway), file=sys.stderr, flush=True)
             failed = asyncio.create_task(gateway.wait_failed())
             signalled = asyncio.create_task(wait_for_signal())
             await asyncio.wait({failed, signalled}, return_when=asyncio.FIRST_COMPLETED)
@@ -110,6 +112,17 @@ def _run_gateway(args: argparse.Namespace) -> int:
 
     with configured_telemetry("mas-gateway"):
         return run_async(run())
+
+
+def _ready_line(gateway: GatewayService) -> str:
+    """The line `mas gateway` prints once it consumes: what a person or a script waits for."""
+    store = gateway.policy
+    version = store.current.version[:12] if store is not None and store.current else "?"
+    where = ""
+    if gateway.settings.http_address is not None and gateway.ops_port is not None:
+        host = gateway.settings.http_address.rpartition(":")[0]
+        where = f", operations on http://{host}:{gateway.ops_port}"
+    return f"mas gateway: ready (gateway {gateway.settings.gateway_id}, policy {version}{where})"
 
 
 def _keygen(args: argparse.Namespace) -> int:
