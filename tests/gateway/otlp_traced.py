@@ -30,6 +30,9 @@ async def main(redis_url: str, secret: str) -> None:
             await patient.send("doctor", "consultation.request", {"q": secret})
             async with asyncio.timeout(60):
                 await doctor.handled.wait()
+            # for the metrics: one more delivered, one blocked by DLP
+            await doctor.send("patient", "consultation.response", {"note": "rest"})
+            await doctor.send("patient", "consultation.response", {"note": "SSN 123-45-6789"})
             assert stack.gateway is not None
             await stack.gateway.wait_idle()
             print(" ".join(stack.gateway.pipeline.names()), flush=True)

@@ -336,7 +336,8 @@ class Agent(Generic[StateT]):
         to come; only one request per message id may wait at a time.
 
         Raises:
-            asyncio.TimeoutError: no reply within `timeout` seconds.
+            asyncio.TimeoutError: no reply within `timeout` seconds (its message names the
+                target and asks whether a gateway runs).
             MessageRejected: the gateway refused the message, or the receiver's model its payload.
         """
         check_message_type(message_type)
@@ -357,7 +358,14 @@ class Agent(Generic[StateT]):
                 expects_reply=True,
                 pending=mark,
             )
-            return await asyncio.wait_for(future, timeout)
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"no reply from {target!r} to {message_type!r} within {timeout:g} s: is a "
+                    "gateway running (`mas gateway` prints 'mas gateway: ready'), and the "
+                    "target?"
+                ) from None
         finally:
             session.transport.forget(correlation_id)
             await session.requests.discard(correlation_id)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from . import crypto, keys
+from . import crypto, keys, meters
 from .envelope import (
     GATEWAY_SENDER,
     PARKED_TYPE,
@@ -251,6 +251,14 @@ class Dispatcher:
                 env.message_type,
                 env.message_id,
             )
+            meters.messages_failed.add(
+                1,
+                {
+                    "mas.target": self._agent_id,
+                    "mas.message_type": env.message_type,
+                    "mas.outcome": "no_handler",
+                },
+            )
             await self._ledger.dead_letter(
                 entry_id,
                 fields,
@@ -259,7 +267,9 @@ class Dispatcher:
             )
             return
         message = await self.make_message(delivery)
+        labels = {"mas.target": self._agent_id, "mas.message_type": env.message_type}
         with consumer_span(env, keys.AGENTS_GROUP, delivery.gateway.trace) as span:
+            started = time.perf_counter()
             try:
                 if spec is None:
                     await self._host.on_message(message)
@@ -270,6 +280,9 @@ class Dispatcher:
                             payload = spec.model.model_validate(env.data)
                         except ValidationError as exc:
                             span.set_attribute("mas.outcome", "invalid_payload")
+                            meters.messages_failed.add(
+                                1, {**labels, "mas.outcome": "invalid_payload"}
+                            )
                             await self._invalid(entry_id, fields, delivery, spec, exc)
                             return
                     handler: Callable[..., Awaitable[Any]] = getattr(self._host, spec.attr)
@@ -279,8 +292,14 @@ class Dispatcher:
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_attribute("mas.outcome", "handler_error")
+                failed = {**labels, "mas.outcome": "handler_error"}
+                meters.handler_duration.record(time.perf_counter() - started, failed)
+                meters.messages_failed.add(1, failed)
                 await self._failed(entry_id, fields, ledger_id(env), deliveries, exc)
                 return
+            handled = {**labels, "mas.outcome": "ok"}
+            meters.handler_duration.record(time.perf_counter() - started, handled)
+            meters.messages_handled.add(1, labels)
         await self._ledger.complete(entry_id, ledger_id(env))
 
     async def _failed(

@@ -26,7 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from . import keys
+from . import keys, meters
 from .backoff import Backoff
 from .credentials import Credentials
 from .envelope import ID_PATTERN, Envelope, sign_submission
@@ -175,7 +175,9 @@ class Transport:
             span.set_attribute("messaging.message.id", envelope.message_id)
             self._remember(envelope)
             await self._pacer.turn(self._wait_bound)
-            return await self._deliver(envelope, pending, keep=True)
+            sent = await self._deliver(envelope, pending, keep=True)
+            meters.messages_sent.add(1, {"mas.sender": sender, "mas.message_type": message_type})
+            return sent
 
     async def _deliver(
         self, envelope: Envelope, pending: PendingMark | None, *, keep: bool = False

@@ -6,6 +6,11 @@ Redis when the metrics are scraped. Labels hold only bounded, non-sensitive
 values: decision names, codes, stage names, policy rule texts, DLP entity types,
 and the ids of the agents with the deepest inboxes (at most `TOP_AGENTS` of them,
 the rest summed under ``_other``). Message ids, payloads and tokens never appear.
+
+The decisions, stage latencies and DLP findings are recorded as OpenTelemetry
+instruments too (meter ``mas_gateway``: ``mas.gateway.decisions``,
+``mas.gateway.stage.duration``, ``mas.gateway.dlp.findings``), exported when a
+meter provider is installed (``OTEL_METRICS_EXPORTER``, see `mas.otel_setup`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from opentelemetry import metrics as otel_metrics
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from mas import keys
@@ -110,11 +116,29 @@ class GatewayMetrics:
         )
         self.info.labels(gateway_id=gateway_id).set(1)
         self._policy_version: str | None = None
+        meter = otel_metrics.get_meter("mas_gateway")
+        self._otel_decisions = meter.create_counter(
+            "mas.gateway.decisions",
+            unit="{message}",
+            description="Committed gateway decisions (mas.decision, mas.code, mas.stage).",
+        )
+        self._otel_stage = meter.create_histogram(
+            "mas.gateway.stage.duration",
+            unit="s",
+            description="Time a stage took over one batch (mas.stage).",
+        )
+        self._otel_findings = meter.create_counter(
+            "mas.gateway.dlp.findings",
+            unit="{finding}",
+            description="Sensitive values found by DLP in committed messages "
+            "(mas.dlp.entity_type).",
+        )
 
     # -- updated as the gateway works ---------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
         """One stage's time over one batch."""
         self.stage_seconds.labels(stage=stage).observe(seconds)
+        self._otel_stage.record(seconds, {"mas.stage": stage})
 
     def observe_batch(self, contexts: Sequence[MessageContext], started: float) -> None:
         """A committed batch: its size and duration (`started` from `time.perf_counter`)."""
@@ -127,11 +151,16 @@ class GatewayMetrics:
         code = str(rejection.code) if rejection is not None else "200"
         verdict = ctx.verdict
         stage = getattr(verdict, "stage", "") if verdict is not None else ""
+        decision = ctx.decision or "unknown"
         self.decisions.labels(
-            decision=ctx.decision or "unknown", code=code, stage=stage, rule=ctx.authz_rule or ""
+            decision=decision, code=code, stage=stage, rule=ctx.authz_rule or ""
         ).inc()
+        self._otel_decisions.add(
+            1, {"mas.decision": decision, "mas.code": code, "mas.stage": stage}
+        )
         for finding in ctx.dlp_findings:
             self.dlp_findings.labels(entity_type=finding.entity_type).inc()
+            self._otel_findings.add(1, {"mas.dlp.entity_type": finding.entity_type})
 
     def set_policy(self, version: str) -> None:
         """The policy version now in force."""
