@@ -180,6 +180,15 @@ async def test_request_times_out(gateway_service: GatewayService) -> None:
             await asker.request("responder", "note", {}, timeout=0.5)
 
 
+async def test_a_request_without_a_gateway_times_out_asking_whether_one_runs(
+    sdk_env: str,
+) -> None:
+    async with Responder("responder", **FAST), Asker("asker", **FAST) as asker:
+        with pytest.raises(asyncio.TimeoutError, match="is a gateway running") as raised:
+            await asker.request("responder", "question.ask", {"text": "hi"}, timeout=0.5)
+    assert "no reply from 'responder' to 'question.ask' within 0.5 s" in str(raised.value)
+
+
 async def test_stopped_agent_handles_messages_when_it_starts_again(
     gateway_service: GatewayService, redis_client: aioredis.Redis
 ) -> None:
