@@ -98,6 +98,8 @@ async def test_rotated_credentials_are_reported(
         await Agent("rotated", **FAST).start()
     password = json.loads((creds_dir / "rotated.json").read_text())["redis_password"]
     assert password not in str(info.value)
+    # the advice works as written: the agent is known, so new credentials need --replace-key
+    assert "mas agent provision rotated --role ROLE --replace-key" in str(info.value)
 
 
 async def test_unprovisioned_registry_without_auto_provision(

@@ -68,8 +68,9 @@ async def connect_agent(
         await client.aclose()
         raise CredentialsError(
             f"Redis at {redact_url(redis_url)} refused the credentials of agent {agent_id!r} "
-            f"in {creds.path or 'memory'} (revoked or rotated?); get a new credential file "
-            f"with `{PROVISION_HINT.format(agent_id=agent_id)}`"
+            f"in {creds.path or 'memory'} (revoked or rotated?): use the file `mas agent "
+            f"rotate-token` wrote, or issue new credentials with "
+            f"`{PROVISION_HINT.format(agent_id=agent_id)} --replace-key`"
         ) from exc
     except BaseException:
         await client.aclose()
