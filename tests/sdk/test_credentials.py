@@ -154,3 +154,37 @@ def test_broken_credential_file(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(CredentialsError, match="JSON"):
         Credentials.load(path)
+
+
+async def test_a_development_file_from_another_server_is_replaced_by_auto_provisioning(
+    sdk_env: str,
+    redis_client: aioredis.Redis,
+    creds_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with Agent("wanderer", **FAST):
+        pass
+    before = json.loads((creds_dir / "wanderer.json").read_text())
+    # a fresh server (e.g. a restarted throw-away one): no user, no record of the agent
+    await redis_client.execute_command("ACL", "DELUSER", before["redis_username"])
+    await redis_client.flushall()
+    async with Agent("wanderer", **FAST) as agent:
+        assert await agent.discover() != []
+    after = json.loads((creds_dir / "wanderer.json").read_text())
+    assert after["private_key"] != before["private_key"]
+    assert "has no record of the agent" in caplog.text
+    assert before["redis_password"] not in caplog.text and after["token"] not in caplog.text
+
+
+async def test_a_file_for_a_known_agent_is_never_replaced_silently(
+    sdk_env: str, redis_client: aioredis.Redis, creds_dir: Path
+) -> None:
+    async with Agent("settled", **FAST):
+        pass
+    before = (creds_dir / "settled.json").read_text()
+    await redis_client.execute_command(
+        "ACL", "DELUSER", json.loads(before)["redis_username"]
+    )  # the agent's user is gone, its records are not: refused, nothing re-issued
+    with pytest.raises(CredentialsError, match="revoked or rotated"):
+        await Agent("settled", **FAST).start()
+    assert (creds_dir / "settled.json").read_text() == before

@@ -16,7 +16,7 @@ import logging
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys
@@ -51,19 +51,31 @@ async def connect_agent(
                 f"MAS_AUTO_PROVISION=1 with an operator Redis URL for development"
             )
         creds = await _auto_provision(agent_id, options, redis_url)
-    client = aioredis.Redis.from_url(
-        with_credentials(redis_url, creds.redis_username, creds.redis_password),
-        socket_timeout=options.socket_timeout,
-        socket_connect_timeout=options.socket_timeout,
-        retry=reconnect_once(),
-    )
+    client = _agent_client(redis_url, creds, options)
     try:
         check_socket_timeout(client, options)
     except ValueError as exc:
         await client.aclose()
         raise ConfigError(str(exc)) from exc
     try:
-        identity = Identity.from_hash(await client.hgetall(keys.agent_identity(agent_id)))
+        try:
+            identity = Identity.from_hash(await client.hgetall(keys.agent_identity(agent_id)))
+        except AuthenticationError:
+            if not (options.provisioning_allowed and await _unknown_here(agent_id, redis_url)):
+                raise
+            # development: the file belongs to another (e.g. restarted) Redis, which this
+            # one has never heard of; issue new credentials as for an agent without a file
+            await client.aclose()
+            log.warning(
+                "agent %s: Redis at %s has no record of the agent in %s (a file from another "
+                "server?); issuing new development credentials",
+                agent_id,
+                redact_url(redis_url),
+                creds.path or "memory",
+            )
+            creds = await _auto_provision(agent_id, options, redis_url)
+            client = _agent_client(redis_url, creds, options)
+            identity = Identity.from_hash(await client.hgetall(keys.agent_identity(agent_id)))
     except AuthenticationError as exc:
         await client.aclose()
         raise CredentialsError(
@@ -88,6 +100,29 @@ async def connect_agent(
             f"`{PROVISION_HINT.format(agent_id=agent_id)} --replace-key`"
         )
     return client, creds
+
+
+def _agent_client(redis_url: str, creds: Credentials, options: AgentOptions) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        with_credentials(redis_url, creds.redis_username, creds.redis_password),
+        socket_timeout=options.socket_timeout,
+        socket_connect_timeout=options.socket_timeout,
+        retry=reconnect_once(),
+    )
+
+
+async def _unknown_here(agent_id: str, redis_url: str) -> bool:
+    """Whether the registry at `redis_url` (read with the URL's own rights) has never
+    provisioned `agent_id`; False when that cannot be read."""
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        known = await admin.exists(keys.agent_identity(agent_id), keys.agent_trust(agent_id))
+        listed = await admin.sismember(keys.ALL_AGENTS, agent_id)  # type: ignore[misc]
+    except (RedisError, OSError):
+        return False
+    finally:
+        await admin.aclose()
+    return int(known) == 0 and not listed
 
 
 def reconnect_once() -> Retry:
