@@ -73,8 +73,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("agents-100", "50 -> 50 agents, 64 B", agents=100),
         Scenario("agents-1000", "500 -> 500 agents, 64 B", 10_000, agents=1000),
         Scenario("gateways-2", "5 -> 5 agents, 64 B, 2 gateway processes", agents=10, gateways=2),
-        Scenario("payload-4k", "1 -> 1 agent, 4 KB clean text", 2000, size=4096),
-        Scenario("payload-256k", "1 -> 1 agent, 256 KB clean text", 200, size=256 * 1024),
+        Scenario("payload-4k", "1 -> 1 agent, 4 KB clean text", 1000, size=4096),
+        Scenario("payload-256k", "1 -> 1 agent, 256 KB clean text", 50, size=256 * 1024),
         Scenario(
             "ner", "1 -> 1 agent, 64 B text naming a person (spaCy NER runs)", 500, traffic="ner"
         ),

@@ -265,8 +265,12 @@ def _run_scenario(
     progress(f"{scenario.name}: plain Redis streams, {scenario.message_count} messages")
     with _raw_streams(stack.admin, pairs):
         result.plain = _PathRun(stack, scenario, False, **options).run()
-    if len(stack.gateways) != scenario.gateways or stack.policy_rules != scenario.policy_rules:
+    if stack.policy_rules != scenario.policy_rules:
         progress(f"{scenario.name}: starting {scenario.gateways} gateway process(es)")
+    elif len(stack.gateways) < scenario.gateways:
+        progress(
+            f"{scenario.name}: starting {scenario.gateways - len(stack.gateways)} more gateway"
+        )
     stack.use_gateways(scenario.gateways, scenario.policy_rules, READY_TIMEOUT_S)
     progress(f"{scenario.name}: through {scenario.gateways} gateway process(es)")
     result.gateway = _PathRun(stack, scenario, True, **options).run()
