@@ -14,7 +14,14 @@ from mas_gateway.benchmarks.children import BenchError, Child
 from mas_gateway.benchmarks.figures import PathResult, ScenarioResult, latency_summary
 from mas_gateway.benchmarks.policies import bench_policies
 from mas_gateway.benchmarks.report import scenario_block, scenario_line
-from mas_gateway.benchmarks.scenarios import SCENARIOS, scenario_named
+from mas_gateway.benchmarks.scenarios import (
+    DEFAULT_SET,
+    QUICK_SET,
+    SCENARIOS,
+    custom_scenario,
+    scenario_named,
+    select,
+)
 from mas_gateway.benchmarks.traffic import payload_text
 from mas_gateway.cli import main
 from mas_gateway.settings import default_policies_dir
@@ -153,3 +160,34 @@ def test_the_large_benchmark_policy_is_valid(
     policies = bench_policies(default_policies_dir(), tmp_path / "p", extra_rules=1000)
     assert main(["policy", "check", "--policies", str(policies), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rules"] >= 1000
+
+
+def test_scenario_selection() -> None:
+    assert [s.name for s in select([])] == list(DEFAULT_SET)
+    quick = select([], quick=True)
+    assert [s.name for s in quick] == list(QUICK_SET)
+    assert quick[0].message_count == SCENARIOS["throughput"].messages // 5
+    assert [s.name for s in select(["all"])] == list(SCENARIOS)
+    chosen = select(["latency", "throughput", "latency"], messages=30, rate=50.0)
+    assert [(s.name, s.message_count, s.rate) for s in chosen] == [
+        ("latency", 30, 50.0),
+        ("throughput", 30, None),  # not a paced scenario: the rate does not apply
+    ]
+    # Large payloads are capped by the payload budget, never below one per sender.
+    assert select(["payload-256k"], messages=10_000)[0].message_count == 256
+    with pytest.raises(KeyError, match="no benchmark scenario 'nope'"):
+        select(["nope"])
+
+
+def test_a_custom_scenario_counts_active_and_registered_agents() -> None:
+    custom = custom_scenario(agents=100, registered=1000, size=4096, policy_rules=1000)
+    assert (custom.pairs, custom.registered, custom.size, custom.policy_rules) == (
+        50,
+        1000,
+        4096,
+        1000,
+    )
+    assert custom.description.startswith("50 -> 50 agents of 1000 registered, 4096 B clean")
+    assert custom_scenario(agents=10).registered == 10
+    only = select([], custom=custom)
+    assert [s.name for s in only] == ["custom"]

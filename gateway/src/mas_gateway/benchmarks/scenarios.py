@@ -17,7 +17,9 @@ __all__ = [
     "QUICK_SET",
     "SCENARIOS",
     "Scenario",
+    "custom_scenario",
     "scenario_named",
+    "select",
 ]
 
 PAYLOAD_BUDGET_BYTES = 64 * 1024 * 1024
@@ -114,3 +116,62 @@ def scenario_named(name: str) -> Scenario:
         return SCENARIOS[name]
     except KeyError:
         raise KeyError(f"no benchmark scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+
+
+def custom_scenario(
+    *,
+    agents: int | None = None,
+    registered: int | None = None,
+    size: int | None = None,
+    traffic: Traffic | None = None,
+    gateways: int | None = None,
+    policy_rules: int | None = None,
+    rate: float | None = None,
+) -> Scenario:
+    """A scenario named ``custom`` from the given values (the rest as in ``throughput``)."""
+    active = agents or 2
+    base = Scenario(
+        "custom",
+        "",
+        agents=active,
+        registered=max(registered or 0, active),
+        gateways=gateways or 1,
+        size=64 if size is None else size,
+        traffic=traffic or "clean",
+        rate=rate,
+        policy_rules=policy_rules or 0,
+    )
+    pace = f", offered {rate:g} msgs/s" if rate else ""
+    description = (
+        f"{base.pairs} -> {base.pairs} agents of {base.registered} registered, "
+        f"{base.size} B {base.traffic}, {base.gateways} gateway process(es), "
+        f"{base.policy_rules} extra policy rules{pace}"
+    )
+    return dataclasses.replace(base, description=description)
+
+
+def select(
+    names: list[str],
+    *,
+    quick: bool = False,
+    messages: int | None = None,
+    rate: float | None = None,
+    custom: Scenario | None = None,
+) -> list[Scenario]:
+    """The scenarios to run: `names` ('all' for every one), else `custom`, else the default
+    set (`QUICK_SET` with a fifth of the messages when `quick`); `KeyError` for a bad name."""
+    chosen_names: list[str] = []
+    for name in names:
+        chosen_names += list(SCENARIOS) if name == "all" else [name]
+    if not chosen_names and custom is None:
+        chosen_names = list(QUICK_SET if quick else DEFAULT_SET)
+    chosen = [scenario_named(n) for n in dict.fromkeys(chosen_names)]
+    if custom is not None:
+        chosen.append(custom)
+    out: list[Scenario] = []
+    for scenario in chosen:
+        count = messages
+        if count is None and quick:
+            count = max(scenario.pairs, scenario.messages // 5)
+        out.append(scenario.adjusted(messages=count, rate=rate))
+    return out

@@ -99,7 +99,9 @@ class _PathRun:
         processes: int,
         timeout_s: float,
         work: Path,
+        progress: Callable[[str], None],
     ) -> None:
+        self.progress = progress
         self.stack = stack
         self.scenario = scenario
         self.gateway = gateway
@@ -144,7 +146,9 @@ class _PathRun:
         groups = [g for g in groups if g]
         rate = self.scenario.rate / len(groups) if self.scenario.rate else None
         children: list[Child] = []
+        agents = f"{len(self.pairs)} agents" if self.gateway else f"{len(self.pairs)} streams"
         try:
+            self.progress(f"starting the receivers ({agents}) and the senders")
             receivers = [self._child(f"receiver-{p}", self._spec("receive", g, None))
                          for p, g in enumerate(groups)]  # fmt: skip
             children += receivers
@@ -156,6 +160,7 @@ class _PathRun:
             for child in senders:
                 child.expect("ready", READY_TIMEOUT_S, self._check)
             before = self._ext()
+            self.progress("sending")
             for child in [*receivers, *senders]:
                 child.tell("go")
             sent = [c.expect("sent", self.timeout_s, self._check) for c in senders]
@@ -261,10 +266,14 @@ def _run_scenario(
         start = sum(1 for a in stack.provisioned if a.startswith("bench-idle-"))
         stack.provision([f"bench-idle-{k}" for k in range(start, start + idle)], sender=False)
     result.registered = stack.registered()
+
+    def step(path: str) -> Callable[[str], None]:
+        return lambda line: progress(f"{scenario.name}: {path}: {line}")
+
     options = {"processes": processes, "timeout_s": timeout_s, "work": work}
     progress(f"{scenario.name}: plain Redis streams, {scenario.message_count} messages")
     with _raw_streams(stack.admin, pairs):
-        result.plain = _PathRun(stack, scenario, False, **options).run()
+        result.plain = _PathRun(stack, scenario, False, progress=step("plain"), **options).run()
     if stack.policy_rules != scenario.policy_rules:
         progress(f"{scenario.name}: starting {scenario.gateways} gateway process(es)")
     elif len(stack.gateways) < scenario.gateways:
@@ -273,7 +282,7 @@ def _run_scenario(
         )
     stack.use_gateways(scenario.gateways, scenario.policy_rules, READY_TIMEOUT_S)
     progress(f"{scenario.name}: through {scenario.gateways} gateway process(es)")
-    result.gateway = _PathRun(stack, scenario, True, **options).run()
+    result.gateway = _PathRun(stack, scenario, True, progress=step("gateway"), **options).run()
     problems = [p.problem() for p in (result.plain, result.gateway)]
     result.error = "; ".join(p for p in problems if p) or None
     return result

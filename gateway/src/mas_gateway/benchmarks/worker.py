@@ -36,6 +36,8 @@ STARTS_AT_ONCE = 32
 REDIS_TIMEOUT_S = 10.0
 """Socket timeout of the baseline's clients; its blocking reads last `BLOCK_MS`, well below."""
 BLOCK_MS = 1000
+RAW_CONNECTIONS = 64
+"""Connections a baseline process shares among its senders (the gateway path: one each)."""
 
 T = TypeVar("T")
 
@@ -278,9 +280,15 @@ async def _wait(tally: Tally, timeout_s: float) -> bool:
 
 
 def _raw_client(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    """A client whose concurrent commands wait for one of `RAW_CONNECTIONS` connections."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=RAW_CONNECTIONS,
+        timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 async def _raw_send(spec: WorkerSpec) -> None:

@@ -85,25 +85,8 @@ def _add_gateway(sub: Any) -> None:
 _CUSTOM = ("agents", "registered", "size", "traffic", "gateways", "policy_rules")
 
 
-def _custom_scenario(args: argparse.Namespace) -> Any:
-    from ..benchmarks.scenarios import Scenario
-
-    given = {name: getattr(args, name) for name in _CUSTOM if getattr(args, name) is not None}
-    if not given and not args.paced:
-        return None
-    values: dict[str, Any] = {"agents": 2, "gateways": 1, "size": 64, "traffic": "clean"}
-    values.update(given)
-    values["registered"] = max(values.get("registered", 0), values["agents"])
-    rate = (args.rate or 500.0) if args.paced else None
-    description = (
-        f"{values['agents'] // 2 or 1} -> {values['agents'] // 2 or 1} agents of "
-        f"{values['registered']} registered, {values['size']} B {values['traffic']}"
-    )
-    return Scenario("custom", description, rate=rate, **values)
-
-
 def _gateway_scenarios(args: argparse.Namespace) -> list[Any]:
-    from ..benchmarks.scenarios import DEFAULT_SET, QUICK_SET, SCENARIOS, scenario_named
+    from ..benchmarks.scenarios import custom_scenario, select
 
     for name in ("messages", "agents", "gateways", "processes"):
         value = getattr(args, name)
@@ -115,26 +98,20 @@ def _gateway_scenarios(args: argparse.Namespace) -> list[Any]:
             raise ConfigError(f"mas bench gateway: --{name.replace('_', '-')} must be >= 0")
     if (args.rate is not None and args.rate <= 0) or args.timeout <= 0:
         raise ConfigError("mas bench gateway: --rate and --timeout must be positive")
-    names: list[str] = []
-    for name in args.scenario or []:
-        names += list(SCENARIOS) if name == "all" else [name]
-    custom = _custom_scenario(args)
-    if not names and custom is None:
-        names = list(QUICK_SET if args.quick else DEFAULT_SET)
+    given = {name: getattr(args, name) for name in _CUSTOM if getattr(args, name) is not None}
+    custom = None
+    if given or args.paced:
+        custom = custom_scenario(**given, rate=(args.rate or 500.0) if args.paced else None)
     try:
-        chosen = [scenario_named(n) for n in dict.fromkeys(names)]
+        return select(
+            args.scenario or [],
+            quick=args.quick,
+            messages=args.messages,
+            rate=args.rate,
+            custom=custom,
+        )
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from None
-    if custom is not None:
-        chosen.append(custom)
-    messages = args.messages
-    adjusted = []
-    for scenario in chosen:
-        count = messages
-        if count is None and args.quick:
-            count = max(scenario.pairs, scenario.messages // 5)
-        adjusted.append(scenario.adjusted(messages=count, rate=args.rate))
-    return adjusted
 
 
 def _bench_gateway(args: argparse.Namespace) -> int:
