@@ -146,9 +146,10 @@ class _PathRun:
         groups = [g for g in groups if g]
         rate = self.scenario.rate / len(groups) if self.scenario.rate else None
         children: list[Child] = []
-        agents = f"{len(self.pairs)} agents" if self.gateway else f"{len(self.pairs)} streams"
+        n = len(self.pairs)
+        what = f"{n} receiving and {n} sending agent(s)" if self.gateway else f"{n} stream(s)"
         try:
-            self.progress(f"starting the receivers ({agents}) and the senders")
+            self.progress(f"starting the receiver and sender processes ({what})")
             receivers = [self._child(f"receiver-{p}", self._spec("receive", g, None))
                          for p, g in enumerate(groups)]  # fmt: skip
             children += receivers
