@@ -4,15 +4,19 @@ timed: speed is what the benchmark reports, not what these tests check."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from mas_gateway.benchmarks.children import BenchError, Child
 from mas_gateway.benchmarks.figures import PathResult, ScenarioResult, latency_summary
 from mas_gateway.benchmarks.policies import bench_policies
+from mas_gateway.benchmarks.procstats import redis_sample, tree_sample
 from mas_gateway.benchmarks.report import scenario_block, scenario_line
 from mas_gateway.benchmarks.scenarios import (
     DEFAULT_SET,
@@ -191,3 +195,23 @@ def test_a_custom_scenario_counts_active_and_registered_agents() -> None:
     assert custom_scenario(agents=10).registered == 10
     only = select([], custom=custom)
     assert [s.name for s in only] == ["custom"]
+
+
+def test_process_samples_cover_children_and_the_redis_server(redis_url: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # fmt: skip
+    try:
+        sample = tree_sample(os.getpid())
+        assert sample is not None and sample.processes >= 2
+        assert sample.user_s > 0 and sample.peak_rss_kb is not None and sample.peak_rss_kb > 0
+    finally:
+        child.communicate(b"")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        info = {**client.info("cpu"), **client.info("server")}
+    finally:
+        client.close()
+    server = redis_sample(info)
+    assert server.user_s + server.sys_s > 0
+    assert server.peak_rss_kb is not None and server.peak_rss_kb > 0  # a server on this machine
+    assert tree_sample(2**22 + 12345) is None  # no such process

@@ -148,12 +148,12 @@ class BenchStack:
         log_path = self.work / f"{name}.log"
         argv = [
             sys.executable, "-m", "mas_gateway.cli", "gateway",
-            "--redis-url", self.gateway_url,
             "--policies", str(self._policy_dir(self.policy_rules or 0)),
             "--signing-key", str(self.work / "gateway.key"),
             "--log-level", "WARNING",
         ]  # fmt: skip
-        env = {**os.environ, "MAS_GATEWAY_ID": f"bench-{index}"}
+        # The URL carries the gateway user's password: in the environment, not in `ps`.
+        env = {**os.environ, "MAS_GATEWAY_ID": f"bench-{index}", "MAS_REDIS_URL": self.gateway_url}
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
                 argv, env=env, stdout=log, stderr=log, preexec_fn=die_with_parent

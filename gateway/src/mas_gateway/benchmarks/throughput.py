@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -76,6 +77,12 @@ def _machine(client: redis.Redis) -> dict[str, Any]:
     }
 
 
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
 def _pairs(scenario: Scenario) -> list[Pair]:
     total, count = scenario.message_count, scenario.pairs
     pairs: list[Pair] = []
@@ -114,7 +121,10 @@ class _PathRun:
     def _spec(self, role: str, pairs: list[Pair], rate: float | None) -> WorkerSpec:
         return WorkerSpec(
             role=("" if self.gateway else "raw-") + role,
-            redis_url=self.stack.admin_url,
+            # Agents log in with their own credential files, never as the administrator.
+            redis_url=self.stack.admin_url
+            if not self.gateway
+            else _without_credentials(self.stack.admin_url),
             pairs=pairs,
             run=self.run_id,
             size=self.scenario.size,
@@ -127,6 +137,7 @@ class _PathRun:
     def _child(self, name: str, spec: WorkerSpec) -> Child:
         path = "gateway" if self.gateway else "plain"
         spec_file = self.work / f"{self.scenario.name}-{path}-{name}.json"
+        spec_file.touch(mode=0o600)  # it holds the administrator's URL
         spec_file.write_text(spec.to_json(), encoding="utf-8")
         log = self.work / f"{self.scenario.name}-{path}-{name}.log"
         label = f"{name} ({self.scenario.name}, {path} path)"
