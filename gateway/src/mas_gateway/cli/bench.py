@@ -155,6 +155,10 @@ def _bench_gateway(args: argparse.Namespace) -> int:
         for result in report.results:
             print()
             print(scenario_block(result))
+        print()
+        print("summary (gateway/plain for latency and CPU):")
+        for result in report.results:
+            print(f"  {scenario_line(result)}")
     return 0 if report.ok else 1
 
 
