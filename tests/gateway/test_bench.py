@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,24 @@ def test_process_samples_cover_children_and_the_redis_server(redis_url: str) -> 
     assert server.user_s + server.sys_s > 0
     assert server.peak_rss_kb is not None and server.peak_rss_kb > 0  # a server on this machine
     assert tree_sample(2**22 + 12345) is None  # no such process
+
+
+@pytest.mark.timeout(600)
+def test_a_gateway_that_cannot_start_fails_the_scenario_with_its_reason(
+    redis_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = tmp_path / "policies"
+    shutil.copytree(default_policies_dir(), broken)
+    (broken / "policy.csv").write_text("p, agent, *, mas.error, perhaps\n", encoding="utf-8")
+    monkeypatch.setattr("mas_gateway.benchmarks.stack.default_policies_dir", lambda: broken)
+    argv = ["bench", "gateway", "--scenario", "throughput", "--messages", "5", "--json"]
+    assert main([*argv, "--redis-url", redis_url]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
+    (scenario,) = document["scenarios"]
+    assert scenario["ok"] is False
+    assert scenario["error"].startswith("gateway-0 exited with code 2 while starting")
+    assert "perhaps" in scenario["error"]  # the gateway's own words, from its log
