@@ -237,3 +237,5 @@ def test_a_gateway_that_cannot_start_fails_the_scenario_with_its_reason(
     assert scenario["ok"] is False
     assert scenario["error"].startswith("gateway-0 exited with code 2 while starting")
     assert "perhaps" in scenario["error"]  # the gateway's own words, from its log
+    assert scenario["plain"]["exactly_once"] is True  # measured before: kept
+    assert scenario["gateway"] is None

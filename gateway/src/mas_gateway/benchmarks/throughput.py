@@ -256,16 +256,17 @@ def _order(scenarios: list[Scenario]) -> list[Scenario]:
 
 def _run_scenario(
     stack: BenchStack,
-    scenario: Scenario,
+    result: ScenarioResult,
     *,
     processes: int,
     timeout_s: float,
     work: Path,
     progress: Callable[[str], None],
-) -> ScenarioResult:
+) -> None:
+    """Measure both paths of `result.scenario` into `result`."""
+    scenario = result.scenario
     pairs = _pairs(scenario)
-    size = len(payload_text(scenario.traffic, 0, scenario.size).encode())
-    result = ScenarioResult(scenario, payload_bytes=size, processes=processes)
+    result.payload_bytes = len(payload_text(scenario.traffic, 0, scenario.size).encode())
     senders = [p.sender for p in pairs]
     receivers = [p.receiver for p in pairs]
     idle = max(0, scenario.registered - len(stack.provisioned | {*senders, *receivers}))
@@ -297,7 +298,6 @@ def _run_scenario(
     result.gateway = _PathRun(stack, scenario, True, progress=step("gateway"), **options).run()
     problems = [p.problem() for p in (result.plain, result.gateway)]
     result.error = "; ".join(p for p in problems if p) or None
-    return result
 
 
 def run_gateway_bench(
@@ -322,17 +322,18 @@ def run_gateway_bench(
         cleanup.callback(stack.close)
         report.machine = _machine(stack.admin)
         for scenario in _order(scenarios):
+            result = ScenarioResult(scenario, processes=processes)
             try:
-                result = _run_scenario(
+                _run_scenario(
                     stack,
-                    scenario,
+                    result,
                     processes=processes,
                     timeout_s=timeout_s,
                     work=work,
                     progress=progress,
                 )
-            except BenchError as exc:
-                result = ScenarioResult(scenario, error=str(exc), processes=processes)
+            except BenchError as exc:  # what was measured before stays in the result
+                result.error = str(exc)
                 stack.stop_gateways()  # the next scenario starts fresh ones
             report.results.append(result)
             on_result(result)
