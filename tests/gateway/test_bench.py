@@ -230,7 +230,8 @@ def test_a_gateway_that_cannot_start_fails_the_scenario_with_its_reason(
     (broken / "policy.csv").write_text("p, agent, *, mas.error, perhaps\n", encoding="utf-8")
     monkeypatch.setattr("mas_gateway.benchmarks.stack.default_policies_dir", lambda: broken)
     argv = ["bench", "gateway", "--scenario", "throughput", "--messages", "5", "--json"]
-    assert main([*argv, "--redis-url", redis_url]) == 1
+    kept = tmp_path / "kept"
+    assert main([*argv, "--redis-url", redis_url, "--keep", str(kept)]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False
     (scenario,) = document["scenarios"]
@@ -239,3 +240,7 @@ def test_a_gateway_that_cannot_start_fails_the_scenario_with_its_reason(
     assert "perhaps" in scenario["error"]  # the gateway's own words, from its log
     assert scenario["plain"]["exactly_once"] is True  # measured before: kept
     assert scenario["gateway"] is None
+    assert "perhaps" in (kept / "gateway-0.log").read_text(encoding="utf-8")
+    # A kept directory is never mixed with an earlier run's files.
+    assert main([*argv, "--redis-url", redis_url, "--keep", str(kept)]) == 2
+    assert "the directory is not empty" in capsys.readouterr().err

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from mas.errors import ConfigError
+
 from ..embedded_redis import redis_url_or_embedded
 from .children import BenchError, Child
 from .figures import PathResult, ProcessFigure, ScenarioResult
@@ -308,8 +310,11 @@ def run_gateway_bench(
     timeout_s: float = 600.0,
     progress: Callable[[str], None] = lambda _line: None,
     on_result: Callable[[ScenarioResult], None] = lambda _result: None,
+    keep: Path | None = None,
 ) -> BenchReport:
     """Run `scenarios` (an embedded Redis unless `redis_url` is given, then an empty one).
+
+    Work files go to a temporary directory, or to `keep` (empty or new) to look at later.
 
     A scenario that fails (a process died, a message went missing) is reported with
     its error and the next one runs; `BenchReport.ok` says whether all passed.
@@ -317,7 +322,13 @@ def run_gateway_bench(
     report = BenchReport()
     with ExitStack() as cleanup:
         url = cleanup.enter_context(redis_url_or_embedded(redis_url))
-        work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="mas-bench-")))
+        if keep is None:
+            work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="mas-bench-")))
+        else:  # logs, specs and credential files stay (the last two hold secrets: mode 0600)
+            keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if any(keep.iterdir()):
+                raise ConfigError(f"--keep {keep}: the directory is not empty")
+            work = keep
         stack = BenchStack(url, work)
         cleanup.callback(stack.close)
         report.machine = _machine(stack.admin)

@@ -76,6 +76,13 @@ def _add_gateway(sub: Any) -> None:
     gateway.add_argument(
         "--redis-url", help="an empty Redis to use, as its administrator (default: embedded)"
     )
+    gateway.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the processes' logs in this empty or new directory (it also holds "
+        "credential files: delete it afterwards)",
+    )
     out = gateway.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON document on stdout")
     out.add_argument("--short", action="store_true", help="one line per scenario (for CI)")
@@ -136,6 +143,7 @@ def _bench_gateway(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             progress=lambda line: progress(f"bench gateway: {line}"),
             on_result=done,
+            keep=args.keep,
         )
     except BenchError as exc:
         print(f"mas bench gateway: {exc}", file=sys.stderr)
