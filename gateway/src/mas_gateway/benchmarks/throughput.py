@@ -1,148 +1,351 @@
-"""End-to-end throughput A → B through the gateway, in separate processes.
+"""``mas bench gateway``: agents A -> B through the gateway next to plain Redis streams.
 
-The sender, the receiver and each gateway are separate OS processes, as in a
-deployment. The baseline, in the same run and on the same Redis, moves the same
-messages between two processes over a plain Redis stream with no gateway, no
-signatures and no checks: the ratio shows what the security pipeline costs.
+Senders, receivers and each gateway are separate OS processes, as in a deployment;
+one worker process hosts many agents. Every scenario runs twice on the same Redis
+in the same run: first the baseline, the same payloads over plain Redis streams
+(``XADD``, then ``XREADGROUP`` and ``XACK`` in batches; no gateway, signatures or
+checks), then through the gateway with the SDK's agents. Each path reports what
+arrived (every message exactly once, or the scenario fails), throughput, latency
+and the CPU and peak memory of every process involved.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
+import platform
 import sys
 import tempfile
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from ..embedded_redis import redis_url_or_embedded
-from ..principals import setup_principals
-from ..settings import default_policies_dir
-from ..signing import write_signing_key
-from .policies import bulk_policies
-from .worker import RAW_GROUP, RAW_STREAM
+from mas.errors import ConfigError
 
-__all__ = ["ThroughputResult", "run_throughput"]
+from ..embedded_redis import redis_url_or_embedded
+from .children import BenchError, Child
+from .figures import PathResult, ProcessFigure, ScenarioResult
+from .procstats import CpuSample
+from .scenarios import Scenario
+from .stack import BenchStack
+from .traffic import payload_text
+from .worker import RAW_GROUP, Pair, WorkerSpec, raw_stream
+
+__all__ = ["BenchReport", "run_gateway_bench"]
 
 WORKER = [sys.executable, "-m", "mas_gateway.benchmarks.worker"]
+READY_TIMEOUT_S = 600.0
+"""Starting many agents or a gateway on a loaded machine can take minutes."""
+EXIT_TIMEOUT_S = 120.0
 
 
-@dataclass(frozen=True)
-class ThroughputResult:
-    """Messages per second with the gateway and over a plain stream."""
+@dataclass
+class BenchReport:
+    """Every scenario of one run, and where it ran."""
 
-    count: int
-    gateways: int
-    gateway_msgs_per_s: float
-    baseline_msgs_per_s: float
+    results: list[ScenarioResult] = field(default_factory=list[ScenarioResult])
+    machine: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
-    def ratio(self) -> float:
-        """Gateway throughput as a fraction of the plain-stream baseline."""
-        return self.gateway_msgs_per_s / self.baseline_msgs_per_s
+    def ok(self) -> bool:
+        """Every scenario measured both paths and delivered every message exactly once."""
+        return all(r.ok for r in self.results)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready figures."""
+        """The ``--json`` document."""
         return {
-            "messages": self.count,
-            "gateway_processes": self.gateways,
-            "gateway_msgs_per_s": round(self.gateway_msgs_per_s, 1),
-            "baseline_msgs_per_s": round(self.baseline_msgs_per_s, 1),
-            "ratio_to_baseline": round(self.ratio, 3),
+            "benchmark": "gateway",
+            "machine": self.machine,
+            "scenarios": [r.as_dict() for r in self.results],
+            "ok": self.ok,
         }
 
 
-def _last_json(stream: IO[str]) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    for line in stream:
-        if line.startswith("{"):
-            last = json.loads(line)
-    return last
+def _machine(client: redis.Redis) -> dict[str, Any]:
+    server: dict[str, Any] = client.info("server")  # type: ignore[assignment]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_at_start": None if load is None else [round(x, 2) for x in load],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "redis_version": server.get("redis_version"),
+        "redis_server": server.get("server_name", "redis"),
+    }
 
 
-def _pair(receive: list[str], send: list[str], timeout: float) -> float:
-    """Run receiver then sender; messages per second from first send to last receipt."""
-    receiver = subprocess.Popen(receive, stdout=subprocess.PIPE, text=True)
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _pairs(scenario: Scenario) -> list[Pair]:
+    total, count = scenario.message_count, scenario.pairs
+    pairs: list[Pair] = []
+    first = 0
+    for j in range(count):
+        n = total // count + (1 if j < total % count else 0)
+        pairs.append(Pair(f"bench-s{j}", f"bench-r{j}", first, n))
+        first += n
+    return pairs
+
+
+class _PathRun:
+    """The worker processes of one path of one scenario."""
+
+    def __init__(
+        self,
+        stack: BenchStack,
+        scenario: Scenario,
+        gateway: bool,
+        *,
+        processes: int,
+        timeout_s: float,
+        work: Path,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.progress = progress
+        self.stack = stack
+        self.scenario = scenario
+        self.gateway = gateway
+        self.processes = processes
+        self.timeout_s = timeout_s
+        self.work = work
+        self.run_id = uuid.uuid4().hex[:8]
+        self.pairs = _pairs(scenario)
+
+    def _spec(self, role: str, pairs: list[Pair], rate: float | None) -> WorkerSpec:
+        return WorkerSpec(
+            role=("" if self.gateway else "raw-") + role,
+            # Agents log in with their own credential files, never as the administrator.
+            redis_url=self.stack.admin_url
+            if not self.gateway
+            else _without_credentials(self.stack.admin_url),
+            pairs=pairs,
+            run=self.run_id,
+            size=self.scenario.size,
+            traffic=self.scenario.traffic,
+            rate=rate,
+            credentials_dir=str(self.stack.credentials_dir),
+            timeout_s=self.timeout_s,
+        )
+
+    def _child(self, name: str, spec: WorkerSpec) -> Child:
+        path = "gateway" if self.gateway else "plain"
+        spec_file = self.work / f"{self.scenario.name}-{path}-{name}.json"
+        spec_file.touch(mode=0o600)  # it holds the administrator's URL
+        spec_file.write_text(spec.to_json(), encoding="utf-8")
+        log = self.work / f"{self.scenario.name}-{path}-{name}.log"
+        label = f"{name} ({self.scenario.name}, {path} path)"
+        return Child(label, [*WORKER, str(spec_file)], log)
+
+    def _check(self) -> None:
+        if self.gateway:
+            self.stack.check_gateways()
+
+    def _ext(self) -> list[CpuSample | None]:
+        samples: list[CpuSample | None] = self.stack.gateway_samples() if self.gateway else []
+        return [*samples, self.stack.redis_sample()]
+
+    def run(self) -> PathResult:
+        """Start receivers, then senders; measure from ``go`` to the last receipt."""
+        groups = [self.pairs[p :: self.processes] for p in range(self.processes)]
+        groups = [g for g in groups if g]
+        rate = self.scenario.rate / len(groups) if self.scenario.rate else None
+        children: list[Child] = []
+        n = len(self.pairs)
+        what = f"{n} receiving and {n} sending agent(s)" if self.gateway else f"{n} stream(s)"
+        try:
+            self.progress(f"starting the receiver and sender processes ({what})")
+            receivers = [self._child(f"receiver-{p}", self._spec("receive", g, None))
+                         for p, g in enumerate(groups)]  # fmt: skip
+            children += receivers
+            for child in receivers:
+                child.expect("ready", READY_TIMEOUT_S, self._check)
+            senders = [self._child(f"sender-{p}", self._spec("send", g, rate))
+                       for p, g in enumerate(groups)]  # fmt: skip
+            children += senders
+            for child in senders:
+                child.expect("ready", READY_TIMEOUT_S, self._check)
+            before = self._ext()
+            self.progress("sending")
+            for child in [*receivers, *senders]:
+                child.tell("go")
+            sent = [c.expect("sent", self.timeout_s, self._check) for c in senders]
+            received = [c.expect("result", self.timeout_s + 60, self._check) for c in receivers]
+            after = self._ext()
+            for child in senders:
+                child.tell("stop")
+            sender_results = [c.expect("result", EXIT_TIMEOUT_S) for c in senders]
+            for child in children:
+                child.finish(EXIT_TIMEOUT_S)
+        finally:
+            for child in children:
+                child.kill()
+        return self._result(sent, sender_results, received, before, after)
+
+    def _result(
+        self,
+        sent: list[dict[str, Any]],
+        sender_results: list[dict[str, Any]],
+        received: list[dict[str, Any]],
+        before: list[CpuSample | None],
+        after: list[CpuSample | None],
+    ) -> PathResult:
+        figures = [
+            *_worker_figures("sender", sender_results),
+            *_worker_figures("receiver", received),
+        ]
+        names = [g.name for g in self.stack.gateways] if self.gateway else []
+        for name, start, end in zip([*names, "redis"], before, after, strict=True):
+            usage = end.since(start) if start is not None and end is not None else None
+            figures.append(ProcessFigure(name, "redis" if name == "redis" else "gateway", usage))
+        refused: dict[str, int] = {}
+        for result in sender_results:
+            for code, n in result["refused"].items():
+                refused[code] = refused.get(code, 0) + int(n)
+        finished = [r["finished_at"] for r in received if r["finished_at"] is not None]
+        return PathResult(
+            path="gateway" if self.gateway else "plain",
+            sent=sum(int(s["sent"]) for s in sent),
+            expected=sum(int(r["expected"]) for r in received),
+            delivered=sum(int(r["unique"]) for r in received),
+            duplicates=sum(int(r["duplicates"]) for r in received),
+            unexpected=sum(int(r["unexpected"]) for r in received),
+            redacted=sum(int(r["redacted"]) for r in received),
+            timed_out=any(r["timed_out"] for r in received),
+            started_at=min(float(s["started_at"]) for s in sent),
+            sent_at=max(float(s["sent_at"]) for s in sent),
+            finished_at=max(finished) if finished else None,
+            latencies_ms=[x for r in received for x in r["latencies_ms"]],
+            refused=refused,
+            processes=figures,
+        )
+
+
+def _worker_figures(role: str, results: list[dict[str, Any]]) -> list[ProcessFigure]:
+    out: list[ProcessFigure] = []
+    for index, result in enumerate(results):
+        start = CpuSample.from_dict(result["usage_before"])
+        end = CpuSample.from_dict(result["usage_after"])
+        out.append(ProcessFigure(f"{role}-{index}", role, end.since(start)))
+    return out
+
+
+@contextmanager
+def _raw_streams(client: redis.Redis, pairs: list[Pair]) -> Iterator[None]:
+    """Fresh baseline streams with their group for the scenario; deleted afterwards."""
+    streams = [raw_stream(p.receiver) for p in pairs]
+    client.delete(*streams)
+    for stream in streams:
+        client.xgroup_create(stream, RAW_GROUP, id="0", mkstream=True)
     try:
-        assert receiver.stdout is not None
-        ready = receiver.stdout.readline()
-        if '"ready"' not in ready:
-            raise RuntimeError("benchmark receiver did not start")
-        sender = subprocess.run(send, capture_output=True, text=True, timeout=timeout, check=True)
-        sent = json.loads(sender.stdout.strip().splitlines()[-1])
-        received = _last_json(receiver.stdout)
-        receiver.wait(timeout=timeout)
+        yield
     finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.wait()
-        if receiver.stdout is not None:
-            receiver.stdout.close()
-    elapsed = float(received["finished_at"]) - float(sent["started_at"])
-    return int(sent["sent"]) / elapsed
+        client.delete(*streams)
 
 
-def _start_gateway(url: str, policies: Path, key: Path, index: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MAS_GATEWAY_ID": f"bench-{index}"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mas_gateway.cli",
-            "gateway",
-            "--redis-url",
-            url,
-            "--policies",
-            str(policies),
-            "--signing-key",
-            str(key),
-            "--auto-provision",
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+def _order(scenarios: list[Scenario]) -> list[Scenario]:
+    """Scenarios needing more provisioned agents or another policy run later (stable)."""
+    return sorted(scenarios, key=lambda s: (s.policy_rules, max(s.registered, s.pairs * 2)))
 
 
-def run_throughput(
-    *, count: int = 5000, size: int = 64, gateways: int = 1, redis_url: str | None = None
-) -> ThroughputResult:
-    """Measure both paths; uses an embedded Redis unless `redis_url` is given."""
-    timeout = max(120.0, count / 50)
-    with redis_url_or_embedded(redis_url) as url, tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        common = ["--redis-url", url, "--count", str(count), "--size", str(size)]
-        client = redis.Redis.from_url(url)
-        try:
-            client.delete(RAW_STREAM)
-            client.xgroup_create(RAW_STREAM, RAW_GROUP, id="0", mkstream=True)
-        finally:
-            client.close()
-        baseline = _pair([*WORKER, "raw-receive", *common], [*WORKER, "raw-send", *common], timeout)
+def _run_scenario(
+    stack: BenchStack,
+    result: ScenarioResult,
+    *,
+    processes: int,
+    timeout_s: float,
+    work: Path,
+    progress: Callable[[str], None],
+) -> None:
+    """Measure both paths of `result.scenario` into `result`."""
+    scenario = result.scenario
+    pairs = _pairs(scenario)
+    result.payload_bytes = len(payload_text(scenario.traffic, 0, scenario.size).encode())
+    senders = [p.sender for p in pairs]
+    receivers = [p.receiver for p in pairs]
+    idle = max(0, scenario.registered - len(stack.provisioned | {*senders, *receivers}))
+    todo = len(set(senders + receivers) - stack.provisioned) + idle
+    if todo:
+        progress(f"{scenario.name}: provisioning {todo} agents")
+    stack.provision(senders, sender=True)
+    stack.provision(receivers, sender=False)
+    if idle:
+        start = sum(1 for a in stack.provisioned if a.startswith("bench-idle-"))
+        stack.provision([f"bench-idle-{k}" for k in range(start, start + idle)], sender=False)
+    result.registered = stack.registered()
 
-        policies = bulk_policies(default_policies_dir(), work / "policies")
-        key = work / "gateway.key"
-        write_signing_key(key)
-        gateway_url, _service_url = setup_principals(url)
-        procs = [_start_gateway(gateway_url, policies, key, i) for i in range(gateways)]
-        try:
-            agent = [*common, "--credentials-dir", str(work / "credentials")]
-            through_gateway = _pair(
-                [*WORKER, "receive", *agent], [*WORKER, "send", *agent], timeout
-            )
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-    return ThroughputResult(count, gateways, through_gateway, baseline)
+    def step(path: str) -> Callable[[str], None]:
+        return lambda line: progress(f"{scenario.name}: {path}: {line}")
+
+    options = {"processes": processes, "timeout_s": timeout_s, "work": work}
+    progress(f"{scenario.name}: plain Redis streams, {scenario.message_count} messages")
+    with _raw_streams(stack.admin, pairs):
+        result.plain = _PathRun(stack, scenario, False, progress=step("plain"), **options).run()
+    if stack.policy_rules != scenario.policy_rules:
+        progress(f"{scenario.name}: starting {scenario.gateways} gateway process(es)")
+    elif len(stack.gateways) < scenario.gateways:
+        progress(
+            f"{scenario.name}: starting {scenario.gateways - len(stack.gateways)} more gateway"
+        )
+    stack.use_gateways(scenario.gateways, scenario.policy_rules, READY_TIMEOUT_S)
+    progress(f"{scenario.name}: through {scenario.gateways} gateway process(es)")
+    result.gateway = _PathRun(stack, scenario, True, progress=step("gateway"), **options).run()
+    problems = [p.problem() for p in (result.plain, result.gateway)]
+    result.error = "; ".join(p for p in problems if p) or None
+
+
+def run_gateway_bench(
+    scenarios: list[Scenario],
+    *,
+    redis_url: str | None = None,
+    processes: int = 1,
+    timeout_s: float = 600.0,
+    progress: Callable[[str], None] = lambda _line: None,
+    on_result: Callable[[ScenarioResult], None] = lambda _result: None,
+    keep: Path | None = None,
+) -> BenchReport:
+    """Run `scenarios` (an embedded Redis unless `redis_url` is given, then an empty one).
+
+    Work files go to a temporary directory, or to `keep` (empty or new) to look at later.
+
+    A scenario that fails (a process died, a message went missing) is reported with
+    its error and the next one runs; `BenchReport.ok` says whether all passed.
+    """
+    report = BenchReport()
+    with ExitStack() as cleanup:
+        url = cleanup.enter_context(redis_url_or_embedded(redis_url))
+        if keep is None:
+            work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="mas-bench-")))
+        else:  # logs, specs and credential files stay (the last two hold secrets: mode 0600)
+            keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if any(keep.iterdir()):
+                raise ConfigError(f"--keep {keep}: the directory is not empty")
+            work = keep
+        stack = BenchStack(url, work)
+        cleanup.callback(stack.close)
+        report.machine = _machine(stack.admin)
+        for scenario in _order(scenarios):
+            result = ScenarioResult(scenario, processes=processes)
+            try:
+                _run_scenario(
+                    stack,
+                    result,
+                    processes=processes,
+                    timeout_s=timeout_s,
+                    work=work,
+                    progress=progress,
+                )
+            except BenchError as exc:  # what was measured before stays in the result
+                result.error = str(exc)
+                stack.stop_gateways()  # the next scenario starts fresh ones
+            report.results.append(result)
+            on_result(result)
+    return report

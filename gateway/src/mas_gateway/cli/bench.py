@@ -14,7 +14,7 @@ from typing import Any
 
 from mas.errors import ConfigError
 
-from .common import progress
+from .common import print_json, progress
 
 __all__ = ["register"]
 
@@ -29,47 +29,145 @@ def register(subparsers: Any) -> None:
 
 
 def _add_gateway(sub: Any) -> None:
+    from ..benchmarks.scenarios import DEFAULT_SET, QUICK_SET, SCENARIOS
+
     gateway = sub.add_parser(
         "gateway",
-        help="end-to-end msgs/s A -> B through the gateway next to a plain Redis stream",
+        help="agents A -> B through the gateway next to plain Redis streams: throughput, "
+        "latency, CPU and memory per process",
         description=(
-            "Send messages from one agent process to another through gateway processes, then "
-            "the same messages over a plain Redis stream between two processes (the baseline), "
-            "on the same Redis in the same run, and print both rates and their ratio."
+            "Run each scenario twice on the same Redis: over plain Redis streams (the "
+            "baseline) and through gateway processes with SDK agents, many agents per worker "
+            "process. Print throughput and its ratio to the baseline, latency p50/p99, and "
+            "CPU and peak RSS of every process. Exit 1 when a scenario did not deliver every "
+            "message exactly once. Scenarios: "
+            + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+            + f". Default: {', '.join(DEFAULT_SET)}; --quick: {', '.join(QUICK_SET)}."
         ),
     )
-    gateway.add_argument("--messages", type=int, default=5000, help="messages to send")
-    gateway.add_argument("--size", type=int, default=64, help="payload text length")
-    gateway.add_argument("--gateways", type=int, default=1, help="gateway processes")
-    gateway.add_argument(
-        "--redis-url", help="an empty Redis to use (default: start an embedded one)"
+    pick = gateway.add_argument_group("what to run")
+    pick.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="a scenario to run (repeatable; 'all' for every one; an unknown name lists them)",
     )
-    gateway.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pick.add_argument(
+        "--quick", action="store_true", help="the headline scenarios with a fifth of the messages"
+    )
+    pick.add_argument("--messages", type=int, help="messages per scenario (default: its own)")
+    pick.add_argument("--rate", type=float, help="offered msgs/s of paced scenarios (default: 500)")
+    custom = gateway.add_argument_group(
+        "a custom scenario (any of these adds one, named 'custom', to the run)"
+    )
+    custom.add_argument("--agents", type=int, help="active agents: half send, half receive")
+    custom.add_argument("--registered", type=int, help="agents provisioned in all (idle ones too)")
+    custom.add_argument("--size", type=int, help="payload text length in bytes")
+    custom.add_argument("--traffic", choices=("clean", "ner"), help="clean text or text for NER")
+    custom.add_argument("--gateways", type=int, help="gateway processes")
+    custom.add_argument("--policy-rules", type=int, help="extra Casbin rules in the policy")
+    custom.add_argument("--paced", action="store_true", help="offer --rate msgs/s (default 500)")
+    gateway.add_argument(
+        "--processes", type=int, default=1, help="sender and receiver processes each (default 1)"
+    )
+    gateway.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds a path may take to deliver"
+    )
+    gateway.add_argument(
+        "--redis-url", help="an empty Redis to use, as its administrator (default: embedded)"
+    )
+    gateway.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the processes' logs in this empty or new directory (it also holds "
+        "credential files: delete it afterwards)",
+    )
+    out = gateway.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    out.add_argument("--short", action="store_true", help="one line per scenario (for CI)")
     gateway.set_defaults(func=_bench_gateway)
 
 
-def _bench_gateway(args: argparse.Namespace) -> int:
-    from ..benchmarks.throughput import run_throughput
+_CUSTOM = ("agents", "registered", "size", "traffic", "gateways", "policy_rules")
 
-    if args.messages < 1 or args.gateways < 1 or args.size < 0:
-        raise SystemExit("mas bench gateway: --messages and --gateways must be positive")
+
+def _gateway_scenarios(args: argparse.Namespace) -> list[Any]:
+    from ..benchmarks.scenarios import custom_scenario, select
+
+    for name in ("messages", "agents", "gateways", "processes"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"mas bench gateway: --{name} must be at least 1")
+    for name in ("registered", "size", "policy_rules"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise ConfigError(f"mas bench gateway: --{name.replace('_', '-')} must be >= 0")
+    if (args.rate is not None and args.rate <= 0) or args.timeout <= 0:
+        raise ConfigError("mas bench gateway: --rate and --timeout must be positive")
+    given = {name: getattr(args, name) for name in _CUSTOM if getattr(args, name) is not None}
+    custom = None
+    if given or args.paced:
+        custom = custom_scenario(**given, rate=(args.rate or 500.0) if args.paced else None)
+    try:
+        return select(
+            args.scenario or [],
+            quick=args.quick,
+            messages=args.messages,
+            rate=args.rate,
+            custom=custom,
+        )
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+
+
+def _bench_gateway(args: argparse.Namespace) -> int:
+    from ..benchmarks.children import BenchError
+    from ..benchmarks.report import scenario_block, scenario_line
+    from ..benchmarks.throughput import run_gateway_bench
+
+    scenarios = _gateway_scenarios(args)
     progress(
-        f"bench gateway: {args.messages} messages through {args.gateways} gateway process(es), "
-        "then the plain-stream baseline"
+        f"bench gateway: {len(scenarios)} scenario(s): {', '.join(s.name for s in scenarios)}; "
+        "each over plain Redis streams, then through the gateway"
     )
-    result = run_throughput(
-        count=args.messages, size=args.size, gateways=args.gateways, redis_url=args.redis_url
-    )
+
+    def done(result: Any) -> None:
+        progress(f"bench gateway: {scenario_line(result)}")
+
+    try:
+        report = run_gateway_bench(
+            scenarios,
+            redis_url=args.redis_url,
+            processes=args.processes,
+            timeout_s=args.timeout,
+            progress=lambda line: progress(f"bench gateway: {line}"),
+            on_result=done,
+            keep=args.keep,
+        )
+    except BenchError as exc:
+        print(f"mas bench gateway: {exc}", file=sys.stderr)
+        return 1
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-        return 0
-    print(f"gateway throughput: {result.count} messages A -> B, separate processes")
-    print(
-        f"  through {result.gateways} gateway process(es) {result.gateway_msgs_per_s:10.1f} msgs/s"
-    )
-    print(f"  plain Redis stream (baseline) {result.baseline_msgs_per_s:10.1f} msgs/s")
-    print(f"  ratio to baseline             {result.ratio:10.3f}")
-    return 0
+        print_json(report.as_dict())
+    elif args.short:
+        for result in report.results:
+            print(scenario_line(result))
+    else:
+        machine = report.machine
+        print(
+            f"gateway benchmark: {machine['cpus']} CPUs, load average at start "
+            f"{machine['load_average_at_start']}, {machine['redis_server']} "
+            f"{machine['redis_version']}, Python {machine['python']}"
+        )
+        for result in report.results:
+            print()
+            print(scenario_block(result))
+        print()
+        print("summary (gateway/plain for latency and CPU):")
+        for result in report.results:
+            print(f"  {scenario_line(result)}")
+    return 0 if report.ok else 1
 
 
 def _add_chaos(sub: Any) -> None:
