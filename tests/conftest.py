@@ -1,4 +1,8 @@
-"""Shared fixtures: one real Redis server per test session, a clean database per test."""
+"""Shared fixtures: one real Redis server per test process, a clean database per test.
+
+Under pytest-xdist every worker is its own session, so each worker starts its own
+server and tests of two workers never share a database.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ def redis_server_url() -> Iterator[str]:
     """URL of a real Redis: MAS_TEST_REDIS_URL if set, else a server started for the session."""
     configured = os.environ.get("MAS_TEST_REDIS_URL")
     if configured:
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail("MAS_TEST_REDIS_URL is one server every test flushes: run with -n0")
         yield configured
         return
     with EmbeddedRedis() as url:

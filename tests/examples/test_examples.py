@@ -17,6 +17,8 @@ if str(REPO_ROOT) not in sys.path:
 from examples.chemistry_tutoring.agents import ProfessorAgent, StudentAgent  # noqa: E402
 from examples.healthcare_consultation.scenario import run_scenario  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from mas_gateway.cli import main
 
+pytestmark = pytest.mark.slow
+
 
 def test_bench_gateway_delivers_all_messages_and_reports_a_ratio(
     redis_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -75,6 +75,7 @@ async def slow_gateway(sdk_env: str, tmp_path: Path) -> AsyncIterator[GatewaySer
         yield gateway
 
 
+@pytest.mark.slow
 async def test_a_plain_loop_of_500_sends_delivers_every_message_once(
     gateway_service: GatewayService,
 ) -> None:
