@@ -22,7 +22,7 @@ from mas import keys
 from ..audit.checkpoint import load_gateway_keys
 from ..audit.errors import AuditFormatError
 from ..audit.log import iter_log
-from ..audit.replay import Finding
+from ..audit.recompute import Finding
 from ..audit.report import VerifyReport, Witness
 from ..audit.verifier import verify_log
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
