@@ -8,7 +8,7 @@ import pytest
 
 from mas_gateway.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 def test_bench_gateway_delivers_all_messages_and_reports_a_ratio(
