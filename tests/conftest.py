@@ -1,9 +1,16 @@
-"""Shared fixtures: one real Redis server per test session, a clean database per test."""
+"""Shared fixtures: one real Redis server per test process, a clean database per test.
+
+Under pytest-xdist every worker is its own session, so each worker starts its own
+server and tests of two workers never share a database.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,7 +20,45 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from mas.errors import ConfigError
 from mas_gateway.embedded_redis import EmbeddedRedis
+
+
+def _run_lock(config: pytest.Config) -> int | None:
+    """This run's lock file shared by its xdist workers (None in a single process)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return None
+    fd = getattr(config, "_mas_run_lock", None)
+    if fd is None:
+        # xdist gives each worker <run's temp dir>/popen-gwN: the run's dir is shared
+        # by its workers only, and pytest removes it with the run's other files.
+        basetemp = config.option.basetemp
+        run_dir = Path(basetemp).parent if basetemp else Path(tempfile.gettempdir())
+        path = run_dir / f"mas-tests-{workerinput['testrunuid']}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        config._mas_run_lock = fd  # type: ignore[attr-defined]
+    return fd
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Tests marked `exclusive` run while no other worker runs a test.
+
+    Every test holds the run's lock shared, an exclusive one holds it alone (the chaos
+    scenarios judge recovery by the clock; a neighbour's spaCy load must not starve
+    them). The wait happens before pytest-timeout starts the test's clock.
+    """
+    fd = _run_lock(item.config)
+    if fd is None:
+        yield
+        return
+    exclusive = item.get_closest_marker("exclusive") is not None
+    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)
@@ -36,10 +81,23 @@ def redis_server_url() -> Iterator[str]:
     """URL of a real Redis: MAS_TEST_REDIS_URL if set, else a server started for the session."""
     configured = os.environ.get("MAS_TEST_REDIS_URL")
     if configured:
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail("MAS_TEST_REDIS_URL is one server every test flushes: run with -n0")
         yield configured
         return
-    with EmbeddedRedis() as url:
-        yield url
+    for attempt in range(3):  # two workers may draw the same free port: the loser retries
+        server = EmbeddedRedis()
+        try:
+            url = server.start()
+        except ConfigError:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield url
+        finally:
+            server.stop()
+        return
 
 
 @pytest.fixture

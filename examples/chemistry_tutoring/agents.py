@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from examples.responders import Responder, make_responder
 from mas import Agent, AgentMessage
+from mas_gateway.demo.responders import Responder, make_responder
 
 __all__ = ["ProfessorAgent", "Question", "StudentAgent"]
 

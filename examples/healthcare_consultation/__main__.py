@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from mas_gateway.demo.scenario import run_scenario
 from mas_gateway.devstack import DevStack
-
-from .scenario import run_scenario
 
 
 async def main() -> None:

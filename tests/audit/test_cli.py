@@ -395,7 +395,7 @@ def test_a_large_verify_reports_progress_on_stderr(
     monkeypatch.setattr("mas_gateway.audit.verifier.PROGRESS_EVERY", 10)
     code, out, err = mas(capsys, "verify", "--redis-url", redis_url, "--json")
     assert code == 0 and json.loads(out)["ok"] is True  # stdout stays one document
-    assert [line for line in err.splitlines() if "entries replayed" in line] == [
-        "... audit verify: 10 entries replayed",
-        "... audit verify: 20 entries replayed",
+    assert [line for line in err.splitlines() if "entries checked" in line] == [
+        "... audit verify: 10 entries checked",
+        "... audit verify: 20 entries checked",
     ]

@@ -213,6 +213,22 @@ async def test_forged_checkpoint_signature_is_detected(
     ), report.lines()
 
 
+async def test_a_checkpoint_signature_that_is_not_text_is_a_finding_not_a_crash(
+    redis_client: aioredis.Redis, checkpointer: AuditCheckpointer, trusted: Trusted
+) -> None:
+    await signed_log(redis_client, checkpointer)
+    checkpoints = await read_stream(redis_client, keys.AUDIT_CHECKPOINTS)
+    sid, fields = checkpoints[1]
+    checkpoints[1] = (sid, {**fields, "signature": b"\xff\xfe" + fields["signature"][2:]})
+    await rewrite_stream(redis_client, keys.AUDIT_CHECKPOINTS, checkpoints)
+
+    report = await verify_log(redis_client, trusted=trusted)
+    assert not report.ok
+    assert any(f.kind == "checkpoint" and "checkpoint #1" in f.message for f in report.findings), (
+        report.lines()
+    )
+
+
 async def test_a_log_re_signed_with_an_attacker_key_fails_against_pinned_keys(
     redis_client: aioredis.Redis, checkpointer: AuditCheckpointer, trusted: Trusted
 ) -> None:

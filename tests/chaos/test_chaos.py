@@ -17,6 +17,8 @@ from mas_gateway.benchmarks.chaos.runner import run_scenario
 from mas_gateway.benchmarks.chaos.scenarios import scenario_named
 from mas_gateway.benchmarks.chaos.stack import ChaosStack
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess, pytest.mark.exclusive]
+
 DEFAULT = (
     "gateway-kill",
     "gateway-stop-short",

@@ -78,6 +78,7 @@ async def trip(gateway: GatewayService, admin: aioredis.Redis, asker: Asker) -> 
 
 
 @pytest.mark.parametrize("circuits_yaml", [FLAKY], ids=["flaky"])
+@pytest.mark.slow
 async def test_a_failing_target_gets_1000_parked_messages_once_each_in_order(
     gateway: GatewayService, redis_client: aioredis.Redis
 ) -> None:

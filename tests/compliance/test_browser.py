@@ -7,12 +7,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from mas_gateway.cli import main
 
 from .browser import charts_in, chromium, dump_dom
 from .helpers import CONTROLS_FILE, populate
+
+pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
 
 async def test_chromium_draws_every_chart_from_the_embedded_data(

@@ -14,6 +14,8 @@ from mas_gateway.cli import main
 from .browser import charts_in, chromium, dump_dom
 from .helpers import CONTROLS_FILE
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.subprocess]
+
 
 def demo_summary(output: str) -> dict[str, int]:
     """The decision counts the demo printed (`summary: delivered=13, denied=2, ...`)."""

@@ -31,6 +31,7 @@ def test_pattern_only_policy_drops_ner_entities(engine: DLPEngine, tmp_path: Pat
     assert DLPEngine(policy).ner_entities == frozenset()
 
 
+@pytest.mark.slow
 def test_mas_bench_dlp_prints_both_rates(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         ["bench", "dlp", "--messages", "12", "--workers", "0", "--batch-size", "5",

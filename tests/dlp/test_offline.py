@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import POLICIES
 
 GUARD = """
@@ -85,6 +87,8 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_stage_runs_offline_with_workers(tmp_path: Path) -> None:
     log = tmp_path / "network-attempts.log"
     (tmp_path / "sitecustomize.py").write_text(GUARD.format(log=str(log)), encoding="utf-8")

@@ -17,6 +17,8 @@ import pytest
 from mas_gateway.dlp import DLPEngine
 from mas_gateway.dlp.evaluate import Score, load_cases, mas_detector, presidio_detector, score
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data"
 PROBE = [DATA / "probe.jsonl", DATA / "everyday.jsonl"]
 

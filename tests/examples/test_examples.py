@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mas_gateway.cli import main
+from mas_gateway.demo.scenario import run_scenario
 from mas_gateway.devstack import DevStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +16,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from examples.chemistry_tutoring.agents import ProfessorAgent, StudentAgent  # noqa: E402
-from examples.healthcare_consultation.scenario import run_scenario  # noqa: E402
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,8 @@ from mas_gateway.settings import default_policies_dir
 
 MESSAGES = 40
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 
 def _check_path(path: dict[str, Any], gateways: int) -> None:
     assert path["sent"] == path["delivered"] == MESSAGES

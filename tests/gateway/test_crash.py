@@ -21,6 +21,8 @@ from ..polling import wait_until
 from ..principals import gateway_url
 from .helpers import REPO_POLICIES, ProbeAgent
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 MESSAGES = 3000
 
 

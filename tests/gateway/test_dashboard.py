@@ -89,6 +89,8 @@ async def test_the_data_needs_the_operator_token(gateway: GatewayService) -> Non
     assert TOKEN not in page and "123-45-6789" not in str(status)
 
 
+@pytest.mark.browser
+@pytest.mark.subprocess
 async def test_chromium_shows_agents_decisions_denials_and_audit_state(
     gateway: GatewayService, tmp_path: Path
 ) -> None:

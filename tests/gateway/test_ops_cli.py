@@ -229,15 +229,18 @@ def _heavy(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
         ("policy", "check", "--help"),
     ],
 )
+@pytest.mark.subprocess
 def test_help_loads_no_heavy_module(argv: tuple[str, ...]) -> None:
     assert _heavy(_modules_loaded(*argv)) == []
 
 
+@pytest.mark.subprocess
 def test_policy_check_loads_no_nlp() -> None:
     loaded = _modules_loaded("policy", "check", "--policies", str(REPO_POLICIES))
     assert _heavy(loaded, ("spacy", "presidio_analyzer", "presidio_anonymizer", "redis")) == []
 
 
+@pytest.mark.subprocess
 def test_agent_list_loads_no_nlp(redis_url: str) -> None:
     loaded = _modules_loaded("agent", "list", "--redis-url", redis_url)
     assert _heavy(loaded, ("spacy", "presidio_analyzer", "casbin")) == []

@@ -32,6 +32,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from .trace_checks import SpanRecord, assert_message_trace
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "wheezing since the hike on Tuesday"
 

@@ -50,6 +50,7 @@ def test_missing_settings_file_is_a_config_error(tmp_path: Path) -> None:
         GatewaySettings.from_yaml(tmp_path / "absent.yaml")
 
 
+@pytest.mark.subprocess
 def test_the_command_line_loads_no_nlp_until_a_command_needs_it() -> None:
     """`mas --help`, `mas audit verify` and the like do not pay for spaCy and Presidio."""
     probe = (

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from mas import keys
 from mas.envelope import Envelope, decode_fields, parse_delivered
 
 from .conftest import DeliverySigner, dead_letters, eventually
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 WORKER = Path(__file__).with_name("crash_agent.py")
 HANDLED = "test:handled"

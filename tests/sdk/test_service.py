@@ -92,6 +92,7 @@ def test_redact_url_hides_password() -> None:
     assert redact_url("redis://host:6379") == "redis://host:6379"
 
 
+@pytest.mark.subprocess
 def test_python_m_mas_service_runs_until_sigterm(redis_url: str) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(

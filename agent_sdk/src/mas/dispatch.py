@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -44,7 +45,7 @@ from .transport import Transport
 from .trust import GatewayTrust
 from .validation import validation_summary
 
-__all__ = ["Dispatcher", "HandlerHost", "validation_summary"]
+__all__ = ["DispatchServices", "Dispatcher", "HandlerHost", "Handlers", "validation_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,27 @@ class HandlerHost(Protocol):
     async def on_rejected(self, notice: AgentMessage) -> None: ...
 
 
+@dataclass(frozen=True)
+class Handlers:
+    """The agent's side: the object handlers run on, its handlers by type, a fallback."""
+
+    host: HandlerHost
+    by_type: Mapping[str, HandlerSpec]
+    has_fallback: bool
+    """Whether `host.on_message` takes the types no handler is registered for."""
+
+
+@dataclass(frozen=True)
+class DispatchServices:
+    """What the dispatcher works with: gateway keys, ledger, requests, transport, registry."""
+
+    trust: GatewayTrust
+    ledger: DeliveryLedger
+    requests: PendingRequests
+    transport: Transport
+    registry: Registry
+
+
 class Dispatcher:
     """Turns verified deliveries into handler calls, settled requests or dead letters."""
 
@@ -75,30 +97,24 @@ class Dispatcher:
         self,
         *,
         agent_id: str,
-        host: HandlerHost,
-        handlers: Mapping[str, HandlerSpec],
-        has_fallback: bool,
-        trust: GatewayTrust,
-        ledger: DeliveryLedger,
-        requests: PendingRequests,
-        transport: Transport,
-        registry: Registry,
+        owner: str,
+        handlers: Handlers,
+        services: DispatchServices,
         max_deliveries: int,
         ready: asyncio.Event,
-        owner: str,
     ) -> None:
         self._agent_id = agent_id
-        self._host = host
-        self._handlers = handlers
-        self._has_fallback = has_fallback
-        self._trust = trust
-        self._ledger = ledger
-        self._requests = requests
-        self._transport = transport
-        self._registry = registry
+        self._owner = owner
+        self._host = handlers.host
+        self._handlers = handlers.by_type
+        self._has_fallback = handlers.has_fallback
+        self._trust = services.trust
+        self._ledger = services.ledger
+        self._requests = services.requests
+        self._transport = services.transport
+        self._registry = services.registry
         self._max = max_deliveries
         self._ready = ready
-        self._owner = owner
         self._sender_keys: dict[str, tuple[float, str | None]] = {}
         self._active: dict[str, asyncio.Event] = {}
         self._leased: set[str] = set()

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from .acks import AckRetryingLedger
 from .consumer import StreamConsumer
 from .credentials import Credentials
-from .dispatch import Dispatcher, HandlerHost
+from .dispatch import Dispatcher, DispatchServices, HandlerHost, Handlers
 from .envelope import Delivery
 from .handlers import HandlerSpec
 from .heartbeat import Heartbeat
@@ -102,24 +102,16 @@ async def build_runtime(
         redis, agent_id, instance_id, verify, resubmit=transport.retry_rate_limited
     )
     transport.on_lost = requests.fail
+    ledger = AckRetryingLedger(
+        redis, agent_id, dedup_ttl=options.dedup_ttl, lease=options.claim_idle * LEASE_FRACTION
+    )
     dispatcher = Dispatcher(
         agent_id=agent_id,
-        host=host,
-        handlers=handlers,
-        has_fallback=has_fallback,
-        trust=trust,
-        ledger=AckRetryingLedger(
-            redis,
-            agent_id,
-            dedup_ttl=options.dedup_ttl,
-            lease=options.claim_idle * LEASE_FRACTION,
-        ),
-        requests=requests,
-        transport=transport,
-        registry=registry,
+        owner=instance_id,
+        handlers=Handlers(host, handlers, has_fallback),
+        services=DispatchServices(trust, ledger, requests, transport, registry),
         max_deliveries=options.max_deliveries,
         ready=ready,
-        owner=instance_id,
     )
     consumer = StreamConsumer(
         redis,

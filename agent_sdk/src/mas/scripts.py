@@ -1,4 +1,8 @@
-"""The SDK's Lua scripts, read once from the package's ``lua/`` folder."""
+"""The one loader of Lua scripts: every package keeps its scripts in its ``lua/`` folder.
+
+Scripts run through redis-py's ``register_script`` (EVALSHA, loading the script once
+when the server does not know its SHA); this module only reads their text.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,6 @@ __all__ = ["lua_source"]
 
 
 @cache
-def lua_source(name: str) -> str:
-    """Text of ``lua/<name>.lua``."""
-    return resources.files("mas").joinpath("lua", f"{name}.lua").read_text("utf-8")
+def lua_source(package: str, name: str) -> str:
+    """Text of ``<package>/lua/<name>.lua``, read once per process."""
+    return resources.files(package).joinpath("lua", f"{name}.lua").read_text("utf-8")

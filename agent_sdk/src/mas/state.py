@@ -13,6 +13,7 @@ from redis.typing import EncodableT, FieldT
 
 from . import keys
 from .errors import ConfigError
+from .redis_text import as_text
 
 __all__ = ["DefaultState", "StateStore", "build_state"]
 
@@ -96,7 +97,7 @@ class StateStore(Generic[StateT]):
         names = _field_names(self._model)
         extra_ok = _allows_extra(self._model)
         for key, value in raw.items():
-            name = key.decode() if isinstance(key, bytes) else key
+            name = as_text(key)
             if name not in names and not extra_ok:
                 bad[name] = "no longer a field of the model"
                 continue

@@ -11,6 +11,7 @@ operator writes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -106,6 +107,9 @@ class Outboxes:
             self._next_refresh = now + REFRESH_S
             await self.refresh()
         if not self._agents:
+            # Nothing to block on in Redis: wait as XREADGROUP would have, or the consume
+            # loop never yields and starves every other task of the process.
+            await asyncio.sleep(block_ms / 1000.0)
             return []
         streams: dict[Any, Any] = {keys.agent_outbox(a): ">" for a in self._agents}
         try:

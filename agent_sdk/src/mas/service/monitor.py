@@ -127,7 +127,7 @@ class MASService:
             await self._redis.aclose()
             self._redis = None
             raise
-        self._mark_inactive = self._redis.register_script(lua_source("mark_inactive"))
+        self._mark_inactive = self._redis.register_script(lua_source("mas", "mark_inactive"))
         self._watchdog = Watchdog("MAS service", lambda _failure: None)
         self._relay = EventRelay(self._redis, self.stats)
         self._watchdog.watch(await self._relay.start())

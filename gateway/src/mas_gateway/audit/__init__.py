@@ -31,7 +31,7 @@ from .entry import DECISIONS, ENTRY_FIELD, append_entry, build_audit_entry, cano
 from .errors import AuditError, AuditFormatError, AuditIntegrityError
 from .merkle import CompactRange, MerkleTree, leaf_hash, node_hash
 from .proofs import verify_consistency, verify_inclusion
-from .replay import Finding
+from .recompute import Finding
 from .report import VerifyReport
 from .verifier import verify_log
 from .witness import WitnessFile

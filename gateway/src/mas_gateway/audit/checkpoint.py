@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from mas import crypto, keys
 from mas.errors import SignatureError
+from mas.redis_text import as_text
 
 from .entry import canonical_json
 from .errors import AuditFormatError
@@ -48,10 +49,6 @@ __all__ = [
 
 CHECKPOINT_KIND = "mas.audit.checkpoint"
 SIGNATURE_CONTEXT = b"mas.audit.checkpoint.v1\n"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,7 @@ class SignedCheckpoint:
     @classmethod
     def parse(cls, body: bytes, signature: bytes | str) -> SignedCheckpoint:
         """From stored bytes; `AuditFormatError` when malformed."""
-        return cls(body, _text(signature), Checkpoint.from_body(body))
+        return cls(body, as_text(signature), Checkpoint.from_body(body))
 
     @classmethod
     def from_json(cls, obj: Any) -> SignedCheckpoint:

@@ -20,7 +20,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from importlib.resources import files
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError, WatchError
 from mas import crypto, keys
 from mas.errors import SignatureError
 
+from ..lua import load_script
 from .checkpoint import Checkpoint, SignedCheckpoint, StoredCheckpoint, sign_checkpoint
 from .counters import counter_problems, read_counters
 from .errors import AuditError, AuditFormatError, AuditIntegrityError
@@ -49,8 +49,6 @@ _MAX_BLOCK_MS = 250
 """Longest blocking read: bounds how long `stop` waits, and stays under socket timeouts."""
 
 _STOP_TIMEOUT_S = 5.0
-
-_RELEASE_LOCK = files("mas_gateway.audit").joinpath("release_lock.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class AuditCheckpointer:
         self.every_s = every_s
         self.max_batch = max_batch
         self.lock_ttl_s = lock_ttl_s
-        self._release = redis.register_script(_RELEASE_LOCK)
+        self._release = redis.register_script(load_script("release_lock"))
         self._task: asyncio.Task[None] | None = None
         self._seen: tuple[int, str | None] = (-1, None)
         """(seq, digest) of the newest checkpoint this process saw: the head never goes back."""

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from mas import keys
+from mas.redis_text import as_text
 
 __all__ = ["StreamCounters", "counter_problems", "read_counters"]
 
@@ -37,20 +38,15 @@ class StreamCounters:
     archived: int
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("ascii") if isinstance(value, bytes) else str(value)
-
-
 def _info(reply: Any) -> tuple[int, int | None, str | None]:
     if isinstance(reply, ResponseError) or not isinstance(reply, dict):
         return 0, None, None
     added = reply.get("entries-added")
+    deleted = reply.get("max-deleted-entry-id")
     return (
         int(reply.get("length", 0)),
         int(added) if added is not None else None,
-        _text(reply.get("max-deleted-entry-id")),
+        as_text(deleted) if deleted is not None else None,
     )
 
 

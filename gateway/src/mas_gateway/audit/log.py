@@ -36,15 +36,9 @@ __all__ = [
     "load_segments",
     "read_segment",
     "segment_lines",
-    "stream_id_text",
 ]
 
 _CHUNK = 5000
-
-
-def stream_id_text(value: bytes | str) -> str:
-    """A stream id as text."""
-    return value.decode("ascii") if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .log import LogEntry, entry_from_json
 from .merkle import leaf_hash
 from .proofs import verify_consistency, verify_inclusion
 from .prove import PROOF_KIND
-from .replay import Finding, LeafHints, Replay
+from .recompute import Finding, LeafHints, TreeRecomputation
 from .report import VerifyReport, Witness, check_chain, check_witness, plural
 
 __all__ = ["load_witness", "verify_export", "verify_file", "verify_proof"]
@@ -112,18 +112,18 @@ def verify_export(
                 report.notes.append("the witness predates the exported entries; not compared")
             targets.append(target)
 
-    replay = Replay(targets, left=export.left)
+    tree = TreeRecomputation(targets, left=export.left)
     for position, entry in enumerate(export.entries):
-        if not replay.add(LogEntry(export.start + position, entry.stream_id, entry.raw)):
+        if not tree.add(LogEntry(export.start + position, entry.stream_id, entry.raw)):
             break
-    replay.finish()
-    if replay.failed is not None:
+    tree.finish()
+    if tree.failed is not None:
         hints: list[LeafHints] = []
         if export.leaves is not None:
             hints.append(LeafHints(export.leaves, export.left))
         if witness is not None and witness.hints is not None:
             hints.append(witness.hints)
-        report.findings.append(replay.locate(hints))
+        report.findings.append(tree.locate(hints))
     elif export.start + len(export.entries) > export.tree_size:
         extra = export.entries[export.tree_size - export.start]
         report.findings.append(
@@ -138,7 +138,7 @@ def verify_export(
     report.entries = export.start + len(export.entries)
     report.archived = export.start
     report.checkpoints = len(export.checkpoints)
-    report.verified_size = replay.verified_size
+    report.verified_size = tree.verified_size
     report.tree_size = export.tree_size
     report.root = export.checkpoints[-1].checkpoint.root.hex() if export.checkpoints else None
     report.key_ids = sorted({c.key_id for c in export.checkpoints})

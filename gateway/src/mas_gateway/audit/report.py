@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas.errors import SignatureError
 
 from .checkpoint import SignedCheckpoint
-from .replay import Finding, LeafHints, Target
+from .recompute import Finding, LeafHints, Target
 
 __all__ = ["VerifyReport", "Witness", "check_chain", "check_witness", "plural"]
 

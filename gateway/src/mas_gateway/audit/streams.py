@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StreamEntry", "fields_of", "stream_entries", "text"]
+from mas.redis_text import as_text
+
+__all__ = ["StreamEntry", "fields_of", "stream_entries"]
 
 StreamEntry = tuple[str, dict[str, bytes]]
-
-
-def text(value: Any) -> str:
-    """Bytes or text as text."""
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def fields_of(raw: Any) -> dict[str, bytes]:
@@ -20,10 +17,10 @@ def fields_of(raw: Any) -> dict[str, bytes]:
         return {}
     out: dict[str, bytes] = {}
     for name, value in raw.items():  # pyright: ignore[reportUnknownVariableType]
-        out[text(name)] = value if isinstance(value, bytes) else str(value).encode("utf-8")  # pyright: ignore[reportUnknownArgumentType]
+        out[as_text(name)] = value if isinstance(value, bytes) else str(value).encode("utf-8")  # pyright: ignore[reportUnknownArgumentType]
     return out
 
 
 def stream_entries(reply: Any) -> list[StreamEntry]:
     """An XRANGE / XREVRANGE reply (or one stream of an XREAD reply) as (id, fields) pairs."""
-    return [(text(sid), fields_of(fields)) for sid, fields in reply or []]  # pyright: ignore[reportUnknownVariableType]
+    return [(as_text(sid), fields_of(fields)) for sid, fields in reply or []]  # pyright: ignore[reportUnknownVariableType]

@@ -22,7 +22,7 @@ from .counters import counter_problems, read_counters
 from .errors import AuditFormatError
 from .log import LogEntry, iter_log, load_segments
 from .merkle import HASH_SIZE
-from .replay import Finding, LeafHints, Replay
+from .recompute import Finding, LeafHints, TreeRecomputation
 from .report import VerifyReport, Witness, check_chain, check_witness
 
 __all__ = [
@@ -120,29 +120,29 @@ async def verify_log(
         if target is not None:
             targets.append(target)
 
-    replay = Replay(targets)
+    tree = TreeRecomputation(targets)
     problems: list[str] = []
     async for entry in iter_log(client, archive_dir=archive_dir, problems=problems):
         if not entry.raw:
             report.findings.append(
                 Finding("entry", "has no 'entry' field", entry.index, entry.stream_id)
             )
-        if not replay.add(entry):
+        if not tree.add(entry):
             break
         if progress is not None and (entry.index + 1) % PROGRESS_EVERY == 0:
-            progress(f"audit verify: {entry.index + 1} entries replayed")
-    replay.finish()
+            progress(f"audit verify: {entry.index + 1} entries checked")
+    tree.finish()
     report.findings.extend(Finding("archive", problem) for problem in problems)
-    if replay.failed is not None:
+    if tree.failed is not None:
         hints: list[LeafHints] = []
         leaves = stored_leaves(stored)
         if leaves is not None:
             hints.append(LeafHints(leaves))
         if witness is not None and witness.hints is not None:
             hints.append(witness.hints)
-        report.findings.append(replay.locate(hints))
-    if max_uncovered_age_s is not None and replay.unverified:
-        finding = await _stale(client, replay.unverified[0], max_uncovered_age_s)
+        report.findings.append(tree.locate(hints))
+    if max_uncovered_age_s is not None and tree.unverified:
+        finding = await _stale(client, tree.unverified[0], max_uncovered_age_s)
         if finding is not None:
             report.findings.append(finding)
     counters = await read_counters(client)
@@ -150,9 +150,9 @@ async def verify_log(
 
     segments = await load_segments(client)
     report.archived = segments[-1].end_index if segments else 0
-    report.entries = replay.size if replay.failed is None else await _count(client, report)
+    report.entries = tree.size if tree.failed is None else await _count(client, report)
     report.checkpoints = len(stored)
-    report.verified_size = replay.verified_size
+    report.verified_size = tree.verified_size
     if stored:
         latest = stored[-1].checkpoint
         report.tree_size = latest.tree_size
@@ -167,5 +167,5 @@ async def verify_log(
 
 
 async def _count(client: aioredis.Redis, report: VerifyReport) -> int:
-    """Entries in the log (archived plus in Redis), without replaying them."""
+    """Entries in the log (archived plus in Redis), without recomputing the tree."""
     return report.archived + int(await client.xlen(keys.AUDIT_MESSAGES))

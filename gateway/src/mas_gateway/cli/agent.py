@@ -21,6 +21,7 @@ from .common import (
     credentials_dir,
     pinned_gateway_keys,
     print_json,
+    printable,
     run_async,
 )
 
@@ -284,8 +285,3 @@ def _list(args: argparse.Namespace) -> int:
         )
     print(f"{len(views)} agent(s)", file=sys.stderr)
     return 0
-
-
-def printable(text: str) -> str:
-    """`text` with control characters escaped: agents write their own profiles."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

@@ -31,6 +31,7 @@ __all__ = [
     "pinned_gateway_keys",
     "pinned_keys",
     "print_json",
+    "printable",
     "progress",
     "resolve_redis_url",
     "run_async",
@@ -218,3 +219,8 @@ def add_gateway_key_option(parser: argparse.ArgumentParser, what: str) -> None:
         f"(default: $MAS_GATEWAY_PUBLIC_KEY, else {DEFAULT_GATEWAY_KEY}.pub or "
         f"{DEFAULT_GATEWAY_KEY})",
     )
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped, for values agents wrote (profiles, letters)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

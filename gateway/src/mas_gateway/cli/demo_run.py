@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from mas import crypto
-from mas.errors import ConfigError
 
 from ..audit import verify_log
 from ..context import MessageContext
+from ..demo import POLICIES
+from ..demo.scenario import run_scenario
 from ..devstack import DevStack
 from ..service import GatewayService
 from .common import DEMO_DATA_DIR, configure_logging, run_async
@@ -39,16 +38,6 @@ MARKS = {
     "dead_lettered": "DEAD LETTER ",
 }
 REQUIRED = ("delivered", "redacted", "blocked", "denied", "rate_limited")
-
-
-def _load_scenario() -> Any:
-    """Import the healthcare example from the repository checkout."""
-    for root in (Path.cwd(), *Path(__file__).resolve().parents):
-        if (root / "examples" / "healthcare_consultation" / "scenario.py").is_file():
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            return importlib.import_module("examples.healthcare_consultation.scenario")
-    raise ConfigError("mas demo runs from a checkout of the repository (examples/ not found)")
 
 
 def _printer(quiet: bool) -> Any:
@@ -92,21 +81,22 @@ async def _verify_audit(gateway: GatewayService) -> bool:
 
 def run_demo(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
-    scenario = _load_scenario()
 
     async def run() -> int:
         say = (lambda _text: None) if args.quiet else (lambda text: print(text, flush=True))
         keep = None if args.redis_url or os.environ.get("MAS_REDIS_URL") else DEMO_DATA_DIR
         if keep is not None:
             (keep / "dump.rdb").unlink(missing_ok=True)  # each demo starts from nothing
-        async with DevStack(redis_url=args.redis_url, data_dir=keep) as stack:
+        # The demo's own policy set: the story's outcomes depend on it, wherever it runs.
+        stack = DevStack(redis_url=args.redis_url, data_dir=keep, policies_dir=POLICIES)
+        async with stack:
             where = "embedded Redis" if stack.embedded else "Redis"
             print(f"MAS demo on {where} at {stack.redis_url}", flush=True)
             assert stack.gateway is not None
             gateway = stack.gateway
             gateway.add_listener(_printer(args.quiet))
             print(f"gateway pipeline: {' -> '.join(gateway.pipeline.names())}", flush=True)
-            await scenario.run_scenario(stack.agent_options(), say)
+            await run_scenario(stack.agent_options(), say)
             async with asyncio.timeout(10):
                 await gateway.wait_idle()
             counts = dict(gateway.counts)

@@ -11,6 +11,7 @@ from .common import (
     add_redis_option,
     pinned_gateway_keys,
     print_json,
+    printable,
     run_async,
 )
 
@@ -61,11 +62,6 @@ def _list(args: argparse.Namespace) -> int:
         return 0
 
     return run_async(run())
-
-
-def printable(text: str) -> str:
-    """`text` with control characters escaped: an agent wrote parts of a dead letter."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _what(letter: DeadLetter) -> str:

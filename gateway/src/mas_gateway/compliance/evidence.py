@@ -19,15 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mas import keys
 
+from ..agent_records import fetch_records
 from ..audit.checkpoint import load_gateway_keys
 from ..audit.errors import AuditFormatError
 from ..audit.log import iter_log
-from ..audit.replay import Finding
+from ..audit.recompute import Finding
 from ..audit.report import VerifyReport, Witness
 from ..audit.verifier import verify_log
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
 from ..policy.dlp_check import dlp_check_for
-from ..registry import fetch_records
 from .history import PolicyVersionRecord, read_policy_versions
 from .period import Period
 from .stats import AuditStats

@@ -27,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from mas import keys
+from mas.redis_text import as_text
 
 from ..audit.streams import stream_entries
 from ..policy import PolicySet
@@ -99,7 +100,7 @@ async def record_policy_version(
         "files": json.dumps(files, separators=(",", ":"), sort_keys=True),
     }
     stream_id = await client.xadd(keys.POLICY_VERSIONS, fields)  # type: ignore[arg-type]
-    return stream_id.decode("ascii") if isinstance(stream_id, bytes) else str(stream_id)
+    return as_text(stream_id)
 
 
 def _parse(stream_id: str, fields: Mapping[str, bytes]) -> PolicyVersionRecord:

@@ -1,12 +1,12 @@
-"""Lua scripts run by the gateway, loaded by name."""
+"""Lua scripts run by the gateway, loaded by name (through `mas.scripts`)."""
 
 from __future__ import annotations
 
-from importlib.resources import files
+from mas.scripts import lua_source
 
 __all__ = ["load_script"]
 
 
 def load_script(name: str) -> str:
     """Source of ``<name>.lua`` shipped in this package."""
-    return files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    return lua_source("mas_gateway", name)

@@ -25,13 +25,13 @@ from mas import keys
 from mas.records import Profile
 from mas.redis_text import as_text
 
+from ..agent_records import fetch_records
 from ..audit import WitnessFile, verify_log
 from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
 from ..audit.entry import ENTRY_FIELD, parse_entry
 from ..audit.report import Witness
 from ..audit.streams import stream_entries
 from ..circuits import read_circuits
-from ..registry import fetch_records
 
 __all__ = ["WINDOW_S", "AuditStatus", "system_status"]
 

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mas import crypto, keys
 from mas.errors import SignatureError, Unauthenticated
 
+from ..agent_records import AgentRecord, fetch_records
 from ..context import MessageContext
-from ..registry import AgentRecord, fetch_records
 from .base import Batch
 
 __all__ = ["AuthenticationStage", "nonce_digest"]

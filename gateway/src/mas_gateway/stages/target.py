@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from mas.errors import TargetUnavailable
 
+from ..agent_records import AgentRecord, fetch_records
 from ..context import MessageContext
-from ..registry import AgentRecord, fetch_records
 from .base import Batch
 
 __all__ = ["TargetStage"]

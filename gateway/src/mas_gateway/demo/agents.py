@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from examples.responders import Responder, make_responder
 from mas import Agent, AgentMessage
+
+from .responders import Responder, make_responder
 
 __all__ = [
     "ConsultationRequest",

@@ -1,5 +1,6 @@
 """Where example agents get their words: a deterministic local responder by default,
-an OpenAI chat model only when ``OPENAI_API_KEY`` is set (environment or ``.env``).
+an OpenAI chat model only when ``OPENAI_API_KEY`` is set (environment or ``.env`` of
+the working directory).
 
 The local responder answers from a small keyword table, so the examples run
 offline, give the same output every time and need no key.
@@ -16,8 +17,6 @@ from pathlib import Path
 from typing import Protocol
 
 __all__ = ["LocalResponder", "OpenAIResponder", "Responder", "make_responder"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class Responder(Protocol):
@@ -89,7 +88,7 @@ def _api_key() -> str | None:
     key = os.environ.get("OPENAI_API_KEY")
     if key:
         return key
-    env_file = REPO_ROOT / ".env"
+    env_file = Path(".env")  # of the working directory
     if env_file.is_file():
         for line in env_file.read_text(encoding="utf-8").splitlines():
             name, _, value = line.partition("=")

@@ -1,4 +1,4 @@
-"""The gateway's view of the registry: each agent's identity and trust record, read only.
+"""The gateway's view of the agent records: each agent's identity and trust record, read only.
 
 The gateway trusts nothing an agent can write: the public key comes from the
 operator's identity hash, the token hash, roles, provisioning and revocation from

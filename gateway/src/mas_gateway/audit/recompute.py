@@ -16,7 +16,7 @@ from .checkpoint import Checkpoint
 from .log import LogEntry
 from .merkle import CompactRange, leaf_hash
 
-__all__ = ["Finding", "LeafHints", "Replay", "Target"]
+__all__ = ["Finding", "LeafHints", "Target", "TreeRecomputation"]
 
 _LOOKAHEAD = 64
 """Entries (and leaves) past a failed root kept to tell deleted, inserted and moved apart."""
@@ -50,7 +50,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Target:
-    """A signed root to check once the replay reaches its size; `label` names it in messages."""
+    """A signed root, checked once the recomputed tree reaches its size; `label` names it."""
 
     checkpoint: Checkpoint
     label: str
@@ -86,7 +86,7 @@ def _first_positions(hashes: Sequence[bytes]) -> dict[bytes, int]:
     return positions
 
 
-class Replay:
+class TreeRecomputation:
     """Feed entries in tree order with `add`, then `finish`; `failed` is the first bad root."""
 
     def __init__(self, targets: Sequence[Target], *, left: CompactRange | None = None) -> None:
@@ -111,7 +111,7 @@ class Replay:
 
     @property
     def size(self) -> int:
-        """Entries replayed so far (counting those before the start)."""
+        """Entries added so far (counting those before the start)."""
         return self.frontier.size
 
     def add(self, entry: LogEntry) -> bool:
