@@ -1,4 +1,4 @@
-"""The demo ships inside the gateway package; the repository's policies/ is that copy."""
+"""The demo ships inside the gateway package; its policies are the repository's policies/."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from mas_gateway.policy import PolicyStore
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_policies_are_package_data_and_the_repository_links_to_them() -> None:
+def test_the_demo_policies_are_package_data_linked_to_the_repository_policies() -> None:
     package = Path(mas_gateway.__file__).resolve().parent
-    assert POLICIES.is_relative_to(package)
-    assert (REPO_ROOT / "policies").resolve() == POLICIES
+    assert POLICIES.is_relative_to(package)  # the path the demo opens is inside the package
+    assert POLICIES.resolve() == (REPO_ROOT / "policies").resolve()  # one copy of the files
     PolicyStore.load(POLICIES)  # a complete, valid policy set (ConfigError otherwise)
 
 
