@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -63,6 +64,8 @@ def test_mas_demo_exits_zero_and_prints_each_kind_of_decision(
         assert mark in out
     assert "summary: " in out
     assert "audit log verified" in out
+    password = urlsplit(redis_url).password
+    assert password and password not in out  # the administrator's password is never printed
 
 
 def test_audit_verify_after_a_demo_without_redis_reads_the_demo_data(

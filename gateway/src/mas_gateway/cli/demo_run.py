@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from mas import crypto
+from mas.urls import redact_url
 
 from ..audit import verify_log
 from ..context import MessageContext
@@ -91,7 +92,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stack = DevStack(redis_url=args.redis_url, data_dir=keep, policies_dir=POLICIES)
         async with stack:
             where = "embedded Redis" if stack.embedded else "Redis"
-            print(f"MAS demo on {where} at {stack.redis_url}", flush=True)
+            print(f"MAS demo on {where} at {redact_url(stack.redis_url)}", flush=True)
             assert stack.gateway is not None
             gateway = stack.gateway
             gateway.add_listener(_printer(args.quiet))
