@@ -16,8 +16,9 @@ import hyperscan
 import pytest
 import regex
 
-from mas_gateway.dlp import DLPEngine, pattern_set
-from mas_gateway.dlp.pattern_set import PatternSet, UntranslatablePattern, translate
+from mas_gateway.dlp import DLPEngine
+from mas_gateway.dlp.engine import pattern_set
+from mas_gateway.dlp.engine.pattern_set import PatternSet, UntranslatablePattern, translate
 
 DATA = Path(__file__).parent / "data"
 _ALPHABET = "abcXYZ0123456789 -_.:=@/+\n\t\x0b\x1c'\"$#,;()[]{}"

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from mas.watchdog import Watchdog
 
-from ..dlp.rules import cached_engine, has_dlp
+from ..dlp.engine.shared import cached_engine, has_dlp
 from ..policy import PolicyStore
 
 __all__ = ["Progress", "Readiness", "ReadinessReport"]

@@ -32,11 +32,11 @@ from presidio_analyzer import (
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
+from ..loading.source import RuleFile
+from ..yamlsource import YamlPath, YamlSource, load_yaml
 from .checksums import VALIDATORS as CHECKSUMS
 from .person import PersonNameRecognizer
-from .source import RuleFile
 from .structure import STRUCTURE_VALIDATORS
-from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = [
     "CandidatePhoneRecognizer",

@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ..loading.policy import DLPPolicy
 from . import pattern_set
 from .engine import DLPEngine
-from .policy import DLPPolicy
 from .results import ScanResult
 
 __all__ = ["BrokenProcessPool", "WorkerPool"]

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..loading.policy import DLPPolicy
+from ..loading.policy_file import load_policy
+from ..recognizers.lexicon import lexicon
 from .analyzer import build_analyzer
-from .decisions import decide
-from .lexicon import lexicon
-from .policy import DLPPolicy
-from .policy_file import load_policy
+from .policy_actions import decide
 from .prescreen import Prescreen
 from .results import DLPResult, ScanResult
 from .scanner import Scanner

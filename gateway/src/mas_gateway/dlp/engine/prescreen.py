@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
+from ..recognizers.person import PersonTrigger
+from ..recognizers.policy_files import PolicyPatternRecognizer, message_context
 from .context import phrase_regex, split_phrase
 from .pattern_set import PatternSet
-from .person import PersonTrigger
-from .recognizers import PolicyPatternRecognizer, message_context
 
 __all__ = ["Prescreen", "build_prescreen"]
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..yamlsource import YamlPath, YamlSource, load_yaml
 from .policy import (
     ACTIONS,
     OPERATORS,
@@ -20,7 +21,6 @@ from .policy import (
     Rule,
 )
 from .source import DiskSource, RuleFile, RuleSource, digest_of
-from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = ["load_policy"]
 
