@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..yamlsource import YamlPath, YamlSource, load_yaml
+from ...policy.yaml_lines import YamlPath, YamlSource, load_yaml_source
 from .policy import (
     ACTIONS,
     OPERATORS,
@@ -199,7 +199,7 @@ def load_rules(source: RuleSource) -> DLPPolicy:
         ConfigError: invalid YAML, or any invalid value (with file and line).
     """
     text = source.policy_text()
-    src = load_yaml(source.policy_path, text)
+    src = load_yaml_source(source.policy_path, text)
     r = _Reader(src)
     doc = r.mapping(src.data, (), _TOP_KEYS)
     if doc.get("version", 1) != 1:
