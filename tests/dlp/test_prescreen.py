@@ -134,12 +134,15 @@ def test_a_variable_lookbehind_becomes_a_required_prefix() -> None:
     assert patterns.may_match(b"a long word: abcdefgh12abcdefgh12") == set()
 
 
-def test_patterns_it_cannot_translate_are_confirmed_on_every_text() -> None:
+def test_patterns_it_cannot_translate_are_confirmed_on_every_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     only_regex = regex.compile(r"\p{Lu}\p{Ll}+")
     with pytest.raises(UntranslatablePattern):
         translate(only_regex.pattern, only_regex.flags)
     patterns = PatternSet([only_regex, re.compile("abc")])
     assert patterns.always == frozenset({0})
+    assert "pattern 0 is tested on every text" in caplog.text
     assert patterns.may_match(b"nothing here") == {0}
     assert patterns.may_match(b"xabcx") == {0, 1}
 

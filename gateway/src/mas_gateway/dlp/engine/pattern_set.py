@@ -27,12 +27,15 @@ knows, a non-ASCII literal) is reported by every scan, so it is always confirmed
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import hyperscan
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PatternSet", "UntranslatablePattern", "compiled_databases", "preload", "translate"]
 
@@ -187,12 +190,16 @@ class PatternSet:
             try:
                 flags = int(getattr(pattern, "flags", 0))
                 translated[index] = translate(source, flags).encode("ascii")
-            except UntranslatablePattern:
-                continue
+            except UntranslatablePattern as exc:
+                log.warning("pattern %d is tested on every text (%s)", index, exc)
         try:
             self._database = _compiled(tuple(translated.values()), tuple(translated))
-        except hyperscan.error:
-            translated = {i: e for i, e in translated.items() if _compiles(e)}
+        except hyperscan.error as exc:
+            log.warning("Hyperscan refused the pattern set (%s); trying one by one", exc)
+            kept = {i: e for i, e in translated.items() if _compiles(e)}
+            for index in sorted(set(translated) - set(kept)):
+                log.warning("pattern %d is tested on every text (Hyperscan refused it)", index)
+            translated = kept
             self._database = _compiled(tuple(translated.values()), tuple(translated))
         self.size = len(patterns)
         self.always: frozenset[int] = frozenset(range(self.size)) - frozenset(translated)
