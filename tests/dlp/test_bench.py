@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mas_gateway.benchmarks.dlp import pattern_only_policy
+from mas_gateway.benchmarks.dlp_traffic import clean_messages, mixed_messages
 from mas_gateway.cli import main
 from mas_gateway.dlp import DLPEngine, load_policy
-from mas_gateway.dlp.bench import pattern_only_policy
-from mas_gateway.dlp.traffic import clean_messages, mixed_messages
 
 from .helpers import POLICIES
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mas_gateway.dlp.checksums import VALIDATORS, entropy, is_placeholder
+from mas_gateway.dlp.recognizers.checksums import VALIDATORS, entropy, is_placeholder
 
 
 def _jwt(header: dict[str, str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mas_gateway.dlp import DLPEngine
-from mas_gateway.dlp.tables import cell_at, table_cells
+from mas_gateway.dlp.engine.tables import cell_at, table_cells
 
 from .helpers import found
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mas_gateway.dlp.normalize import normalize
+from mas_gateway.dlp.engine.normalize import normalize
 
 
 @pytest.mark.parametrize(

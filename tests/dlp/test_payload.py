@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mas_gateway.dlp.payload import (
+from mas_gateway.dlp.engine.payload import (
     ScanLimitExceeded,
     apply_replacements,
     humanize_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mas_gateway.dlp import DLPEngine
-from mas_gateway.dlp.lexicon import lexicon
+from mas_gateway.dlp.recognizers.lexicon import lexicon
 
 from .helpers import found, types_found
 

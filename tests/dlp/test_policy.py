@@ -166,6 +166,7 @@ def test_repository_policy_loads() -> None:
         ("entities:\n  US_SSN: [\n", 0, "invalid YAML"),
         ("entities:\n  NO_SUCH_THING: {}\n", 0, "no recognizer for NO_SUCH_THING"),
         ("entities: {}\n", 6, "no entities"),
+        ("entities:\n  US_SSN: {}\n  US_SSN: {action: allow}\n", 8, "repeats line 7"),
     ],
 )
 def test_bad_policy_names_file_and_line(

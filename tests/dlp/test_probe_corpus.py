@@ -5,7 +5,7 @@ card brands, IBAN countries, phone and date styles, token and PEM variants, evas
 hard negatives; ``data/make_probe.py``) plus ``data/everyday.jsonl`` (everyday sentences,
 people and places from mimesis, split and reversed identifiers, clean text with streets,
 firms and versions; ``data/make_everyday.py``). Matching follows the corpus scorer (see
-``mas_gateway.dlp.evaluate``); ``mas dlp evaluate`` prints the same comparison.
+``mas_gateway.benchmarks.dlp_evaluate``); ``mas dlp evaluate`` prints the same comparison.
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from mas_gateway.benchmarks.dlp_evaluate import (
+    Score,
+    load_cases,
+    mas_detector,
+    presidio_detector,
+    score,
+)
 from mas_gateway.dlp import DLPEngine
-from mas_gateway.dlp.evaluate import Score, load_cases, mas_detector, presidio_detector, score
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mas_gateway.dlp import DLPEngine
-from mas_gateway.dlp.payload import walk
-from mas_gateway.dlp.structure import card_any_brand, iban_any_case, phone_shape, ssn_split
+from mas_gateway.dlp.engine.payload import walk
+from mas_gateway.dlp.recognizers.structure import (
+    card_any_brand,
+    iban_any_case,
+    phone_shape,
+    ssn_split,
+)
 
 from .helpers import types_found
 

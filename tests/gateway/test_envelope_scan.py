@@ -12,7 +12,7 @@ import pytest
 from mas.envelope import Envelope
 from mas.errors import BlockedByDLP
 from mas_gateway.context import MessageContext
-from mas_gateway.dlp.envelope_fields import field_texts, words
+from mas_gateway.dlp.engine.envelope_fields import field_texts, words
 from mas_gateway.stages.dlp import DLPStage
 
 from ..stages import run_stages

@@ -296,7 +296,7 @@ def _read_payloads(path: Path) -> list[dict[str, Any]]:
 
 
 def _bench_dlp(args: argparse.Namespace) -> int:
-    from ..dlp.bench import bench_dlp
+    from ..benchmarks.dlp import bench_dlp
     from ..paths import default_policies_dir
 
     if args.messages < 1 or args.batch_size < 1:

@@ -9,7 +9,7 @@ line) and prints one JSON line per payload::
 Values are not printed unless ``--show-values`` asks for them.
 
 ``mas dlp evaluate FILE...`` scores the engine and plain Presidio on labelled JSONL
-corpora in one run and prints per-type recall for both (see ``dlp.evaluate``).
+corpora in one run and prints per-type recall for both (see ``benchmarks.dlp_evaluate``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mas.errors import ConfigError
 
 if TYPE_CHECKING:  # the engine imports Presidio and spaCy: only when a command needs it
-    from ..dlp.engine import DLPEngine
+    from ..dlp.engine.engine import DLPEngine
 
 __all__ = ["register"]
 
@@ -88,7 +88,7 @@ def _payloads(stream: TextIO, jsonl: bool, name: str) -> Iterator[Any]:
 
 
 def _report(engine: DLPEngine, payload: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from ..dlp.decisions import acted_findings, value_of
+    from ..dlp.engine.policy_actions import acted_findings, value_of
 
     roles, groups = tuple(args.sender_roles), tuple(args.target_groups)
     scan = engine.scan(payload)
@@ -113,7 +113,7 @@ def _report(engine: DLPEngine, payload: Any, args: argparse.Namespace) -> dict[s
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from ..dlp.engine import DLPEngine
+    from ..dlp.engine.engine import DLPEngine
     from ..paths import default_policies_dir
 
     engine = DLPEngine.from_policies(args.policies or default_policies_dir())
@@ -136,8 +136,8 @@ def _print_all(engine: DLPEngine, payloads: Iterator[Any], args: argparse.Namesp
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..dlp.engine import DLPEngine
-    from ..dlp.evaluate import load_cases, mas_detector, presidio_detector, score
+    from ..benchmarks.dlp_evaluate import load_cases, mas_detector, presidio_detector, score
+    from ..dlp.engine.engine import DLPEngine
     from ..paths import default_policies_dir
 
     cases = load_cases(args.files)

@@ -26,8 +26,8 @@ def _dlp_policy(evidence: Evidence) -> tuple[DLPPolicy | None, str | None]:
         return None, "the policy files are invalid"
     if DLP_FILE not in policy.files:
         return None, f"policies/{DLP_FILE} does not exist: no DLP rules are in force"
-    from ..dlp.policy_file import load_rules
-    from ..dlp.source import FilesSource
+    from ..dlp.loading.policy_file import load_rules
+    from ..dlp.loading.source import FilesSource
 
     try:
         return load_rules(FilesSource(policy.sources.root, policy.files)), None

@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from mas.ops.readiness import Progress, ReadinessReport, ping_problem, stall_problem
 from mas.watchdog import Watchdog
 
-from ..dlp.rules import cached_engine, has_dlp
+from ..dlp.engine.shared import cached_engine, has_dlp
 from ..policy import PolicyStore
 
 __all__ = ["Progress", "Readiness", "ReadinessReport"]

@@ -25,7 +25,7 @@ def dlp_check_for(policy: PolicySet) -> DlpCheck | None:
     """
     if DLP_FILE not in policy.files or not any(case.dlp_action for case in policy.test_cases):
         return None
-    from ..dlp.rules import engine_for
+    from ..dlp.engine.shared import engine_for
 
     engine = engine_for(policy)  # the gateway's stage later applies this same engine
 
@@ -44,8 +44,8 @@ def dlp_rules_problem(policy: PolicySet) -> str | None:
     """
     if DLP_FILE not in policy.files:
         return None
-    from ..dlp.policy_file import load_rules
-    from ..dlp.source import FilesSource
+    from ..dlp.loading.policy_file import load_rules
+    from ..dlp.loading.source import FilesSource
 
     try:
         load_rules(FilesSource(policy.sources.root, policy.files))
@@ -58,7 +58,7 @@ def dlp_problem(policy: PolicySet) -> str | None:
     """Why `dlp.yaml` (with its recognizers) cannot be loaded; None when it loads or is absent."""
     if DLP_FILE not in policy.files:
         return None
-    from ..dlp.rules import engine_for
+    from ..dlp.engine.shared import engine_for
 
     try:
         engine_for(policy)

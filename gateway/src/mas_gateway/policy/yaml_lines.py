@@ -1,14 +1,33 @@
-"""Safe YAML loading that remembers the line of every mapping, key and list."""
+"""Safe YAML loading that remembers the line of every mapping, key and list.
+
+The one YAML loader of the policy files: `load_yaml` gives `LineDict`/`LineList`
+data that carry their lines (authorization tests, rate limits, circuits);
+`load_yaml_source` keeps plain data next to them, with the line of any value by
+its path (``dlp.yaml`` and the recognizer files). Duplicate keys are errors.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mas.errors import ConfigError
+
 from .errors import Issue, PolicyError
 
-__all__ = ["LineDict", "LineList", "load_yaml", "plain"]
+__all__ = [
+    "LineDict",
+    "LineList",
+    "YamlPath",
+    "YamlSource",
+    "line_at",
+    "load_yaml",
+    "load_yaml_source",
+    "plain",
+]
 
 
 class LineDict(dict[Any, Any]):
@@ -91,3 +110,69 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+YamlPath = tuple[Any, ...]
+"""Keys and list indexes from the document's root to one of its values."""
+
+
+def line_at(data: Any, path: YamlPath) -> int | None:
+    """The line of the value at `path` in data from `load_yaml`; None when there is none."""
+    node = data
+    line: int | None = getattr(data, "line", None)
+    for step in path:
+        if isinstance(node, LineDict) and _is_key(step) and step in node:
+            line = node.line_of(step)
+            node = node[step]
+        elif isinstance(node, LineList) and isinstance(step, int) and 0 <= step < len(node):
+            line = node.item_lines[step]
+            node = node[step]
+        else:
+            return None
+        if isinstance(node, LineDict | LineList):
+            line = node.line
+    return line
+
+
+def _is_key(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class YamlSource:
+    """A YAML file's data (plain dicts and lists) and the line of each of its values."""
+
+    file: Path
+    lined: Any
+    data: Any
+
+    def line(self, path: YamlPath) -> int:
+        """Line of the value at `path`, or of its nearest ancestor that has one (else 1)."""
+        for cut in range(len(path), -1, -1):
+            found = line_at(self.lined, path[:cut])
+            if found:
+                return found
+        return 1
+
+    def error(self, path: YamlPath, message: str) -> ConfigError:
+        """A ConfigError naming this file and the line of `path`."""
+        return ConfigError(f"{self.file}:{self.line(path)}: {message}")
+
+
+def load_yaml_source(file: Path, text: str | None = None) -> YamlSource:
+    """`load_yaml` of `text` (else of the file's contents), kept with the lines of its values.
+
+    Raises:
+        ConfigError: the file cannot be read; `PolicyError` (a ConfigError): invalid YAML.
+    """
+    if text is None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror}") from exc
+    lined = load_yaml(text, str(file))
+    return YamlSource(file, lined, plain(lined))

@@ -1,7 +1,7 @@
 """The gateway's DLP stage: scan a batch at once, then decide each message on its route.
 
 The rules are those of the batch's policy version: their engine is built from that
-version's bytes and shared by digest (`dlp.rules`), and each set of rules keeps
+version's bytes and shared by digest (`dlp.engine.shared`), and each set of rules keeps
 its own worker processes (`RuleScanner`), started when a new version comes into
 force; until they run, its batches are scanned in-process. `prepare` scans every
 payload of the batch together (cache first, then the worker processes, or one
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from mas.errors import BlockedByDLP
 
 from ..context import DLPFinding, MessageContext
-from ..dlp.engine import DLPEngine
-from ..dlp.envelope_fields import (
+from ..dlp.engine.engine import DLPEngine
+from ..dlp.engine.envelope_fields import (
     NO_TEXTS,
     SCANNED_FIELDS,
     EnvelopeTexts,
@@ -34,10 +34,10 @@ from ..dlp.envelope_fields import (
     field_findings,
     field_texts,
 )
-from ..dlp.policy import DLPPolicy
-from ..dlp.results import ScanResult
-from ..dlp.rules import cached_engine, engine_for, has_dlp
-from ..dlp.scanning import RuleScanner
+from ..dlp.engine.results import ScanResult
+from ..dlp.engine.scanning import RuleScanner
+from ..dlp.engine.shared import cached_engine, engine_for, has_dlp
+from ..dlp.loading.policy import DLPPolicy
 from .base import Batch
 
 if TYPE_CHECKING:

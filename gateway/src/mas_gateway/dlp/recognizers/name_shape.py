@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import regex
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from .tables import table_cells
+from ..engine.tables import table_cells
 
 __all__ = [
     "CANDIDATE",

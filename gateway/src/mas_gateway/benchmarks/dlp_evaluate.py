@@ -27,9 +27,9 @@ from typing import Any
 
 from mas.errors import ConfigError
 
-from .decisions import acted_findings, value_of
-from .engine import DLPEngine
-from .payload import walk
+from ..dlp.engine.engine import DLPEngine
+from ..dlp.engine.payload import walk
+from ..dlp.engine.policy_actions import acted_findings, value_of
 
 __all__ = [
     "ALIASES",
@@ -213,7 +213,7 @@ def mas_detector(engine: DLPEngine) -> Detector:
 
 def presidio_detector(model: str, types: Iterable[str]) -> tuple[Detector, list[str]]:
     """Plain Presidio's detector and the Presidio entity types it is asked for."""
-    from .bench import plain_presidio
+    from .dlp import plain_presidio
 
     analyzer = plain_presidio(model)
     wanted = set(types)

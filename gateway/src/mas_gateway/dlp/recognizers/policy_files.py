@@ -32,11 +32,11 @@ from presidio_analyzer import (
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
+from ...policy.yaml_lines import YamlPath, YamlSource, load_yaml_source
+from ..loading.source import RuleFile
 from .checksums import VALIDATORS as CHECKSUMS
 from .person import PersonNameRecognizer
-from .source import RuleFile
 from .structure import STRUCTURE_VALIDATORS
-from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = [
     "CandidatePhoneRecognizer",
@@ -282,7 +282,7 @@ def load_recognizer_files(files: Sequence[RuleFile], language: str) -> list[Enti
     """
     out: list[EntityRecognizer] = []
     for file in files:
-        src = load_yaml(file.path, file.text)
+        src = load_yaml_source(file.path, file.text)
         data = src.data
         if not isinstance(data, dict) or not isinstance(data.get("recognizers"), list):
             raise src.error((), "a recognizer file holds a 'recognizers:' list")

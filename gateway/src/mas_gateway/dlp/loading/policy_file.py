@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...policy.yaml_lines import YamlPath, YamlSource, load_yaml_source
 from .policy import (
     ACTIONS,
     OPERATORS,
@@ -20,7 +21,6 @@ from .policy import (
     Rule,
 )
 from .source import DiskSource, RuleFile, RuleSource, digest_of
-from .yamlsource import YamlPath, YamlSource, load_yaml
 
 __all__ = ["load_policy"]
 
@@ -199,7 +199,7 @@ def load_rules(source: RuleSource) -> DLPPolicy:
         ConfigError: invalid YAML, or any invalid value (with file and line).
     """
     text = source.policy_text()
-    src = load_yaml(source.policy_path, text)
+    src = load_yaml_source(source.policy_path, text)
     r = _Reader(src)
     doc = r.mapping(src.data, (), _TOP_KEYS)
     if doc.get("version", 1) != 1:

@@ -3,7 +3,7 @@
 Reports what the policy acts on for a message with no route (the global rules),
 with the flagged text, for scoring tools only (the gateway never exposes values):
 
-    uv run python score.py --detector mas_gateway.dlp.corpus:detect --corpus dev.jsonl
+    uv run python score.py --detector mas_gateway.benchmarks.dlp_corpus:detect --corpus dev.jsonl
 
 The policies folder is ``MAS_DLP_POLICIES`` if set, else the gateway's default.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from mas_gateway.settings import default_policies_dir
 
-from .decisions import acted_findings, value_of
-from .engine import DLPEngine
+from ..dlp.engine.engine import DLPEngine
+from ..dlp.engine.policy_actions import acted_findings, value_of
 
 __all__ = ["describe", "detect"]
 

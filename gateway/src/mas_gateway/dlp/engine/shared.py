@@ -12,12 +12,12 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from ..loading.policy_file import load_rules
+from ..loading.source import FilesSource
 from .engine import DLPEngine
-from .policy_file import load_rules
-from .source import FilesSource
 
 if TYPE_CHECKING:
-    from ..policy import PolicySet
+    from ...policy import PolicySet
 
 __all__ = ["DLP_FILE", "cached_engine", "engine_for", "has_dlp"]
 

@@ -16,8 +16,8 @@ from typing import Any
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
+from ..loading.policy import DLPPolicy, Operator, Route, Rule, severity
 from .payload import Loc, apply_replacements, number_text, render_path
-from .policy import DLPPolicy, Operator, Route, Rule, severity
 from .results import DLPResult, Finding, RawFinding, ScanResult
 
 __all__ = ["acted_findings", "decide", "value_of"]

@@ -116,7 +116,7 @@ def lexicon() -> Lexicon:
 @lru_cache(maxsize=4)
 def english_verbs(model: str) -> frozenset[str]:
     """Verbs known to the spaCy pipeline's lemmatizer (WordNet's index); empty if it has none."""
-    from .nlp import load_pipeline
+    from ..engine.nlp import load_pipeline
 
     nlp = load_pipeline(model)
     if "lemmatizer" not in nlp.component_names:

@@ -23,8 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ..loading.policy import DLPPolicy
+from . import pattern_set
 from .engine import DLPEngine
-from .policy import DLPPolicy
 from .results import ScanResult
 
 __all__ = ["BrokenProcessPool", "WorkerPool"]
@@ -32,12 +33,13 @@ __all__ = ["BrokenProcessPool", "WorkerPool"]
 _ENGINE: DLPEngine | None = None
 
 
-def _init_worker(policy: DLPPolicy) -> None:
+def _init_worker(policy: DLPPolicy, databases: list[Any]) -> None:
     global _ENGINE
     # The gateway process decides when workers stop (it closes the pool on shutdown);
     # a Ctrl-C or SIGTERM sent to the whole process group must not kill them mid-scan.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pattern_set.preload(databases)  # the parent's compiled pre-screen, not compiled again
     _ENGINE = DLPEngine(policy)  # the parent's validated rules, not a file read again
     _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
     _ENGINE.warm_up()
@@ -68,7 +70,7 @@ class WorkerPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.policy,),
+                initargs=(self.policy, pattern_set.compiled_databases()),
             )
         return self._pool
 

@@ -20,11 +20,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..loading.policy import DLPPolicy
+from ..loading.policy_file import load_policy
+from ..recognizers.lexicon import lexicon
 from .analyzer import build_analyzer
-from .decisions import decide
-from .lexicon import lexicon
-from .policy import DLPPolicy
-from .policy_file import load_policy
+from .policy_actions import decide
+from .prescreen import Prescreen
 from .results import DLPResult, ScanResult
 from .scanner import Scanner
 
@@ -103,6 +104,11 @@ class DLPEngine:
     def ner_entities(self) -> frozenset[str]:
         """Entity types in scope that need spaCy's named-entity recognizer."""
         return self._bundle.ner_entities
+
+    @property
+    def prescreen(self) -> Prescreen | None:
+        """The pre-screen that clears texts without analysis (None: every text is analysed)."""
+        return self._bundle.prescreen
 
     def warm_up(self) -> None:
         """Load the spaCy pipeline and run every recognizer once."""

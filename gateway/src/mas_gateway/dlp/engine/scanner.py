@@ -14,13 +14,13 @@ from typing import Any
 
 import regex
 
+from ..loading.policy import DLPPolicy
+from ..recognizers.person import name_candidates
 from .analyzer import AnalyzerBundle
 from .decode import decoded_runs
 from .document import AnalysisDocument, DocArtifacts
 from .normalize import NormalizedText, normalize
 from .payload import ScanLimitExceeded, Segment, walk
-from .person import name_candidates
-from .policy import DLPPolicy
 from .results import RawFinding, ScanResult
 
 __all__ = ["Scanner"]

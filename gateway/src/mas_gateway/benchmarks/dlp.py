@@ -28,11 +28,11 @@ import yaml
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-from .engine import DLPEngine
-from .payload import walk
-from .recognizers import OfflineEmailRecognizer
-from .scanning import RuleScanner
-from .traffic import clean_messages, mixed_messages
+from ..dlp.engine.engine import DLPEngine
+from ..dlp.engine.payload import walk
+from ..dlp.engine.scanning import RuleScanner
+from ..dlp.recognizers.policy_files import OfflineEmailRecognizer
+from .dlp_traffic import clean_messages, mixed_messages
 
 __all__ = ["BenchFigures", "bench_dlp", "pattern_only_policy", "plain_presidio"]
 

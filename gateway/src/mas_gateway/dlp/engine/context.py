@@ -21,9 +21,9 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from ..loading.policy import ContextSettings
+from ..recognizers.policy_files import message_context, negative_context
 from .document import DocArtifacts
-from .policy import ContextSettings
-from .recognizers import message_context, negative_context
 from .tables import cell_at
 
 __all__ = ["WindowContextEnhancer", "phrase_regex", "split_phrase"]

@@ -19,7 +19,7 @@ import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from .document import AnalysisDocument, DocArtifacts
+from ..engine.document import AnalysisDocument, DocArtifacts
 from .lexicon import english_verbs, lexicon
 from .name_shape import (
     CANDIDATE,

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from mas.envelope import Envelope
 
-from ..context import DLPFinding
-from .policy import DLPPolicy
+from ...context import DLPFinding
+from ..loading.policy import DLPPolicy
 from .results import ScanResult
 
 __all__ = [

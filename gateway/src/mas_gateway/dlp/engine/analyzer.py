@@ -19,12 +19,12 @@ from presidio_analyzer import (
 
 from mas.errors import ConfigError
 
+from ..loading.policy import DLPPolicy
+from ..recognizers.person import PersonNameRecognizer
+from ..recognizers.policy_files import CandidatePhoneRecognizer, load_recognizer_files
 from .context import WindowContextEnhancer
 from .nlp import LeanSpacyEngine
-from .person import PersonNameRecognizer
-from .policy import DLPPolicy
 from .prescreen import Prescreen, build_prescreen
-from .recognizers import CandidatePhoneRecognizer, load_recognizer_files
 
 __all__ = ["AnalyzerBundle", "build_analyzer"]
 
