@@ -5,7 +5,10 @@ from __future__ import annotations
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from mas import Agent, AgentMessage
+from mas.envelope import Envelope
+from mas_gateway.context import MessageContext
 from mas_gateway.devstack import DevStack
+from mas_gateway.tracing import inject_trace
 
 from .trace_checks import assert_message_trace, from_sdk
 
@@ -65,3 +68,19 @@ async def test_the_gateway_spans_hold_no_envelope_field_dlp_withheld(
     assert message.attributes["mas.message_type"] == "withheld"
     assert message.attributes["mas.decision"] in {"blocked", "denied"}
     assert not [v for s in gateway for v in s.attributes.values() if secret in str(v)]
+
+
+def test_without_spans_a_delivery_carries_the_sender_trace_context_on() -> None:
+    """Tracing off (no span built): the stamp holds the sender's context, as before."""
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    ctx = MessageContext(entry_id="1-0", fields={}, origin="patient")
+    ctx.envelope = Envelope(
+        sender_id="patient",
+        target_id="doctor",
+        message_type="consultation.request",
+        trace={"traceparent": traceparent, "tracestate": "vendor=1"},
+    )
+    assert ctx.span is None
+    assert inject_trace(ctx) == {"traceparent": traceparent, "tracestate": "vendor=1"}
+    ctx.envelope = Envelope(sender_id="patient", target_id="doctor", message_type="x.y")
+    assert inject_trace(ctx) == {}

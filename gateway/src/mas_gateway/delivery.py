@@ -37,6 +37,7 @@ from .audit.entry import canonical_json
 from .context import MessageContext
 from .logsafe import log_failure
 from .lua import load_script
+from .lua.pipelined import PipelinedScript, ScriptCall
 from .signing import GatewayKey
 from .stages.dedup import forwarded_marker
 from .tracing import (
@@ -98,20 +99,21 @@ class Committer:
         audit: AuditBuilder | None = None,
         dedup_window_s: float = 600.0,
     ) -> None:
-        self._client = client
         self._dedup_ms = max(1, int(dedup_window_s * 1000))
         self._planning_alternative = False
         self._key = key
         self._gateway_id = gateway_id
         self._consumer = consumer
         self._audit = audit
-        self._script = client.register_script(load_script("commit"))
+        self._script = PipelinedScript(client, load_script("commit"))
+        self._now = time.time()
+        """When the batch being committed is stamped (one clock read per batch)."""
 
     def _stamp(self, *, kind: str, ctx: MessageContext) -> GatewayStamp:
         return GatewayStamp(
             gateway_id=self._gateway_id,
             key_id=self._key.key_id,
-            delivered_at=time.time(),
+            delivered_at=self._now,
             kind=kind,  # type: ignore[arg-type]
             modified=ctx.modified,
             redacted_paths=list(ctx.redacted_paths),
@@ -164,7 +166,7 @@ class Committer:
         stamp = GatewayStamp(
             gateway_id=self._gateway_id,
             key_id=self._key.key_id,
-            delivered_at=time.time(),
+            delivered_at=self._now,
             kind=kind,  # type: ignore[arg-type]
         )
         return sign_delivery(notice.model_dump(mode="json"), stamp, self._key.private_key)
@@ -174,7 +176,7 @@ class Committer:
         meta = {
             "ingress_id": ctx.entry_id,
             "policy_version": ctx.policy_version,
-            "parked_at": round(time.time(), 6),
+            "parked_at": round(self._now, 6),
             "envelope_sha256": hashlib.sha256(ctx.raw_envelope).hexdigest(),
             "payload_sha256": hashlib.sha256(canonical_json(ctx.envelope.data)).hexdigest()
             if ctx.envelope is not None
@@ -291,20 +293,22 @@ class Committer:
         tell: Collection[str] = (),
         withdrawn: Collection[tuple[str, str]] = (),
     ) -> list[Outcome]:
-        """Commit every context of a batch, pipelined; each commit is atomic on its own.
+        """Commit every context of a batch in one round trip; each commit is atomic on its own.
 
         `tell`: the outbox owners a refusal is told to (those the operator provisioned).
         `withdrawn`: (origin, entry id) of entries their sender deleted after they were
         read; they are committed and audited all the same.
         """
-        async with self._client.pipeline(transaction=False) as pipe:
-            for ctx in batch:
-                start_commit_span(ctx)
-                streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
-                marker, ttl_ms = self._marker(ctx)
-                await self._script(
-                    keys=[ctx.outbox, *marker, *streams],
-                    args=[
+        self._now = time.time()
+        calls: list[ScriptCall] = []
+        for ctx in batch:
+            start_commit_span(ctx)
+            streams, args = self._safe_plan(ctx, tell=ctx.origin in tell)
+            marker, ttl_ms = self._marker(ctx)
+            calls.append(
+                (
+                    [ctx.outbox, *marker, *streams],
+                    [
                         keys.GATEWAY_GROUP,
                         ctx.entry_id,
                         self._consumer,
@@ -312,9 +316,9 @@ class Committer:
                         ttl_ms,
                         *args,
                     ],
-                    client=pipe,
                 )
-            results = await pipe.execute()
+            )
+        results = await self._script.run(calls)
         outcomes = []
         for ctx, result in zip(batch, results, strict=True):
             committed = result in (COMMITTED, DIVERTED)

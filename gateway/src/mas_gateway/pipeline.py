@@ -6,8 +6,9 @@ exception dead-letters the message with code 500: the gateway fails closed and
 loses nothing. A transient Redis error is not about the message: it propagates,
 and the whole batch is run again once Redis answers (see `processor`). The
 pipeline stamps every message with the policy version all its stages saw, opens
-the message's span as soon as its envelope is parsed (or it is refused), and then
-shows each screening stage the parsed messages that stopped before reaching it
+the message's span as soon as its envelope is parsed (or it is refused; only when
+tracing is on: without a tracer provider no span is built), and then shows each
+screening stage the parsed messages that stopped before reaching it
 (DLP scans their envelope fields, so that none is recorded unscanned).
 """
 
@@ -26,6 +27,7 @@ from .delivery import Outcome
 from .logsafe import log_failure
 from .policy import PolicySet
 from .stages.base import Batch, CommitHook, ScreeningStage, Stage
+from .tracing import enabled as tracing_enabled
 from .tracing import record_stage_span, stage_span, start_message_span
 
 __all__ = ["Pipeline"]
@@ -54,6 +56,7 @@ class Pipeline:
         for ctx in contexts:
             ctx.policy_version = policy.version
         live = list(contexts)
+        traced = tracing_enabled()
         reached: dict[int, set[int]] = {}
         for index, stage in enumerate(self.stages):
             if not live:
@@ -71,7 +74,7 @@ class Pipeline:
                 break
             batch = Batch(live, policy, prepared)
             for ctx in live:
-                await _check(stage, ctx, batch)
+                await _check(stage, ctx, batch, traced=traced)
             if self.on_stage is not None:
                 self.on_stage(stage.name, time.perf_counter() - started)
             live = [ctx for ctx in live if ctx.verdict is None]
@@ -110,10 +113,17 @@ class Pipeline:
                     log_failure(log, "stage %s failed after the commit", stage.name)
 
 
-async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> None:
-    started = time.time_ns() if ctx.span is None else None
+async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object], *, traced: bool) -> None:
+    """One stage's verdict on one message (a failure of the stage dead-letters it).
+
+    `traced`: in the stage's span, and the message span opens once the envelope is known.
+    """
+    started = time.time_ns() if traced and ctx.span is None else None
     try:
-        with stage_span(ctx, stage.name):
+        if traced:
+            with stage_span(ctx, stage.name):  # sees the rejection, to record its code
+                await stage.check(ctx, batch)
+        else:
             await stage.check(ctx, batch)
     except MessageRejected as rejection:
         ctx.reject(rejection, stage=stage.name)
@@ -122,7 +132,7 @@ async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object]) -> Non
             raise
         log_failure(log, "stage %s failed on entry %s", stage.name, ctx.entry_id)
         ctx.dead_letter(stage=stage.name)
-    if ctx.span is None and (ctx.envelope is not None or ctx.verdict is not None):
+    if traced and ctx.span is None and (ctx.envelope is not None or ctx.verdict is not None):
         # Once parsed (or refused), the sender's trace context is known.
         start_message_span(ctx, start_time=started)
         if started is not None:

@@ -41,6 +41,7 @@ from .policy import PolicyStore
 from .policy.dlp_check import dlp_check_for
 from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
+from .redis_packing import use_hiredis_packing
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
@@ -118,6 +119,7 @@ class GatewayService:
             socket_timeout=settings.redis_socket_timeout_s,
             socket_connect_timeout=settings.redis_socket_timeout_s,
         )
+        use_hiredis_packing(client)
         try:
             await client.ping()  # type: ignore[misc]
         except RedisError as exc:

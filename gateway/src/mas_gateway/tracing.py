@@ -27,6 +27,7 @@ from mas.telemetry import messaging_attributes
 from .context import MessageContext
 
 __all__ = [
+    "enabled",
     "end_commit_span",
     "end_message_span",
     "end_send_span",
@@ -41,6 +42,12 @@ __all__ = [
 _tracer = trace.get_tracer("mas_gateway")
 _propagator = TraceContextTextMapPropagator()
 WITHHELD = "withheld"
+
+
+def enabled() -> bool:
+    """Whether a tracer provider is configured (the pipeline asks once per batch)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def start_message_span(ctx: MessageContext, start_time: int | None = None) -> None:
@@ -169,11 +176,16 @@ def end_message_span(ctx: MessageContext) -> None:
 
 
 def inject_trace(ctx: MessageContext) -> dict[str, str]:
-    """W3C trace headers of the delivery span (else the message span), for the receiver."""
+    """W3C trace headers of the delivery span (else the message span), for the receiver.
+
+    Without spans (tracing off) the sender's trace context, as the propagator reads it.
+    """
     carrier: dict[str, str] = {}
     span = ctx.send_span if ctx.send_span is not None else ctx.span
     if span is not None:
         _propagator.inject(carrier, context=trace.set_span_in_context(span))
+    elif ctx.envelope is not None and ctx.envelope.trace:
+        _propagator.inject(carrier, context=_propagator.extract(carrier=dict(ctx.envelope.trace)))
     return carrier
 
 

@@ -103,27 +103,28 @@ def _decision(ctx: MessageContext) -> str:
 def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> bytes:
     """Canonical bytes of the audit entry for one decision; never includes payload values."""
     envelope = ctx.envelope
-    submitted = _submitted(ctx.raw_envelope)
     decision = _decision(ctx)
+    payload_sha256: str | None = None
     if envelope is not None:  # fields DLP found sensitive data in are withheld (None)
         message_id: str | None = ctx.message_id
         target: str | None = None if "target_id" in ctx.withheld else envelope.target_id
         message_type: str | None = ctx.recordable("message_type")
         correlation_id = _matching(ctx.recordable("correlation_id"), _MESSAGE_ID)
         sender = envelope.sender_id
+        if "data" in envelope.model_fields_set:  # parsed from these bytes, never re-read
+            payload_sha256 = payload_digest(envelope.data)
     else:  # unparsed: no claimed text field is recorded (DLP never scanned one)
-        claimed = submitted or {}
+        claimed = _submitted(ctx.raw_envelope) or {}
         message_id = message_type = correlation_id = None
         target = _matching(claimed.get("target_id"), _AGENT_ID)
         sender = _matching(ctx.sender_id[:_MAX_CLAIMED], _AGENT_ID)
-    if submitted is not None and "data" in submitted:
-        payload_sha256: str | None = payload_digest(submitted["data"])
-    else:
-        payload_sha256 = None
+        if "data" in claimed:
+            payload_sha256 = payload_digest(claimed["data"])
     code = ctx.rejection.code if ctx.rejection is not None else None
     if code is None and decision in ("delivered", "redacted"):
         code = 200
-    entities = Counter(finding.entity_type for finding in ctx.dlp_findings)
+    findings = ctx.dlp_findings
+    entities = Counter(finding.entity_type for finding in findings) if findings else {}
     entry = {
         "v": ENTRY_VERSION,
         "message_id": message_id,
@@ -140,7 +141,7 @@ def build_audit_entry(ctx: MessageContext, *, gateway_id: str, key_id: str) -> b
         "dlp": {
             "action": ctx.dlp_action,
             "entities": dict(sorted(entities.items())),
-            "paths": sorted({finding.path for finding in ctx.dlp_findings}),
+            "paths": sorted({finding.path for finding in findings}),
             "redacted_paths": sorted(set(ctx.redacted_paths)),
         },
         "payload_sha256": payload_sha256,

@@ -18,6 +18,7 @@ from mas.errors import RateLimited
 
 from ..context import MessageContext
 from ..lua import load_script
+from ..lua.pipelined import PipelinedScript, ScriptCall
 from .base import Batch
 
 __all__ = ["RateLimitStage"]
@@ -38,20 +39,20 @@ class RateLimitStage:
     name = "ratelimit"
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
-        self._script = client.register_script(load_script("token_bucket"))
+        self._script = PipelinedScript(client, load_script("token_bucket"))
 
     async def prepare(self, batch: Batch[None]) -> dict[int, float]:
         """Take the batch's tokens in one round trip, in batch order: retry-after of the refused."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for ctx in batch.contexts:
-                limit = batch.policy.rate_limit_for(ctx.sender_roles)
-                await self._script(
-                    keys=[keys.rate_limit_bucket(ctx.sender_id)],
-                    args=[limit.rate, limit.burst, cost(ctx, limit.burst)],
-                    client=pipe,
+        calls: list[ScriptCall] = []
+        for ctx in batch.contexts:
+            limit = batch.policy.rate_limit_for(ctx.sender_roles)
+            calls.append(
+                (
+                    [keys.rate_limit_bucket(ctx.sender_id)],
+                    [limit.rate, limit.burst, cost(ctx, limit.burst)],
                 )
-            results = await pipe.execute()
+            )
+        results = await self._script.run(calls)
         return {
             id(ctx): int(retry_ms) / 1000.0
             for ctx, (allowed, retry_ms, _left) in zip(batch.contexts, results, strict=True)
