@@ -25,6 +25,7 @@ from .errors import ConfigError, CredentialsError
 from .options import AgentOptions, check_block_below_timeout
 from .provisioning import provision_agent
 from .records import Identity, Provisioner
+from .redis_connect import connect_redis
 from .urls import redact_url, with_credentials
 
 __all__ = ["check_socket_timeout", "connect_agent", "reconnect_once"]
@@ -51,7 +52,7 @@ async def connect_agent(
                 f"MAS_AUTO_PROVISION=1 with an operator Redis URL for development"
             )
         creds = await _auto_provision(agent_id, options, redis_url)
-    client = aioredis.Redis.from_url(
+    client = connect_redis(
         with_credentials(redis_url, creds.redis_username, creds.redis_password),
         socket_timeout=options.socket_timeout,
         socket_connect_timeout=options.socket_timeout,
@@ -109,7 +110,7 @@ def check_socket_timeout(client: aioredis.Redis, options: AgentOptions) -> None:
 
 async def _auto_provision(agent_id: str, options: AgentOptions, redis_url: str) -> Credentials:
     """Issue credentials with the operator rights the URL carries (development only)."""
-    admin = aioredis.Redis.from_url(redis_url)
+    admin = connect_redis(redis_url)
     try:
         issued = await provision_agent(admin, agent_id, [], provisioned_by=Provisioner.AUTO)
     except ConfigError as exc:

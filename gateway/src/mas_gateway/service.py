@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
 from mas.outage import Outage
+from mas.redis_connect import connect_redis
 from mas.urls import redact_url
 from mas.watchdog import Watchdog
 
@@ -113,7 +114,7 @@ class GatewayService:
     async def start(self) -> None:
         """Connect, load key and policies (fail closed), then start consuming."""
         settings = self.settings
-        client = aioredis.Redis.from_url(
+        client = connect_redis(
             settings.redis_url,
             socket_timeout=settings.redis_socket_timeout_s,
             socket_connect_timeout=settings.redis_socket_timeout_s,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import redis
+from mas.redis_connect import connect_redis_sync
 
 from ..embedded_redis import redis_url_or_embedded
 from ..principals import setup_principals
@@ -118,7 +118,7 @@ def run_throughput(
     with redis_url_or_embedded(redis_url) as url, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         common = ["--redis-url", url, "--count", str(count), "--size", str(size)]
-        client = redis.Redis.from_url(url)
+        client = connect_redis_sync(url)
         try:
             client.delete(RAW_STREAM)
             client.xgroup_create(RAW_STREAM, RAW_GROUP, id="0", mkstream=True)

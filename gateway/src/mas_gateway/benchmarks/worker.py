@@ -13,9 +13,8 @@ import sys
 import time
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from mas import Agent, AgentMessage
+from mas.redis_connect import connect_redis
 
 from ..redis_types import read_reply
 from .policies import BULK_RECEIVER, BULK_SENDER, BULK_TYPE
@@ -68,7 +67,7 @@ async def _send(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, 
 
 
 async def _raw_receive(args: argparse.Namespace) -> dict[str, Any]:
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect_redis(args.redis_url)
     count = 0
     deadline = time.monotonic() + args.timeout
     try:
@@ -93,7 +92,7 @@ async def _raw_receive(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _raw_send(args: argparse.Namespace) -> dict[str, Any]:
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect_redis(args.redis_url)
     try:
         started = time.time()
         for i in range(args.count):
