@@ -149,6 +149,29 @@ def _node_kwargs(where: RedisLocation, options: dict[str, Any]) -> dict[str, Any
     return {"username": where.username, "password": where.password, **options}
 
 
+class _PrimaryConnection(aiosentinel.SentinelManagedConnection):
+    """A connection to the Sentinel-managed primary that asks the sentinels again on reconnect.
+
+    redis-py's own reconnects a connection a client holds (a single-connection
+    client, such as the SDK's blocking reader) to the address it had before, so
+    after a failover it would knock on the dead primary's port forever.
+    """
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect()  # resolves the primary's address through the sentinels
+        await super().send_packed_command(command, check_health)
+
+
+class _SyncPrimaryConnection(redis.sentinel.SentinelManagedConnection):
+    """The synchronous twin of `_PrimaryConnection`."""
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self._sock:
+            self.connect()
+        super().send_packed_command(command, check_health)
+
+
 class SentinelRedis(aioredis.Redis):
     """The Sentinel-managed primary's client; closing it also closes its sentinel clients."""
 
@@ -198,7 +221,11 @@ def connect_redis(url: str, **options: Any) -> aioredis.Redis:
     client = cast(
         SentinelRedis,
         manager.master_for(
-            where.service, redis_class=SentinelRedis, db=where.db, **_node_kwargs(where, options)
+            where.service,
+            redis_class=SentinelRedis,
+            connection_class=_PrimaryConnection,
+            db=where.db,
+            **_node_kwargs(where, options),
         ),
     )
     client.sentinel_manager = manager
@@ -226,6 +253,7 @@ def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
         manager.master_for(
             where.service,
             redis_class=SyncSentinelRedis,
+            connection_class=_SyncPrimaryConnection,
             db=where.db,
             **_node_kwargs(where, options),
         ),
