@@ -110,10 +110,9 @@ async def test_killing_the_primary_loses_no_committed_message_and_repeats_none(
             new = await asyncio.to_thread(setup.wait_failover, old, 120)
             await asyncio.wait_for(sending, 300)
             await _handled_all(receiver, set(sent), 300)
-            assert (
-                gateway.watchdog_failure is None if hasattr(gateway, "watchdog_failure") else True
-            )
+            gateway_failure = gateway.watchdog.failure
     assert new != old
+    assert gateway_failure is None, "a gateway loop died"
     assert len(sent) == MESSAGES
     assert set(committed) <= set(receiver.handled), "a committed message was never handled"
     assert set(sent) <= set(receiver.handled), "a sent message was never handled"
