@@ -32,6 +32,8 @@ AGENT_OPTIONS: dict[str, Any] = {
     "socket_timeout": 1.0,
     "submit_retry_s": 120.0,
     "rate_limit_wait": 300.0,
+    "submit_replicas": 1,
+    "replica_timeout_ms": 500,
 }
 """Commands to a dead primary fail within a second; sends retry for as long as a failover takes."""
 
@@ -85,6 +87,8 @@ async def test_killing_the_primary_loses_no_committed_message_and_repeats_none(
         redis_socket_timeout_s=1.5,
         policy_poll_s=None,
         dlp_workers=0,
+        commit_replicas=1,
+        replica_timeout_ms=500,
     )
     committed: list[str] = []
 

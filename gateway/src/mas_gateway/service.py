@@ -32,7 +32,6 @@ from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
 from .circuits import CircuitKeeper
 from .compliance import PolicyHistoryRecorder
-from .delivery import Committer
 from .logsafe import log_failure
 from .ops.health import Progress
 from .ops.metrics import GatewayMetrics
@@ -42,6 +41,7 @@ from .policy import PolicyStore
 from .policy.dlp_check import dlp_check_for
 from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
+from .replicated_commit import ReplicatedCommitter, replica_fence
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
@@ -137,7 +137,7 @@ class GatewayService:
             env = StageEnv(client, settings, store)
             self._closers.append(lambda: _close_all(env.closers))
             pipeline = Pipeline(await build_stages(settings.stages, env))
-            committer = Committer(
+            committer = ReplicatedCommitter(
                 client,
                 self._key,
                 gateway_id=settings.gateway_id,
@@ -146,6 +146,12 @@ class GatewayService:
                     build_audit_entry, gateway_id=settings.gateway_id, key_id=self._key.key_id
                 ),
                 dedup_window_s=settings.message_dedup_window_s,
+            )
+            committer.fence = replica_fence(
+                client,
+                self.consumer,
+                replicas=settings.commit_replicas,
+                timeout_ms=settings.replica_timeout_ms,
             )
             self._outboxes = Outboxes(
                 client,
