@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from mas import Agent, AgentMessage, keys
+from mas import Agent, AgentMessage, crypto, keys
 from mas.redis_connect import connect_redis
 from mas_gateway import GatewayService, GatewaySettings
+from mas_gateway.audit.verifier import verify_log
 from mas_gateway.context import MessageContext
 from mas_gateway.embedded_ha import EmbeddedSentinel
 
@@ -115,6 +116,9 @@ async def test_killing_the_primary_loses_no_committed_message_and_repeats_none(
             await asyncio.wait_for(sending, 300)
             await _handled_all(receiver, set(sent), 300)
             gateway_failure = gateway.watchdog.failure
+            assert gateway.checkpointer is not None
+            await gateway.checkpointer.checkpoint_now()
+            gateway_key = gateway.key
     assert new != old
     assert gateway_failure is None, "a gateway loop died"
     assert len(sent) == MESSAGES
@@ -127,5 +131,8 @@ async def test_killing_the_primary_loses_no_committed_message_and_repeats_none(
         assert (await admin.info("replication"))["role"] == "master"
         assert await admin.xlen(keys.DLQ) == 0
         assert await admin.xlen(keys.agent_dlq("responder")) == 0
+        trusted = {gateway_key.key_id: crypto.load_public_key(gateway_key.public_key_b64)}
+        report = await verify_log(admin, trusted=trusted)
+        assert report.ok, report.lines()  # the audit log survived the failover intact
     finally:
         await admin.aclose()

@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def replica_fence(
-    client: aioredis.Redis, consumer: str, *, replicas: int, timeout_ms: int
+    client: aioredis.Redis,
+    consumer: str,
+    *,
+    replicas: int,
+    timeout_ms: int,
+    what: str = "the committed batch",
 ) -> ReplicaFence | None:
     """The fence of one gateway process, or None when no replica is asked for."""
     if replicas <= 0:
@@ -39,7 +44,7 @@ def replica_fence(
         replicas=replicas,
         timeout_ms=timeout_ms,
         logger=log,
-        what=f"waiting for {replicas} replica(s) to hold the committed batch",
+        what=f"waiting for {replicas} replica(s) to hold {what}",
     )
 
 

@@ -231,6 +231,13 @@ class GatewayService:
             every_s=settings.audit_checkpoint_interval_s,
             gateway_id=settings.gateway_id,
             witness=WitnessFile(settings.witness_path),
+            replica_fence=replica_fence(
+                self.client,
+                self.consumer,
+                replicas=settings.commit_replicas,
+                timeout_ms=settings.replica_timeout_ms,
+                what="the audit checkpoint",
+            ),
         )
         await checkpointer.start()
         self.checkpointer = checkpointer
