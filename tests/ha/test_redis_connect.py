@@ -128,3 +128,23 @@ async def test_cluster_url_gives_the_cluster_client_and_users_reach_every_node(
             port=port, username="mas-admin", password=redis_cluster.admin_password
         ) as node:
             assert _user_enabled(node, acl.SERVICE_USER) is True, port
+
+
+async def test_a_replica_that_just_died_misses_a_new_user_and_nothing_fails(
+    sentinel_setup: EmbeddedSentinel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the sentinels mark it down, a dead replica is still listed: it is skipped."""
+    dead = sentinel_setup.data_ports[2]
+    sentinel_setup.kill(dead)
+    admin = connect_redis(sentinel_setup.url)
+    try:
+        issued = await provision_agent(admin, "ha_agent", [])
+    finally:
+        await admin.aclose()
+    for port in sentinel_setup.data_ports[:2]:
+        with sentinel_setup.node_admin(port) as node:
+            assert _user_enabled(node, issued.redis_username) is True, port
+    assert any(f"replica 127.0.0.1:{dead} unreachable" in r.getMessage() for r in caplog.records), (
+        "the missed replica is named in a warning"
+    )
+    assert not any(sentinel_setup.admin_password in r.getMessage() for r in caplog.records)

@@ -21,7 +21,8 @@ with a clear error rather than silently run in plain text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,6 +33,8 @@ import redis.asyncio.cluster as aiocluster
 import redis.asyncio.sentinel as aiosentinel
 import redis.cluster
 import redis.sentinel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import ConfigError
 from .urls import redact_url
@@ -46,6 +49,8 @@ __all__ = [
     "for_each_node_sync",
     "parse_redis_url",
 ]
+
+log = logging.getLogger(__name__)
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -292,15 +297,21 @@ async def for_each_node(
     """Run `run` on every data node: what Redis does not replicate (ACL users, connections).
 
     A single node gets `client`; a Sentinel set-up the primary and every replica the
-    sentinels report alive; a cluster each node. A node that is down now misses the
-    change; see ARCHITECTURE.md "High availability".
+    sentinels report alive; a cluster each node. A replica that cannot be reached
+    (down, not yet marked so by the sentinels) is skipped with a warning: it misses the
+    change; see ARCHITECTURE.md "High availability". Any other failure raises.
     """
     others = await _other_nodes(client)
     try:
         if not isinstance(client, aiocluster.RedisCluster):
             await run(client)
         for node in others:
-            await run(node)
+            try:
+                await run(node)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not isinstance(client, SentinelRedis):
+                    raise
+                _warn_missed(node.connection_pool.connection_kwargs, exc)
     finally:
         for node in others:
             await node.aclose()
@@ -319,4 +330,17 @@ def for_each_node_sync(client: redis.Redis, run: Callable[[redis.Redis], object]
     options = _node_options(client.connection_pool.connection_kwargs)
     for host, port in client.sentinel_manager.discover_replicas(client.service_name):
         with redis.Redis(host=str(host), port=int(port), **options) as replica:
-            run(replica)
+            try:
+                run(replica)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                _warn_missed(replica.connection_pool.connection_kwargs, exc)
+
+
+def _warn_missed(node: Mapping[str, Any], exc: BaseException) -> None:
+    log.warning(
+        "replica %s:%s unreachable (%s): it misses this change to users; run `mas acl apply` "
+        "once it is back",
+        node.get("host"),
+        node.get("port"),
+        type(exc).__name__,
+    )

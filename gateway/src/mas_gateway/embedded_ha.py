@@ -316,8 +316,12 @@ class EmbeddedSentinel(_Deployment):
     def kill_primary(self) -> int:
         """SIGKILL the current primary; returns its port."""
         port = self.primary_port()
-        self._data[port].kill()
+        self.kill(port)
         return port
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the data node on `port`."""
+        self._data[port].kill()
 
     def wait_failover(self, old: int, timeout: float = 60.0) -> int:
         """Wait until every sentinel names a live replica as primary; returns its port."""
