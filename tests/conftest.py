@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from mas.errors import ConfigError
+from mas.redis_connect import connect_redis, connect_redis_sync
 from mas_gateway.embedded_redis import EmbeddedRedis
 
 
@@ -103,7 +103,7 @@ def redis_server_url() -> Iterator[str]:
 @pytest.fixture
 def redis_url(redis_server_url: str) -> str:
     """The server's URL, with the database flushed before the test."""
-    client = redis.Redis.from_url(redis_server_url)
+    client = connect_redis_sync(redis_server_url)
     try:
         client.flushall()
     finally:
@@ -114,7 +114,7 @@ def redis_url(redis_server_url: str) -> str:
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """An asyncio client on the flushed database, closed after the test."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     try:
         yield client
     finally:

@@ -13,6 +13,7 @@ import sys
 import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage
+from mas.redis_connect import connect_redis
 
 HANDLED = "test:handled"
 """Hash message_id -> number of completed handler runs."""
@@ -37,7 +38,7 @@ class Worker(Agent):
 
 
 async def main(agent_id: str) -> None:
-    redis = aioredis.Redis.from_url(os.environ["MAS_REDIS_URL"])
+    redis = connect_redis(os.environ["MAS_REDIS_URL"])
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with Worker(agent_id, redis):

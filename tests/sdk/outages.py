@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-import redis.asyncio as aioredis
 
+from mas.redis_connect import connect_redis
 from mas_gateway.embedded_redis import free_port
 
 OUTAGE_FAST = {
@@ -24,7 +24,7 @@ OUTAGE_FAST = {
 @contextlib.asynccontextmanager
 async def writes_paused(admin_url: str) -> AsyncIterator[None]:
     """Redis holds every write command until the block ends (clients time out meanwhile)."""
-    admin = aioredis.Redis.from_url(admin_url)
+    admin = connect_redis(admin_url)
     await admin.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
     try:
         yield
@@ -36,7 +36,7 @@ async def writes_paused(admin_url: str) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def read_only(admin_url: str) -> AsyncIterator[None]:
     """Redis is a replica (of a master that does not exist) until the block ends: READONLY."""
-    admin = aioredis.Redis.from_url(admin_url)
+    admin = connect_redis(admin_url)
     await admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))
     try:
         yield

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage, keys
+from mas.outage import ReplicasBehind
 from mas_gateway import GatewayService
 
 from ..polling import wait_until
@@ -148,3 +149,13 @@ async def test_loops_survive_an_outage_and_log_it_once(
     assert responder.handled == [sent]
     assert logged(caplog, "mas.consumer", f"reading {stream}", "unavailable") == 1
     assert logged(caplog, "mas.heartbeat", "responder", "unavailable") == 1
+
+
+async def test_a_send_waits_for_replicas_and_raises_when_there_are_none(
+    gateway_service: GatewayService,
+) -> None:
+    """`submit_replicas`: the single test server has no replica, so no send can return."""
+    options = {**OUTAGE_FAST, "submit_replicas": 1, "replica_timeout_ms": 50, "submit_retry_s": 0.5}
+    async with Agent("asker", **options) as asker:
+        with pytest.raises(ReplicasBehind, match="0 of 1 replica"):
+            await asker.send("responder", "note", message_id="order-1")

@@ -124,7 +124,9 @@ def agent_principal(agent_id: str) -> Principal:
     return Principal(
         username=agent_username(a),
         root=Selector(
-            commands=(*_CONNECTION, *_plus("subscribe unsubscribe")),
+            # wait: a submission can wait for replicas (`submit_replicas`); it blocks only
+            # the caller's own connection and touches no key.
+            commands=(*_CONNECTION, *_plus("subscribe unsubscribe wait")),
             channels=(keys.agent_replies_channel(a), keys.SYSTEM_CHANNEL),
         ),
         selectors=(
@@ -180,6 +182,7 @@ _GATEWAY_STATE = (
     "mas.nonce:*",
     "mas.forwarded:*",
     "mas.ratelimit:*",
+    keys.replica_fence(_ALL),
     keys.circuit(_ALL),
     keys.GATEWAY_KEYS,
     keys.GATEWAY_PRESENCE,
@@ -200,7 +203,7 @@ def gateway_principal() -> Principal:
             commands=(
                 *_CONNECTION,
                 *_SCRIPTS,
-                *_plus("acl|dryrun acl|whoami subscribe unsubscribe time"),
+                *_plus("acl|dryrun acl|whoami subscribe unsubscribe time wait"),
             ),
             keys=tuple(f"~{k}" for k in scripted),
             channels=(keys.POLICY_RELOAD_CHANNEL,),
@@ -322,6 +325,7 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("HSET", keys.agent_state(other), "f", "v"),
         ("DEL", keys.agent_done(other, "m")),
         ("SET", keys.nonce(me, "n"), "1"),
+        ("SET", keys.replica_fence("gateway-1"), "1"),
         ("DEL", keys.nonce(me, "n")),
         ("DEL", keys.forwarded(me, "m")),
         ("DEL", keys.rate_limit_bucket(me)),

@@ -25,6 +25,7 @@ from .errors import ConfigError, CredentialsError
 from .options import AgentOptions, check_block_below_timeout
 from .provisioning import provision_agent
 from .records import Identity, Provisioner
+from .redis_connect import connect_redis
 from .urls import redact_url, with_credentials
 
 __all__ = ["check_socket_timeout", "connect_agent", "reconnect_once"]
@@ -103,7 +104,7 @@ async def connect_agent(
 
 
 def _agent_client(redis_url: str, creds: Credentials, options: AgentOptions) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    return connect_redis(
         with_credentials(redis_url, creds.redis_username, creds.redis_password),
         socket_timeout=options.socket_timeout,
         socket_connect_timeout=options.socket_timeout,
@@ -114,7 +115,7 @@ def _agent_client(redis_url: str, creds: Credentials, options: AgentOptions) -> 
 async def _unknown_here(agent_id: str, redis_url: str) -> bool:
     """Whether the registry at `redis_url` (read with the URL's own rights) has never
     provisioned `agent_id`; False when that cannot be read."""
-    admin = aioredis.Redis.from_url(redis_url)
+    admin = connect_redis(redis_url)
     try:
         known = await admin.exists(keys.agent_identity(agent_id), keys.agent_trust(agent_id))
         listed = await admin.sismember(keys.ALL_AGENTS, agent_id)  # type: ignore[misc]
@@ -145,7 +146,7 @@ def check_socket_timeout(client: aioredis.Redis, options: AgentOptions) -> None:
 
 async def _auto_provision(agent_id: str, options: AgentOptions, redis_url: str) -> Credentials:
     """Issue credentials with the operator rights the URL carries (development only)."""
-    admin = aioredis.Redis.from_url(redis_url)
+    admin = connect_redis(redis_url)
     try:
         issued = await provision_agent(admin, agent_id, [], provisioned_by=Provisioner.AUTO)
     except ConfigError as exc:

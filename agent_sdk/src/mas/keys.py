@@ -49,6 +49,7 @@ __all__ = [
     "forwarded",
     "nonce",
     "rate_limit_bucket",
+    "replica_fence",
     "tag",
 ]
 
@@ -180,6 +181,12 @@ POLICY_RELOAD_CHANNEL = "mas.policy.reload"
 
 POLICY_VERSIONS = "mas.policy.versions"
 """Stream: one entry each time a gateway puts a policy version in force (compliance history)."""
+
+
+def replica_fence(consumer: str) -> str:
+    """String with a TTL: written by one gateway process right before it ``WAIT``s for
+    replicas, so that the wait covers every write it made before (`mas.replication`)."""
+    return f"mas.fence:{consumer}"
 
 
 def nonce(agent_id: str, value: str) -> str:

@@ -67,6 +67,11 @@ class AgentOptions:
     """
     submit_retry_s: float = 30.0
     """Seconds `send()`/`request()` retry a submission through Redis outages before raising."""
+    submit_replicas: int = 0
+    """Replicas that must hold a submission before `send()`/`request()` return (Redis
+    ``WAIT``); 0: do not wait. With Sentinel, 1 makes a returned send survive a failover."""
+    replica_timeout_ms: int = 1000
+    """How long one ``WAIT`` for `submit_replicas` may take; then the submission is retried."""
     rate_limit_wait: float = 60.0
     """Seconds a message refused with 429 may wait in total to be resubmitted (0: never)."""
     resend_max_messages: int = 10_000
@@ -101,16 +106,21 @@ class AgentOptions:
         for name in (*positive, "socket_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Agent option {name} must be > 0")
-        for name in ("stop_timeout", "submit_retry_s", "rate_limit_wait"):
+        for name in ("stop_timeout", "submit_retry_s", "rate_limit_wait", "submit_replicas"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Agent option {name} must be >= 0")
         if self.heartbeat_ttl <= self.heartbeat_interval:
             raise ValueError("Agent option heartbeat_ttl must exceed heartbeat_interval")
         counts = ("max_deliveries", "concurrency", "batch_size", "block_ms")
-        for name in (*counts, "resend_max_messages", "resend_max_bytes"):
+        for name in (*counts, "resend_max_messages", "resend_max_bytes", "replica_timeout_ms"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Agent option {name} must be >= 1")
         check_block_below_timeout(self.block_ms, self.socket_timeout, "socket_timeout")
+        if self.submit_replicas and self.replica_timeout_ms / 1000 >= self.socket_timeout:
+            raise ValueError(
+                f"Agent option replica_timeout_ms ({self.replica_timeout_ms} ms) must be below "
+                f"socket_timeout ({self.socket_timeout:g} s): every WAIT would time out"
+            )
 
     @property
     def provisioning_allowed(self) -> bool:

@@ -25,10 +25,24 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .backoff import Backoff
 
-__all__ = ["Outage", "is_transient"]
+__all__ = ["Outage", "ReplicasBehind", "is_transient"]
 
 _TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 """Error replies of a server that is starting, failing over or resharding."""
+
+
+class ReplicasBehind(RedisError):
+    """Fewer replicas than asked acknowledged a write within the timeout (`mas.replication`).
+
+    Transient: replicas catch up, or Sentinel replaces a dead one.
+    """
+
+    def __init__(self, acknowledged: int, wanted: int, timeout_ms: int) -> None:
+        super().__init__(
+            f"{acknowledged} of {wanted} replica(s) acknowledged the write within {timeout_ms} ms"
+        )
+        self.acknowledged = acknowledged
+        self.wanted = wanted
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -39,6 +53,8 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ResponseError):
         return str(exc).startswith(_TRANSIENT_REPLIES)
+    if isinstance(exc, ReplicasBehind):
+        return True
     return isinstance(exc, OSError | TimeoutError) and not isinstance(exc, RedisError)
 
 

@@ -19,6 +19,7 @@ from redis.exceptions import ResponseError
 from . import acl, crypto, keys
 from .errors import ConfigError
 from .records import Identity, Profile, Provisioner, Status, TrustRecord, is_valid_agent_id
+from .redis_connect import for_each_node
 from .redis_text import as_text
 
 __all__ = [
@@ -57,22 +58,33 @@ class IssuedCredentials:
         return f"IssuedCredentials({self.agent_id!r}, key_id={self.key_id!r})"
 
 
+async def _acl(admin: aioredis.Redis, *args: str) -> None:
+    """Run an ``ACL`` command on every data node: Redis does not replicate users."""
+
+    async def run(node: aioredis.Redis) -> None:
+        await node.execute_command("ACL", *args)
+
+    await for_each_node(admin, run)
+
+
 async def _setuser(admin: aioredis.Redis, principal: acl.Principal, *extra: str) -> None:
     try:
-        await admin.execute_command(
-            "ACL", "SETUSER", principal.username, *principal.setuser_rules(), *extra
-        )
+        await _acl(admin, "SETUSER", principal.username, *principal.setuser_rules(), *extra)
     except ResponseError as exc:
         raise ConfigError(f"cannot create Redis user {principal.username}: {exc}") from exc
 
 
 async def save_acl(admin: aioredis.Redis) -> None:
-    """Persist users with ``ACL SAVE`` when the server keeps an ACL file (else nothing to do)."""
-    try:
-        await admin.execute_command("ACL", "SAVE")
-    except ResponseError as exc:
-        if "ACL file" not in str(exc) and "aclfile" not in str(exc).lower():
-            raise
+    """Persist users with ``ACL SAVE`` on every node that keeps an ACL file."""
+
+    async def run(node: aioredis.Redis) -> None:
+        try:
+            await node.execute_command("ACL", "SAVE")
+        except ResponseError as exc:
+            if "ACL file" not in str(exc) and "aclfile" not in str(exc).lower():
+                raise
+
+    await for_each_node(admin, run)
 
 
 async def create_principal(
@@ -100,10 +112,13 @@ def _check_id(agent_id: str) -> None:
 
 
 async def _kill_connections(admin: aioredis.Redis, username: str) -> None:
-    try:
-        await admin.execute_command("CLIENT", "KILL", "USER", username)
-    except ResponseError as exc:  # no such user yet
-        log.debug("no connections of %s to close: %s", username, exc)
+    async def run(node: aioredis.Redis) -> None:
+        try:
+            await node.execute_command("CLIENT", "KILL", "USER", username)
+        except ResponseError as exc:  # no such user yet
+            log.debug("no connections of %s to close: %s", username, exc)
+
+    await for_each_node(admin, run)
 
 
 async def provision_agent(
@@ -229,7 +244,7 @@ async def rotate_credentials(admin: aioredis.Redis, agent_id: str) -> tuple[str,
         raise ConfigError(f"agent {agent_id!r} is revoked; provision it again with --replace-key")
     token, password = crypto.generate_token(), generate_password()
     username = acl.agent_username(agent_id)
-    await admin.execute_command("ACL", "SETUSER", username, "resetpass", f">{password}")
+    await _acl(admin, "SETUSER", username, "resetpass", f">{password}")
     await admin.hset(keys.agent_trust(agent_id), "token_hash", crypto.hash_token(token))  # type: ignore[misc]
     await _kill_connections(admin, username)
     await save_acl(admin)
@@ -244,7 +259,7 @@ async def revoke_agent(admin: aioredis.Redis, agent_id: str) -> None:
     """
     await _require_known(admin, agent_id)
     username = acl.agent_username(agent_id)
-    await admin.execute_command("ACL", "SETUSER", username, "off")
+    await _acl(admin, "SETUSER", username, "off")
     await _kill_connections(admin, username)
     async with admin.pipeline(transaction=True) as pipe:
         pipe.hset(keys.agent_trust(agent_id), mapping=TrustRecord.revoked_mapping(time.time()))

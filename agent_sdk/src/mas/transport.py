@@ -34,6 +34,7 @@ from .errors import Unauthenticated
 from .options import AgentOptions
 from .outage import Outage, describe, is_transient
 from .pacing import Pacer, SentMessages
+from .replication import write_and_wait
 from .telemetry import current_trace_context, producer_span
 
 __all__ = ["PendingMark", "Transport", "check_message_id", "payload_dict", "without_retries"]
@@ -109,6 +110,8 @@ class Transport:
         self._credentials = credentials
         self._outbox = keys.agent_outbox(credentials.agent_id)
         self._retry_s = options.submit_retry_s
+        self._replicas = options.submit_replicas
+        self._replica_timeout_ms = options.replica_timeout_ms
         self._wait_bound = options.rate_limit_wait
         self._sent: OrderedDict[str, str] = OrderedDict()
         """Recently sent message id -> target: which error reports a peer may send back."""
@@ -235,6 +238,9 @@ class Transport:
         )
 
     async def _append(self, fields: dict[str, bytes], pending: PendingMark | None) -> None:
+        if self._replicas > 0:
+            await self._append_replicated(fields, pending)
+            return
         if pending is None:
             await self._redis.xadd(self._outbox, fields)  # type: ignore[arg-type]
             return
@@ -243,6 +249,35 @@ class Transport:
         pipe.set(key, value, px=ttl_ms)
         pipe.xadd(self._outbox, fields)  # type: ignore[arg-type]
         await pipe.execute()
+
+    async def _append_replicated(
+        self, fields: dict[str, bytes], pending: PendingMark | None
+    ) -> None:
+        """Append, then wait for `submit_replicas` replicas (`ReplicasBehind` if they lag).
+
+        The ``WAIT`` shares the round trip and the connection of the last write, so it
+        covers the submission: the outbox entry itself, or, with a pending mark, a
+        refresh of the mark written after the transaction that appended the entry.
+        """
+        if pending is None:
+            await write_and_wait(
+                self._redis,
+                lambda pipe: pipe.xadd(self._outbox, fields),  # type: ignore[arg-type]
+                replicas=self._replicas,
+                timeout_ms=self._replica_timeout_ms,
+            )
+            return
+        key, value, ttl_ms = pending
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, value, px=ttl_ms)
+        pipe.xadd(self._outbox, fields)  # type: ignore[arg-type]
+        await pipe.execute()
+        await write_and_wait(
+            self._redis,
+            lambda pipe: pipe.pexpire(key, ttl_ms),
+            replicas=self._replicas,
+            timeout_ms=self._replica_timeout_ms,
+        )
 
     # --- 429: resubmit and pace ---------------------------------------------------
 

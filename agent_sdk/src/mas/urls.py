@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["redact_url", "with_credentials"]
 
+_SECRET_QUERY = ("password", "sentinel_password")
+"""Query parameters that carry a password (redis-py's ``password``, the sentinels')."""
+
 
 def redact_url(url: str) -> str:
-    """`url` with any password replaced by ``***``, safe to log."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """`url` with any password (in the user part or the query) replaced by ``***``, safe to log.
+
+    Works for the multi-host forms too (``redis+sentinel://h1:1,h2:2/service``).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable Redis URL>"
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{hosts}" if colon and user else f"***@{hosts}" if colon else netloc
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(name in _SECRET_QUERY for name, _ in pairs):
+        query = urlencode([(n, "***" if n in _SECRET_QUERY else v) for n, v in pairs], safe="*")
+    if netloc == parts.netloc and query == parts.query:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def with_credentials(url: str, username: str, password: str) -> str:

@@ -21,6 +21,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from mas import acl, keys
 from mas.errors import ConfigError
 from mas.provisioning import known_agents
+from mas.redis_connect import connect_redis
 from mas.redis_text import as_text
 
 __all__ = ["check_least_privilege", "least_privilege_problems"]
@@ -47,9 +48,7 @@ _ANONYMOUS_PROBES: tuple[tuple[str, ...], ...] = (
 async def _anonymous_access(client: aioredis.Redis, url: str) -> str | None:
     """What a client without credentials can do (None: Redis asks for credentials)."""
     # One try: the default retry would back off for seconds on the refusal it expects.
-    anonymous = aioredis.Redis.from_url(
-        _anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0)
-    )
+    anonymous = connect_redis(_anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0))
     try:
         await anonymous.get("mas.acl-probe")
     except AuthenticationError:

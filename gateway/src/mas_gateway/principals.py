@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import redis
-
 from mas import acl
 from mas.provisioning import generate_password
+from mas.redis_connect import connect_redis_sync, for_each_node_sync
 from mas.urls import with_credentials
 
 __all__ = ["principal_url", "setup_principals"]
@@ -17,10 +16,10 @@ def principal_url(admin_url: str, principal: acl.Principal) -> str:
     Passwords given out earlier keep working (several local stacks may share one server).
     """
     password = generate_password()
-    with redis.Redis.from_url(admin_url) as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", principal.username, *principal.setuser_rules(), f">{password}"
-        )
+    words = ("ACL", "SETUSER", principal.username, *principal.setuser_rules(), f">{password}")
+    with connect_redis_sync(admin_url) as admin:
+        # Redis does not replicate users: every data node gets it.
+        for_each_node_sync(admin, lambda node: node.execute_command(*words))
     return with_credentials(admin_url, principal.username, password)
 
 

@@ -42,7 +42,9 @@ _CLASSES: dict[type[Any], type[Any]] = {}
 
 def use_hiredis_packing(client: aioredis.Redis) -> None:
     """Make `client`'s connections (made from now on) pack commands with hiredis."""
-    pool = client.connection_pool
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:  # a cluster client keeps one pool per node: left as it is
+        return
     kwargs = pool.connection_kwargs
     if kwargs.get("encoding", "utf-8") != "utf-8" or kwargs.get("encoding_errors", "strict") != (
         "strict"

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
 from mas.outage import Outage
+from mas.redis_connect import connect_redis
 from mas.urls import redact_url
 from mas.watchdog import Watchdog
 
@@ -31,7 +32,6 @@ from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
 from .circuits import CircuitKeeper
 from .compliance import PolicyHistoryRecorder
-from .delivery import Committer
 from .logsafe import log_failure
 from .ops.health import Progress
 from .ops.metrics import GatewayMetrics
@@ -42,6 +42,7 @@ from .policy.dlp_check import dlp_check_for
 from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
 from .redis_packing import use_hiredis_packing
+from .replicated_commit import ReplicatedCommitter, replica_fence
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
 from .stages.registry import StageEnv, build_stages
@@ -114,7 +115,7 @@ class GatewayService:
     async def start(self) -> None:
         """Connect, load key and policies (fail closed), then start consuming."""
         settings = self.settings
-        client = aioredis.Redis.from_url(
+        client = connect_redis(
             settings.redis_url,
             socket_timeout=settings.redis_socket_timeout_s,
             socket_connect_timeout=settings.redis_socket_timeout_s,
@@ -138,7 +139,7 @@ class GatewayService:
             env = StageEnv(client, settings, store)
             self._closers.append(lambda: _close_all(env.closers))
             pipeline = Pipeline(await build_stages(settings.stages, env))
-            committer = Committer(
+            committer = ReplicatedCommitter(
                 client,
                 self._key,
                 gateway_id=settings.gateway_id,
@@ -147,6 +148,12 @@ class GatewayService:
                     build_audit_entry, gateway_id=settings.gateway_id, key_id=self._key.key_id
                 ),
                 dedup_window_s=settings.message_dedup_window_s,
+            )
+            committer.fence = replica_fence(
+                client,
+                self.consumer,
+                replicas=settings.commit_replicas,
+                timeout_ms=settings.replica_timeout_ms,
             )
             self._outboxes = Outboxes(
                 client,
@@ -226,6 +233,13 @@ class GatewayService:
             every_s=settings.audit_checkpoint_interval_s,
             gateway_id=settings.gateway_id,
             witness=WitnessFile(settings.witness_path),
+            replica_fence=replica_fence(
+                self.client,
+                self.consumer,
+                replicas=settings.commit_replicas,
+                timeout_ms=settings.replica_timeout_ms,
+                what="the audit checkpoint",
+            ),
         )
         await checkpointer.start()
         self.checkpointer = checkpointer

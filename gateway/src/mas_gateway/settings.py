@@ -80,6 +80,11 @@ class GatewaySettings(BaseSettings):
     message_dedup_window_s: float = Field(default=600.0, gt=0)
     """A sender's message id forwarded once is not forwarded again for this long (a retry of
     a timed-out send delivers once)."""
+    commit_replicas: int = Field(default=0, ge=0)
+    """Replicas that must hold a committed batch before the gateway goes on (Redis ``WAIT``,
+    see ARCHITECTURE.md "High availability"); 0: do not wait (a single node has none)."""
+    replica_timeout_ms: int = Field(default=1000, ge=1)
+    """How long one ``WAIT`` for `commit_replicas` may take before it is tried again."""
     max_inbox: int = Field(default=10_000, ge=1)
     """Deliveries waiting in one agent's inbox past which its senders get 429."""
     max_outbox_lag: int = Field(default=10_000, ge=1)
@@ -95,6 +100,12 @@ class GatewaySettings(BaseSettings):
     @model_validator(mode="after")
     def _timeouts_fit(self) -> GatewaySettings:
         margin_ms = 1000
+        if self.commit_replicas and self.replica_timeout_ms >= self.redis_socket_timeout_s * 1000:
+            raise ValueError(
+                f"replica_timeout_ms ({self.replica_timeout_ms} ms) must be below "
+                f"redis_socket_timeout_s ({self.redis_socket_timeout_s:g} s): every WAIT "
+                "would time out"
+            )
         if self.block_ms + margin_ms > self.redis_socket_timeout_s * 1000:
             raise ValueError(
                 f"block_ms ({self.block_ms} ms) must be at least {margin_ms} ms shorter than "

@@ -20,6 +20,7 @@ from ..events import publish_event
 from ..ops.address import parse_address
 from ..options import resolve_redis_url
 from ..outage import Outage
+from ..redis_connect import connect_redis
 from ..redis_text import as_text
 from ..scripts import lua_source
 from ..urls import redact_url
@@ -116,7 +117,7 @@ class MASService:
         """Connect and start checking in the background."""
         if self._task is not None:
             raise RuntimeError("MASService is already started")
-        self._redis = aioredis.Redis.from_url(
+        self._redis = connect_redis(
             self.redis_url,
             socket_timeout=self.socket_timeout,
             socket_connect_timeout=self.socket_timeout,

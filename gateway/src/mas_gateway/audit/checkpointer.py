@@ -31,6 +31,7 @@ from redis.exceptions import RedisError, WatchError
 
 from mas import crypto, keys
 from mas.errors import SignatureError
+from mas.replication import ReplicaFence
 
 from ..lua import load_script
 from .checkpoint import Checkpoint, SignedCheckpoint, StoredCheckpoint, sign_checkpoint
@@ -76,6 +77,7 @@ class AuditCheckpointer:
         max_batch: int = 10_000,
         lock_ttl_s: float = 60.0,
         witness: WitnessFile | None = None,
+        replica_fence: ReplicaFence | None = None,
     ) -> None:
         if every_n < 1 or every_s <= 0 or max_batch < 1 or lock_ttl_s <= 0:
             raise ValueError("every_n, every_s, max_batch and lock_ttl_s must be positive")
@@ -92,6 +94,8 @@ class AuditCheckpointer:
         self._seen: tuple[int, str | None] = (-1, None)
         """(seq, digest) of the newest checkpoint this process saw: the head never goes back."""
         self._witness = witness
+        self._replica_fence = replica_fence
+        """With `commit_replicas`: a checkpoint counts as written once replicas hold it."""
         if witness is not None and (kept := witness.load()) is not None:
             self._seen = (kept.checkpoint.seq, kept.digest())
         self._stopping = asyncio.Event()
@@ -205,6 +209,10 @@ class AuditCheckpointer:
             pipe.multi()
             pipe.xadd(keys.AUDIT_CHECKPOINTS, stored.fields())  # pyright: ignore[reportArgumentType]
             await pipe.execute()
+        if self._replica_fence is not None:
+            # Neither remembered nor witnessed before a replica has it: a failover must
+            # not take back a checkpoint this gateway already vouched for.
+            await self._replica_fence.wait()
         self._seen = (checkpoint.seq, signed.digest())
         if self._witness is not None:
             self._witness.save(signed)

@@ -17,12 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
-import redis.asyncio as aioredis
-
 from mas import keys
 from mas.credentials import Credentials
 from mas.provisioning import provision_agent
+from mas.redis_connect import connect_redis, connect_redis_sync
 from mas.redis_text import as_text
 
 from ..presence import PresenceRecord
@@ -80,7 +78,7 @@ class BenchStack:
         self.credentials_dir = work / "credentials"
         self.key = write_signing_key(work / "gateway.key")
         self.gateway_url, _service_url = setup_principals(admin_url)
-        self.admin = redis.Redis.from_url(admin_url, socket_timeout=30)
+        self.admin = connect_redis_sync(admin_url, socket_timeout=30)
         self.provisioned: set[str] = set()
         self.gateways: list[GatewayProcess] = []
         self.policy_rules: int | None = None
@@ -96,7 +94,7 @@ class BenchStack:
             self.provisioned.update(todo)
 
     async def _provision(self, agent_ids: list[str], roles: list[str]) -> None:
-        admin = aioredis.Redis.from_url(self.admin_url, socket_timeout=30)
+        admin = connect_redis(self.admin_url, socket_timeout=30)
         gate = asyncio.Semaphore(PROVISION_AT_ONCE)
         pinned = {self.key.key_id: self.key.public_key_b64}
 

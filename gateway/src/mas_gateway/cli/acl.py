@@ -87,18 +87,17 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from mas.provisioning import (
         apply_agent_rules,
         create_principal,
         generate_password,
         known_agents,
     )
+    from mas.redis_connect import connect_redis
     from mas.urls import with_credentials
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         out_dir: Path | None = args.out_dir
         try:
             for principal in (acl.gateway_principal(), acl.service_principal()):
@@ -124,12 +123,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
     from ..acl_check import least_privilege_problems
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             problems = await least_privilege_problems(client, args.redis_url)
         finally:

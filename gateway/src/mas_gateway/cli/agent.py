@@ -91,11 +91,10 @@ def _default_out(agent_id: str) -> Path:
 
 
 def _provision(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from mas.credentials import Credentials
     from mas.provisioning import provision_agent
     from mas.records import check_agent_id
+    from mas.redis_connect import connect_redis
 
     try:
         check_agent_id(args.agent_id)
@@ -104,7 +103,7 @@ def _provision(args: argparse.Namespace) -> int:
     gateway_keys = pinned_gateway_keys(args.gateway_key)
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             issued = await provision_agent(
                 client,
@@ -136,11 +135,10 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from mas import crypto
     from mas.credentials import Credentials
     from mas.provisioning import rotate_credentials
+    from mas.redis_connect import connect_redis
 
     out: Path = args.out or _default_out(args.agent_id)
     try:
@@ -149,7 +147,7 @@ def _rotate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{exc}; pass the agent's credential file with --out") from exc
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             token, password = await rotate_credentials(client, args.agent_id)
         finally:
@@ -170,12 +168,11 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from mas.provisioning import revoke_agent
+    from mas.redis_connect import connect_redis
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             await revoke_agent(client, args.agent_id)
         finally:
@@ -190,12 +187,12 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _views(args: argparse.Namespace, agent_ids: list[str] | None) -> list[AgentView]:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
     from ..ops.overview import agent_views
 
     async def run() -> list[AgentView]:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             return await agent_views(client, agent_ids)
         finally:

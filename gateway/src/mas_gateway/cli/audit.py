@@ -159,15 +159,15 @@ def _add_pubkey(parser: argparse.ArgumentParser) -> None:
 def _with_redis(url: str, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
     """Run `work` with a client; an unreachable Redis is a configuration error (exit 2)."""
 
-    import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
+    from mas.redis_connect import connect_redis
     from mas.urls import redact_url
 
     async def run() -> T:
         try:
-            client = aioredis.Redis.from_url(url)
+            client = connect_redis(url)
         except ValueError as exc:
             raise ConfigError(f"invalid --redis-url {redact_url(url)}: {exc}") from exc
         try:

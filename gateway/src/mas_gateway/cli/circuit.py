@@ -37,12 +37,12 @@ def _line(view: CircuitView, now: float) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
     from ..circuits import read_circuits
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             views = await read_circuits(client)
         finally:

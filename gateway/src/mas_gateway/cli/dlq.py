@@ -40,12 +40,12 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
     from ..dlq import list_dead_letters
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             letters = await list_dead_letters(client, count=args.count)
         finally:
@@ -76,9 +76,8 @@ def _what(letter: DeadLetter) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from mas import crypto
+    from mas.redis_connect import connect_redis
 
     from ..dlq import ReplayError, replay_dead_letter
 
@@ -88,7 +87,7 @@ def _replay(args: argparse.Namespace) -> int:
     }
 
     async def run() -> int:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         failed = 0
         try:
             for name in args.name:

@@ -362,9 +362,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 async def _publish(url: str, message: str) -> int:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
-    client = aioredis.Redis.from_url(url)
+    client = connect_redis(url)
     try:
         return int(await client.publish(keys.POLICY_RELOAD_CHANNEL, message))
     finally:

@@ -43,7 +43,7 @@ def _tops(label: str, rows: list[dict[str, Any]]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
+    from mas.redis_connect import connect_redis
 
     from ..ops.overview import system_status
 
@@ -51,7 +51,7 @@ def _status(args: argparse.Namespace) -> int:
         raise SystemExit("mas status: --top must not be negative")
 
     async def run() -> dict[str, Any]:
-        client = aioredis.Redis.from_url(args.redis_url)
+        client = connect_redis(args.redis_url)
         try:
             return await system_status(client, top=args.top)
         finally:

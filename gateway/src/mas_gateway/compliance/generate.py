@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from redis.exceptions import RedisError
 
 from mas.errors import ConfigError
+from mas.redis_connect import connect_redis
 from mas.urls import redact_url
 
 from ..audit.report import Witness
@@ -51,7 +51,7 @@ async def generate_report(
     if not await asyncio.to_thread(policies_dir.is_dir):
         raise ConfigError(f"policies directory {policies_dir} not found")
     period = Period(since, until if until is not None else time.time() + 1.0)
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     try:
         try:
             await client.ping()  # type: ignore[misc]

@@ -11,11 +11,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from mas import acl
 from mas.credentials import Credentials
 from mas.provisioning import create_principal, generate_password, provision_agent
+from mas.redis_connect import connect_redis
 from mas.urls import with_credentials
 
 from ...settings import default_policies_dir
@@ -41,7 +40,7 @@ async def _provision(admin_url: str, work: Path) -> Provisioned:
     key_path = work / "gateway_signing_key"
     key = write_signing_key(key_path)
     pinned = {key.key_id: key.public_key_b64}
-    admin = aioredis.Redis.from_url(admin_url)
+    admin = connect_redis(admin_url)
     try:
         password = generate_password()
         principal = acl.gateway_principal()

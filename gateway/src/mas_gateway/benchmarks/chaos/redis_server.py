@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Literal
 
-import redis
 from redis.exceptions import RedisError
+
+from mas.redis_connect import connect_redis_sync
 
 from ...embedded_redis import ADMIN_USER, find_server_binary, free_port
 from .procs import die_with_parent
@@ -107,9 +108,7 @@ class RedisServer:
     def answers(self) -> bool:
         """True when the server answers PING as the administrator (and has loaded its data)."""
         try:
-            with redis.Redis.from_url(
-                self.url, socket_timeout=0.5, socket_connect_timeout=0.5
-            ) as c:
+            with connect_redis_sync(self.url, socket_timeout=0.5, socket_connect_timeout=0.5) as c:
                 return bool(c.ping())
         except RedisError:
             return False
@@ -117,7 +116,7 @@ class RedisServer:
     def set_appendfsync(self, policy: AppendFsync) -> None:
         """Change the fsync policy of the running server (and of its next starts)."""
         self.appendfsync = policy
-        with redis.Redis.from_url(self.url, socket_timeout=10) as client:
+        with connect_redis_sync(self.url, socket_timeout=10) as client:
             client.config_set("appendfsync", policy)
 
     def send_signal(self, sig: signal.Signals) -> None:

@@ -21,6 +21,7 @@ import redis
 from redis.exceptions import RedisError
 
 from mas import keys
+from mas.redis_connect import connect_redis_sync
 
 from ..policies import BULK_RECEIVER, BULK_SENDER
 from .journal import read_journal
@@ -211,7 +212,7 @@ class ChaosStack:
     # -- observing -----------------------------------------------------------------
     def admin(self) -> redis.Redis:
         """A short-lived administrator connection (close it)."""
-        return redis.Redis.from_url(self._redis().url, socket_timeout=5, socket_connect_timeout=2)
+        return connect_redis_sync(self._redis().url, socket_timeout=5, socket_connect_timeout=2)
 
     def gateway_consumers(self, gateway_id: str) -> list[dict[str, Any]]:
         """The outbox group's consumers of one gateway process (any of its starts)."""
