@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from . import crypto, keys
@@ -36,7 +37,7 @@ from .envelope import (
 from .errors import MessageRejected, SignatureError
 from .handlers import RESERVED_PREFIX, HandlerSpec, check_message_type
 from .ledger import DeliveryLedger
-from .message import AgentMessage
+from .message import AgentMessage, SenderCheck
 from .registry import Registry
 from .requests import ERROR_TYPE, PendingRequests
 from .telemetry import consumer_span
@@ -99,7 +100,7 @@ class Dispatcher:
         self._max = max_deliveries
         self._ready = ready
         self._owner = owner
-        self._sender_keys: dict[str, tuple[float, str | None]] = {}
+        self._sender_keys: dict[str, tuple[float, Ed25519PublicKey | None]] = {}
         self._active: dict[str, asyncio.Event] = {}
         self._leased: set[str] = set()
 
@@ -357,7 +358,7 @@ class Dispatcher:
     async def make_message(self, delivery: Delivery) -> AgentMessage:
         """The handler-facing message of a verified delivery."""
         return AgentMessage.from_delivery(
-            delivery, sender_verified=await self._sender_verified(delivery), replier=self.reply
+            delivery, sender_check=await self._sender_check(delivery), replier=self.reply
         )
 
     async def reply(
@@ -374,31 +375,42 @@ class Dispatcher:
         )
         return envelope.message_id
 
-    async def _sender_verified(self, delivery: Delivery) -> bool:
-        if delivery.sender_envelope is None or delivery.sender_signature is None:
-            return False
-        if delivery.gateway.modified:
-            return False
+    async def _sender_check(self, delivery: Delivery) -> SenderCheck:
+        """The check of the sender's own signature, run when a handler asks for it.
+
+        Only the sender's public key is looked up now (cached per sender); the
+        signature check and the strict parse of the sender's bytes wait until
+        `AgentMessage.sender_verified` is read.
+        """
+        sender_envelope, signature = delivery.sender_envelope, delivery.sender_signature
+        if sender_envelope is None or signature is None or delivery.gateway.modified:
+            return SenderCheck()
         public_key = await self._sender_key(delivery.envelope.sender_id)
         if public_key is None:
-            return False
-        try:
-            crypto.verify(
-                crypto.load_public_key(public_key),
-                delivery.sender_envelope,
-                delivery.sender_signature,
-            )
-            signed = parse_envelope(delivery.sender_envelope)
-        except (SignatureError, MessageRejected):
-            return False
-        return signed == delivery.envelope
+            return SenderCheck()
 
-    async def _sender_key(self, sender_id: str) -> str | None:
+        def check() -> bool:
+            try:
+                crypto.verify(public_key, sender_envelope, signature)
+                signed = parse_envelope(sender_envelope)
+            except (SignatureError, MessageRejected):
+                return False
+            return signed == delivery.envelope
+
+        return SenderCheck(check)
+
+    async def _sender_key(self, sender_id: str) -> Ed25519PublicKey | None:
+        """The sender's registered public key, loaded once per `_SENDER_KEY_TTL`."""
         now = time.monotonic()
         cached = self._sender_keys.get(sender_id)
         if cached is not None and cached[0] > now:
             return cached[1]
         identity = await self._registry.identity(sender_id)
-        key = identity.public_key if identity is not None else None
+        key: Ed25519PublicKey | None = None
+        if identity is not None:
+            try:
+                key = crypto.load_public_key(identity.public_key)
+            except SignatureError:
+                key = None  # a malformed registered key verifies nothing
         self._sender_keys[sender_id] = (now + _SENDER_KEY_TTL, key)
         return key
