@@ -17,6 +17,7 @@ from .dispatch import Dispatcher, HandlerHost
 from .envelope import Delivery
 from .handlers import HandlerSpec
 from .heartbeat import Heartbeat
+from .inbox import inbox_consumer
 from .options import AgentOptions
 from .registry import Registry
 from .requests import PendingRequests
@@ -121,7 +122,7 @@ async def build_runtime(
         ready=ready,
         owner=instance_id,
     )
-    consumer = StreamConsumer(
+    consumer = inbox_consumer(
         redis,
         agent_id,
         f"{agent_id}-{instance_id}",
