@@ -33,6 +33,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.typing import StreamIdT
 
 from .envelope import decode_fields
+from .logsafe import log_failure
 from .outage import Outage
 from .redis_text import as_text
 
@@ -87,6 +88,10 @@ class ConsumerSettings:
     max_inflight: int
     block_ms: int
     claim_idle_s: float
+    keep_claims: bool = True
+    """Renew the claims of entries in flight; off when `process` renews them itself."""
+    one_batch_at_a_time: bool = False
+    """Read again only once the previous batch was processed (batches stay full)."""
 
 
 def _key(entry: Entry) -> tuple[str, str]:
@@ -107,6 +112,8 @@ class StreamConsumer:
         process: Process,
         keepalive: Callable[[], Awaitable[None]] | None = None,
         missing_group: MissingGroup | None = None,
+        before_read: Callable[[], Awaitable[None]] | None = None,
+        on_progress: Callable[[], None] | None = None,
         label: str | None = None,
     ) -> None:
         self._redis = redis
@@ -117,6 +124,8 @@ class StreamConsumer:
         self._process = process
         self._keepalive = keepalive
         self._missing_group = missing_group
+        self._before_read = before_read
+        self._on_progress = on_progress
         self._label = label or ", ".join(streams())
         self._inflight: dict[tuple[str, str], Entry] = {}
         self._batches: set[asyncio.Task[None]] = set()
@@ -211,10 +220,10 @@ class StreamConsumer:
     def _free(self) -> int:
         return self._settings.max_inflight - len(self._inflight)
 
-    def _spawn(self, entries: Iterable[Entry]) -> None:
+    def _spawn(self, entries: Iterable[Entry]) -> asyncio.Task[None] | None:
         fresh = [e for e in entries if _key(e) not in self._inflight]
         if not fresh:
-            return
+            return None
         for entry in fresh:
             self._inflight[_key(entry)] = entry
         if self._free() <= 0:
@@ -222,6 +231,7 @@ class StreamConsumer:
         task = asyncio.create_task(self._run(Batch(fresh, self._finish)))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
+        return task
 
     def _finish(self, entry: Entry) -> None:
         if self._inflight.pop(_key(entry), None) is not None and self._free() > 0:
@@ -233,9 +243,10 @@ class StreamConsumer:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception(
-                "processing %d entr(ies) of %s failed; they stay pending", len(batch), self._label
-            )
+            log_failure(
+                logger, "processing %d entr(ies) of %s failed; they stay pending", len(batch),
+                self._label,
+            )  # fmt: skip
         finally:
             for entry in batch.entries:
                 self._finish(entry)
@@ -248,34 +259,52 @@ class StreamConsumer:
             await self._slot_free.wait()
             if self._stopping.is_set():
                 return
-            streams = self._streams()
-            if not streams:
-                if not await self._every(self._settings.block_ms / 1000):
-                    return
-                continue
-            limit = max(min(self._settings.batch_size, self._free()), 1)
-            count = max(limit // self._busy, 1)
-            self._blocked = True
             try:
-                response = await self._reader.xreadgroup(
-                    self._group,
-                    self.name,
-                    cast("dict[Any, Any]", dict.fromkeys(streams, ">")),
-                    count=count,
-                    block=self._settings.block_ms,
-                )
+                entries = await self._read(self._reader)
             except (RedisError, OSError) as exc:
                 self._blocked = False
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     await self._nogroup(str(exc))
                 await self._pause(self._read_outage, exc)
                 continue
-            self._blocked = False
             self._read_outage.recovered()
-            entries = _entries(response)
-            # COUNT is per stream: share the next read among the streams that had entries.
-            self._busy = max(len({e.stream for e in entries}), 1)
-            self._spawn(entries)
+            task = self._spawn(entries)
+            if task is not None and self._settings.one_batch_at_a_time:
+                await self._until_done_or_stopping(task)
+            if self._on_progress is not None:
+                self._on_progress()
+
+    async def _until_done_or_stopping(self, task: asyncio.Task[None]) -> None:
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
+    async def _read(self, reader: aioredis.Redis) -> list[Entry]:
+        """New entries of the streams, waiting up to `block_ms` for the first."""
+        if self._before_read is not None:
+            await self._before_read()
+        streams = self._streams()
+        if self._stopping.is_set():
+            return []
+        if not streams:
+            await self._every(self._settings.block_ms / 1000)
+            return []
+        limit = max(min(self._settings.batch_size, self._free()), 1)
+        self._blocked = True
+        response = await reader.xreadgroup(
+            self._group,
+            self.name,
+            cast("dict[Any, Any]", dict.fromkeys(streams, ">")),
+            count=max(limit // self._busy, 1),
+            block=self._settings.block_ms,
+        )
+        self._blocked = False
+        entries = _entries(response)
+        # COUNT is per stream: share the next read among the streams that had entries.
+        self._busy = max(len({e.stream for e in entries}), 1)
+        return entries
 
     async def _nogroup(self, error: str) -> None:
         stream = next((s for s in self._streams() if s in error), self._label)
@@ -327,6 +356,7 @@ class StreamConsumer:
                 count=free,
             )
         replies = await pipe.execute()
+        await self._drop_deleted(streams, replies)
         claimed = [
             (stream, as_text(entry_id), fields)
             for stream, reply in zip(streams, replies, strict=True)
@@ -345,7 +375,22 @@ class StreamConsumer:
         )
         return len(claimed)
 
+    async def _drop_deleted(self, streams: Sequence[str], replies: Sequence[Any]) -> None:
+        """Acknowledge pending entries that no longer exist: nothing is left to process."""
+        for stream, reply in zip(streams, replies, strict=True):
+            deleted = list(reply[2]) if len(reply) > 2 and reply[2] else []
+            if deleted:
+                logger.warning(
+                    "%d pending entr(ies) of %s were deleted before they were processed",
+                    len(deleted),
+                    stream,
+                )
+                await self._redis.xack(stream, self._group, *deleted)
+
     async def _keepalive_loop(self) -> None:
+        if not self._settings.keep_claims:
+            await self._released.wait()
+            return
         interval = max(self._settings.claim_idle_s / 3, 0.01)
         outage = Outage(f"keeping claims on {self._label} alive", logger)
         while True:

@@ -37,6 +37,7 @@ from .envelope import (
 from .errors import MessageRejected, SignatureError
 from .handlers import RESERVED_PREFIX, HandlerSpec, check_message_type
 from .ledger import DeliveryLedger
+from .logsafe import log_failure
 from .message import AgentMessage, SenderCheck
 from .registry import Registry
 from .requests import ERROR_TYPE, PendingRequests
@@ -178,7 +179,8 @@ class Dispatcher:
         try:
             await work
         except Exception:
-            logger.exception(
+            log_failure(
+                logger,
                 "agent %s: processing stream entry %s failed; it stays pending",
                 self._agent_id,
                 entry.entry_id,
