@@ -102,6 +102,7 @@ class Dispatcher:
         self._ready = ready
         self._owner = owner
         self._sender_keys: dict[str, tuple[float, Ed25519PublicKey | None]] = {}
+        self._key_lookups: dict[str, asyncio.Future[Ed25519PublicKey | None]] = {}
         self._active: dict[str, asyncio.Event] = {}
         self._leased: set[str] = set()
 
@@ -467,11 +468,21 @@ class Dispatcher:
         return SenderCheck(check)
 
     async def _sender_key(self, sender_id: str) -> Ed25519PublicKey | None:
-        """The sender's registered public key, loaded once per `_SENDER_KEY_TTL`."""
-        now = time.monotonic()
+        """The sender's registered public key, loaded once per `_SENDER_KEY_TTL`.
+
+        Concurrent deliveries from one sender share one lookup.
+        """
         cached = self._sender_keys.get(sender_id)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        lookup = self._key_lookups.get(sender_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._load_sender_key(sender_id))
+            self._key_lookups[sender_id] = lookup
+            lookup.add_done_callback(lambda _: self._key_lookups.pop(sender_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _load_sender_key(self, sender_id: str) -> Ed25519PublicKey | None:
         identity = await self._registry.identity(sender_id)
         key: Ed25519PublicKey | None = None
         if identity is not None:
@@ -479,5 +490,5 @@ class Dispatcher:
                 key = crypto.load_public_key(identity.public_key)
             except SignatureError:
                 key = None  # a malformed registered key verifies nothing
-        self._sender_keys[sender_id] = (now + _SENDER_KEY_TTL, key)
+        self._sender_keys[sender_id] = (time.monotonic() + _SENDER_KEY_TTL, key)
         return key
