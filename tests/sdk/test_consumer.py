@@ -148,3 +148,90 @@ async def test_an_entry_stays_in_flight_until_finished_and_its_claim_is_kept(
         await rival.stop(5)
         await holder.stop(5)
     assert holder.inflight == 0
+
+
+async def test_one_batch_at_a_time_never_overlaps_batches(redis_client: aioredis.Redis) -> None:
+    await _groups(redis_client)
+    running = 0
+    overlap = 0
+    seen = 0
+    done = asyncio.Event()
+
+    async def process(batch: Batch) -> None:
+        nonlocal running, overlap, seen
+        running += 1
+        overlap = max(overlap, running)
+        await asyncio.sleep(0.01)  # give a second read the chance to start a batch
+        for entry in batch.entries:
+            await redis_client.xack(entry.stream, GROUP, entry.entry_id)
+            batch.finished(entry)  # slots free early: still no second batch meanwhile
+        seen += len(batch)
+        running -= 1
+        if seen == 20:
+            done.set()
+
+    consumer = StreamConsumer(
+        redis_client,
+        group=GROUP,
+        consumer="serial",
+        streams=lambda: STREAMS,
+        settings=ConsumerSettings(
+            batch_size=4,
+            max_inflight=4,
+            block_ms=50,
+            claim_idle_s=30.0,
+            keep_claims=False,
+            one_batch_at_a_time=True,
+        ),
+        process=process,
+    )
+    await consumer.start()
+    try:
+        for n in range(10):
+            for stream in STREAMS:
+                await redis_client.xadd(stream, {"n": str(n)})
+        async with asyncio.timeout(10):
+            await done.wait()
+    finally:
+        await consumer.stop(5)
+    assert overlap == 1
+
+
+async def test_a_lost_group_is_reported_and_pending_entries_deleted_meanwhile_are_acked(
+    redis_client: aioredis.Redis,
+) -> None:
+    await _groups(redis_client)
+    gone = await redis_client.xadd(STREAMS[0], {"n": "1"})
+    await redis_client.xreadgroup(GROUP, "dead", {STREAMS[0]: ">"})
+    await redis_client.xdel(STREAMS[0], gone)  # pending, but nothing left to process
+    restored: list[str] = []
+    told = asyncio.Event()
+
+    async def missing(stream: str) -> None:
+        restored.append(stream)
+        await redis_client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        told.set()
+
+    async def process(batch: Batch) -> None:
+        raise AssertionError("a deleted entry is never processed")
+
+    consumer = StreamConsumer(
+        redis_client,
+        group=GROUP,
+        consumer="c4",
+        streams=lambda: STREAMS,
+        settings=ConsumerSettings(batch_size=8, max_inflight=8, block_ms=50, claim_idle_s=0.1),
+        process=process,
+        missing_group=missing,
+    )
+    await asyncio.sleep(0.15)  # the dead consumer's entry is idle past claim_idle
+    assert await consumer.reclaim() == 0
+    assert int((await redis_client.xpending(STREAMS[0], GROUP))["pending"]) == 0
+    await redis_client.xgroup_destroy(STREAMS[1], GROUP)
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            await told.wait()
+    finally:
+        await consumer.stop(5)
+    assert restored == [STREAMS[1]]

@@ -307,7 +307,7 @@ class StreamConsumer:
         return entries
 
     async def _nogroup(self, error: str) -> None:
-        stream = next((s for s in self._streams() if s in error), self._label)
+        stream = next((s for s in self._streams() if f"'{s}'" in error), self._label)
         if self._missing_group is None:
             logger.error("the consumer group %s of %s is gone", self._group, stream)
             return
