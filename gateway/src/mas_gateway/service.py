@@ -63,7 +63,6 @@ class GatewayService:
         self._outboxes: Outboxes | None = None
         self._listeners: list[DecisionListener] = []
         self._closers: list[Closer] = []
-        self._tasks: list[asyncio.Task[None]] = []
         self._consumer: StreamConsumer | None = None
         self.watchdog = Watchdog("gateway", on_death=lambda _error: None)
         """Knows when a loop that must run forever has ended; see `wait_failed`."""
@@ -172,8 +171,11 @@ class GatewayService:
         self._consumer = self._outbox_consumer(client, self._outboxes)
         self.progress.tick()
         await self._consumer.start()
-        self._tasks = [self.watchdog.watch(task) for task in self._consumer.tasks]
-        for task in [*_started(self.policy).tasks, _started(self.checkpointer).task]:
+        for task in [
+            *self._consumer.tasks,
+            *_started(self.policy).tasks,
+            _started(self.checkpointer).task,
+        ]:
             if task is not None:
                 self.watchdog.watch(task)
         await self._start_ops()
@@ -245,7 +247,6 @@ class GatewayService:
         if self._consumer is not None:
             await self._consumer.stop(0.0)  # leaves the outboxes where it holds nothing
             self._consumer = None
-        self._tasks = []
         await self._close()
         log.info("gateway %s stopped", self.settings.gateway_id)
 
