@@ -19,10 +19,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from mas import Agent, AgentMessage, keys
+from mas.consumer import Batch, ConsumerSettings, StreamConsumer
 from mas_gateway.cli import main
 from mas_gateway.cli.common import JsonFormatter
 from mas_gateway.devstack import DevStack
-from mas_gateway.outboxes import Outboxes
+from mas_gateway.outboxes import Outboxes, owner_of
 from mas_gateway.presence import (
     INTERVAL_S,
     PRUNE_AFTER_S,
@@ -123,16 +124,36 @@ async def test_a_consumer_leaves_only_the_outboxes_where_it_holds_nothing(
     redis_client: aioredis.Redis,
 ) -> None:
     await redis_client.sadd(keys.ALL_AGENTS, "busy", "quiet")  # type: ignore[misc]
-    outboxes = Outboxes(redis_client, "gw-test", batch_size=10, claim_idle_ms=60_000)
+    outboxes = Outboxes(redis_client, "gw-test")
     await outboxes.refresh()
     await redis_client.xadd(keys.agent_outbox("busy"), {"envelope": b"{}"})
     await redis_client.xadd(keys.agent_outbox("quiet"), {"envelope": b"{}"})
-    taken = await outboxes.read(block_ms=100)
-    assert {s.agent_id for s in taken} == {"busy", "quiet"}
-    quiet = next(s for s in taken if s.agent_id == "quiet")
-    await redis_client.xack(keys.agent_outbox("quiet"), keys.GATEWAY_GROUP, quiet.entry_id)
+    taken: list[str] = []
+    both = asyncio.Event()
 
-    await outboxes.forget_consumer()
+    async def process(batch: Batch) -> None:
+        for entry in batch.entries:
+            taken.append(owner_of(entry.stream))
+            if owner_of(entry.stream) == "quiet":
+                await redis_client.xack(entry.stream, keys.GATEWAY_GROUP, entry.entry_id)
+        if len(taken) == 2:
+            both.set()
+
+    consumer = StreamConsumer(
+        redis_client,
+        group=keys.GATEWAY_GROUP,
+        consumer="gw-test",
+        streams=outboxes.streams,
+        settings=ConsumerSettings(batch_size=10, max_inflight=10, block_ms=100, claim_idle_s=60.0),
+        process=process,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            await both.wait()
+    finally:
+        await consumer.stop(5.0)  # leaves the group where it holds nothing
+    assert sorted(taken) == ["busy", "quiet"]
     assert await _consumers(redis_client, "busy") == ["gw-test"]  # its entry stays claimed
     assert await _consumers(redis_client, "quiet") == []
 

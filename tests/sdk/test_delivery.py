@@ -373,9 +373,17 @@ async def test_sender_signature_is_verified_when_present(
         swapped["sender_envelope"] = submission["envelope"]
         swapped["sender_signature"] = submission["signature"]
         await redis_client.xadd(keys.agent_stream("bob"), swapped)  # type: ignore[arg-type]
+        impostor = Envelope(sender_id="alice", target_id="bob", message_type="ping", data={"a": 3})
+        forged = sign_submission(impostor, crypto.generate_private_key(), creds.token)
+        signed_by_other = gateway.fields(impostor)
+        signed_by_other["sender_envelope"] = forged["envelope"]
+        signed_by_other["sender_signature"] = forged["signature"]
+        await redis_client.xadd(keys.agent_stream("bob"), signed_by_other)  # type: ignore[arg-type]
         await bob.wait_idle()
+    # Read after the agent stopped: the check runs on first access, with the key it looked up.
     verified = {m.data["a"]: m.sender_verified for m in bob.messages}
-    assert verified == {1: True, 2: False}
+    assert verified == {1: True, 2: False, 3: False}
+    assert [m.sender_verified for m in bob.messages] == [True, False, False]  # remembered
 
 
 async def test_poison_message_of_crash_looping_instances_is_dead_lettered(

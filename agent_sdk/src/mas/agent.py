@@ -39,6 +39,7 @@ from .handlers import (
     collect_handlers,
 )
 from .handlers import on as register_handler
+from .inbox import check_inbox_group
 from .message import AgentMessage
 from .options import AgentOptions, resolve_redis_url
 from .records import check_agent_id
@@ -190,7 +191,7 @@ class Agent(Generic[StateT]):
         )
         self._state = cast("StateT", runtime.loaded_state)
         self._session = runtime
-        await runtime.consumer.ensure_group()
+        await check_inbox_group(redis, self.agent_id)
         await self._register()
         await runtime.requests.start(runtime.dispatcher.make_message)
         return runtime

@@ -1,9 +1,21 @@
-"""StreamConsumer: reads an agent's stream in its consumer group and keeps every claim honest.
+"""StreamConsumer: reads streams in a consumer group and keeps every claim honest.
 
-It reads new entries in batches (never more than there are free handler slots),
-keeps the claim of entries whose handler still runs (XCLAIM JUSTID resets their
-idle time), and takes over entries left idle by a crashed instance (XAUTOCLAIM).
-What happens to each entry is the job of the `process` callback.
+One mechanism for every consumer of MAS streams: it reads new entries of one or
+more streams in batches (never more than there are free slots), keeps the claim
+of entries still being processed (XCLAIM JUSTID resets their idle time), and
+takes over entries left idle by a crashed consumer (XAUTOCLAIM). What happens to
+the entries of a batch is the job of the `process` callback; an entry stays in
+flight until the callback marks it finished or returns. COUNT applies per stream,
+so the batch is shared among the streams that had entries in the previous read;
+when more streams than that have entries at once, a read can return more entries
+than there are free slots (they are claimed already, so they are processed too).
+
+Every loop survives every Redis error the same way (`mas.outage`: logged once
+when an outage starts and once when it ends, capped backoff). Stopping never
+needs a command on the server: the reader has its own connection, and a read
+still blocked at stop is cancelled, which closes that connection. Entries Redis
+handed to that read stay pending for this consumer and are taken over after
+`claim_idle` like those of a crashed one.
 """
 
 from __future__ import annotations
@@ -12,72 +24,130 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import StreamIdT
 
-from . import keys
-from .errors import CredentialsError
-from .options import AgentOptions
+from .envelope import decode_fields
+from .logsafe import log_failure
 from .outage import Outage
 from .redis_text import as_text
 
-__all__ = ["Process", "StreamConsumer"]
+__all__ = ["Batch", "ConsumerSettings", "Entry", "Process", "StreamConsumer"]
 
 logger = logging.getLogger(__name__)
 
-Process = Callable[[str, dict[Any, Any], int], Awaitable[None]]
-"""Handle one entry: (entry id, raw fields, delivery count)."""
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stream entry handed to `process`."""
+
+    stream: str
+    entry_id: str
+    fields: dict[str, bytes]
+    deliveries: int
+    """1 when read new; Redis's delivery count when taken over from another consumer."""
+
+
+class Batch:
+    """Entries read together; each stays in flight (its claim kept) until finished."""
+
+    __slots__ = ("_on_finished", "entries")
+
+    def __init__(
+        self, entries: Sequence[Entry], on_finished: Callable[[Entry], None] | None = None
+    ) -> None:
+        self.entries = tuple(entries)
+        self._on_finished = on_finished
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def finished(self, entry: Entry) -> None:
+        """`entry` needs its claim no longer (acknowledged, or left for redelivery)."""
+        if self._on_finished is not None:
+            self._on_finished(entry)
+
+
+Process = Callable[[Batch], Awaitable[None]]
+"""Process a batch; entries not marked finished are finished when it returns or raises."""
+
+MissingGroup = Callable[[str], Awaitable[None]]
+"""Told the stream whose consumer group is gone (a read answered NOGROUP)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    """How much a consumer reads and holds, and when an idle entry may be taken over."""
+
+    batch_size: int
+    max_inflight: int
+    block_ms: int
+    claim_idle_s: float
+    keep_claims: bool = True
+    """Renew the claims of entries in flight; off when `process` renews them itself."""
+    one_batch_at_a_time: bool = False
+    """Read again only once the previous batch was processed (batches stay full)."""
+
+
+def _key(entry: Entry) -> tuple[str, str]:
+    return entry.stream, entry.entry_id
 
 
 class StreamConsumer:
-    """One instance's consumer of ``agent.stream:{id}`` in group ``agents``."""
+    """One consumer of the streams `streams()` names, in consumer group `group`."""
 
     def __init__(
         self,
         redis: aioredis.Redis,
-        agent_id: str,
-        consumer_name: str,
-        options: AgentOptions,
+        *,
+        group: str,
+        consumer: str,
+        streams: Callable[[], Sequence[str]],
+        settings: ConsumerSettings,
         process: Process,
         keepalive: Callable[[], Awaitable[None]] | None = None,
+        missing_group: MissingGroup | None = None,
+        before_read: Callable[[], Awaitable[None]] | None = None,
+        on_progress: Callable[[], None] | None = None,
+        label: str | None = None,
     ) -> None:
         self._redis = redis
-        self._stream = keys.agent_stream(agent_id)
-        self._group = keys.AGENTS_GROUP
-        self.name = consumer_name
-        self._options = options
+        self._group = group
+        self.name = consumer
+        self._streams = streams
+        self._settings = settings
         self._process = process
         self._keepalive = keepalive
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._missing_group = missing_group
+        self._before_read = before_read
+        self._on_progress = on_progress
+        self._label = label or ", ".join(streams())
+        self._inflight: dict[tuple[str, str], Entry] = {}
+        self._batches: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
         self._slot_free.set()
         self._stopping = asyncio.Event()
+        self._released = asyncio.Event()
         self._reader: aioredis.Redis | None = None
-        self._reader_id: int | None = None
+        self._blocked = False
+        self._busy = 1
         self._tasks: list[asyncio.Task[None]] = []
-        self._read_outage = Outage(f"reading {self._stream}", logger)
+        self._read_outage = Outage(f"reading {self._label}", logger)
 
-    async def ensure_group(self) -> None:
-        """Check the inbox group exists (the operator creates it with the agent's credentials)."""
-        try:
-            await self._redis.xinfo_groups(self._stream)
-        except ResponseError as exc:
-            raise CredentialsError(
-                f"the inbox of agent {self.name.rsplit('-', 1)[0]!r} has no consumer group: "
-                "provision the agent with `mas agent provision` (it creates the group)"
-            ) from exc
+    # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start reading, keeping claims alive and reclaiming abandoned entries."""
-        await self.ensure_group()
+        """Start reading, keeping claims alive and taking over abandoned entries."""
+        self._stopping.clear()
+        self._released.clear()
         self._reader = aioredis.Redis(
             connection_pool=self._redis.connection_pool, single_connection_client=True
         )
-        self._reader_id = int(await self._reader.client_id())
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"mas-read-{self.name}"),
             asyncio.create_task(self._reclaim_loop(), name=f"mas-reclaim-{self.name}"),
@@ -91,11 +161,11 @@ class StreamConsumer:
 
     @property
     def inflight(self) -> int:
-        """Entries this instance holds: being handled or waiting for a handler."""
+        """Entries this consumer holds: being processed or waiting to be."""
         return len(self._inflight)
 
     async def stop(self, timeout: float) -> None:
-        """Stop reading, let running handlers finish for up to `timeout`, then release the rest."""
+        """Stop reading, let batches in progress finish for `timeout` s, then release the rest."""
         try:
             await self._stop(timeout)
         finally:
@@ -106,60 +176,82 @@ class StreamConsumer:
     async def _stop(self, timeout: float) -> None:
         self._stopping.set()
         self._slot_free.set()
-        if self._reader_id is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.client_unblock(self._reader_id)
         read, reclaim, keepalive = self._tasks or (None, None, None)
+        if read is not None and self._blocked:
+            read.cancel()  # a blocked read ends now; its connection is closed, not reused
         for task in (read, reclaim):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
-        running = list(self._inflight.values())
+        running = list(self._batches)
         if running:
             _, pending = await asyncio.wait(running, timeout=timeout)
             for task in pending:
                 task.cancel()
             if pending:
                 logger.warning(
-                    "%d handler(s) still running at stop; their messages stay pending and "
+                    "%d entr(ies) still being processed at stop; they stay pending and "
                     "will be redelivered",
-                    len(pending),
+                    len(self._inflight),
                 )
                 await asyncio.gather(*pending, return_exceptions=True)
+        self._released.set()
         if keepalive is not None:
-            keepalive.cancel()
             await asyncio.gather(keepalive, return_exceptions=True)
-        await self._forget_consumer()
+        self._tasks = []
+        await self.forget_consumer()
 
-    async def _forget_consumer(self) -> None:
-        """Delete this consumer from the group if it holds no pending entries."""
-        with contextlib.suppress(Exception):
-            mine = await self._redis.xpending_range(
-                self._stream, self._group, "-", "+", 1, consumername=self.name
-            )
-            if not mine:
-                await self._redis.xgroup_delconsumer(self._stream, self._group, self.name)
+    async def forget_consumer(self) -> None:
+        """Leave each stream's group where this consumer holds no pending entry."""
+        streams = list(self._streams())
+        with contextlib.suppress(RedisError, OSError):
+            pipe = self._redis.pipeline(transaction=False)
+            for stream in streams:
+                pipe.xpending_range(stream, self._group, "-", "+", 1, consumername=self.name)
+            held = await pipe.execute(raise_on_error=False)
+            idle = [s for s, mine in zip(streams, held, strict=True) if mine == []]
+            if idle:
+                pipe = self._redis.pipeline(transaction=False)
+                for stream in idle:
+                    pipe.xgroup_delconsumer(stream, self._group, self.name)
+                await pipe.execute(raise_on_error=False)
 
-    def _spawn(self, entry_id: str, fields: dict[Any, Any], deliveries: int) -> None:
-        if entry_id in self._inflight:
-            return
-        task = asyncio.create_task(self._run(entry_id, fields, deliveries))
-        self._inflight[entry_id] = task
-        if len(self._inflight) >= self._options.concurrency:
+    # --- batches ---------------------------------------------------------------------
+
+    def _free(self) -> int:
+        return self._settings.max_inflight - len(self._inflight)
+
+    def _spawn(self, entries: Iterable[Entry]) -> asyncio.Task[None] | None:
+        fresh = [e for e in entries if _key(e) not in self._inflight]
+        if not fresh:
+            return None
+        for entry in fresh:
+            self._inflight[_key(entry)] = entry
+        if self._free() <= 0:
             self._slot_free.clear()
+        task = asyncio.create_task(self._run(Batch(fresh, self._finish)))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        return task
 
-    async def _run(self, entry_id: str, fields: dict[Any, Any], deliveries: int) -> None:
+    def _finish(self, entry: Entry) -> None:
+        if self._inflight.pop(_key(entry), None) is not None and self._free() > 0:
+            self._slot_free.set()
+
+    async def _run(self, batch: Batch) -> None:
         try:
-            await self._process(entry_id, fields, deliveries)
+            await self._process(batch)
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception(
-                "processing entry %s of %s failed; it stays pending", entry_id, self._stream
-            )
+            log_failure(
+                logger, "processing %d entr(ies) of %s failed; they stay pending", len(batch),
+                self._label,
+            )  # fmt: skip
         finally:
-            self._inflight.pop(entry_id, None)
-            if len(self._inflight) < self._options.concurrency:
-                self._slot_free.set()
+            for entry in batch.entries:
+                self._finish(entry)
+
+    # --- loops -----------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
@@ -167,23 +259,60 @@ class StreamConsumer:
             await self._slot_free.wait()
             if self._stopping.is_set():
                 return
-            count = min(self._options.batch_size, self._options.concurrency - self.inflight)
             try:
-                response = await self._reader.xreadgroup(
-                    self._group,
-                    self.name,
-                    {self._stream: ">"},
-                    count=max(count, 1),
-                    block=self._options.block_ms,
-                )
+                entries = await self._read(self._reader)
             except (RedisError, OSError) as exc:
+                self._blocked = False
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    logger.error("the inbox group of %s is gone; provision the agent", self._stream)
+                    await self._nogroup(str(exc))
                 await self._pause(self._read_outage, exc)
                 continue
             self._read_outage.recovered()
-            for entry_id, fields in _entries(response):
-                self._spawn(entry_id, fields, 1)
+            task = self._spawn(entries)
+            if task is not None and self._settings.one_batch_at_a_time:
+                await self._until_done_or_stopping(task)
+            if self._on_progress is not None:
+                self._on_progress()
+
+    async def _until_done_or_stopping(self, task: asyncio.Task[None]) -> None:
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
+    async def _read(self, reader: aioredis.Redis) -> list[Entry]:
+        """New entries of the streams, waiting up to `block_ms` for the first."""
+        if self._before_read is not None:
+            await self._before_read()
+        streams = self._streams()
+        if self._stopping.is_set():
+            return []
+        if not streams:
+            await self._every(self._settings.block_ms / 1000)
+            return []
+        limit = max(min(self._settings.batch_size, self._free()), 1)
+        self._blocked = True
+        response = await reader.xreadgroup(
+            self._group,
+            self.name,
+            cast("dict[Any, Any]", dict.fromkeys(streams, ">")),
+            count=max(limit // self._busy, 1),
+            block=self._settings.block_ms,
+        )
+        self._blocked = False
+        entries = _entries(response)
+        # COUNT is per stream: share the next read among the streams that had entries.
+        self._busy = max(len({e.stream for e in entries}), 1)
+        return entries
+
+    async def _nogroup(self, error: str) -> None:
+        stream = next((s for s in self._streams() if f"'{s}'" in error), self._label)
+        if self._missing_group is None:
+            logger.error("the consumer group %s of %s is gone", self._group, stream)
+            return
+        with contextlib.suppress(RedisError, OSError):
+            await self._missing_group(stream)
 
     async def _pause(self, outage: Outage, exc: BaseException) -> None:
         """Log the outage (once) and wait its backoff delay, unless stopping."""
@@ -198,8 +327,8 @@ class StreamConsumer:
         return not self._stopping.is_set()
 
     async def _reclaim_loop(self) -> None:
-        interval = max(self._options.claim_idle / 2, 0.01)
-        outage = Outage(f"reclaiming entries of {self._stream}", logger)
+        interval = max(self._settings.claim_idle_s / 2, 0.01)
+        outage = Outage(f"reclaiming entries of {self._label}", logger)
         while not self._stopping.is_set():
             try:
                 await self.reclaim()
@@ -212,96 +341,140 @@ class StreamConsumer:
 
     async def reclaim(self) -> int:
         """Take over entries idle longer than `claim_idle` (any consumer); return how many."""
-        free = self._options.concurrency - self.inflight
-        if free <= 0:
+        free = self._free()
+        streams = list(self._streams())
+        if free <= 0 or not streams:
             return 0
-        result = await self._redis.xautoclaim(
-            self._stream,
-            self._group,
-            self.name,
-            min_idle_time=int(self._options.claim_idle * 1000),
-            start_id="0-0",
-            count=free,
-        )
+        pipe = self._redis.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xautoclaim(
+                stream,
+                self._group,
+                self.name,
+                min_idle_time=int(self._settings.claim_idle_s * 1000),
+                start_id="0-0",
+                count=free,
+            )
+        replies = await pipe.execute()
+        await self._drop_deleted(streams, replies)
         claimed = [
-            (as_text(entry_id), fields)
-            for entry_id, fields in result[1]
-            if fields is not None and as_text(entry_id) not in self._inflight
+            (stream, as_text(entry_id), fields)
+            for stream, reply in zip(streams, replies, strict=True)
+            for entry_id, fields in reply[1]
+            if fields is not None and (stream, as_text(entry_id)) not in self._inflight
         ]
         if not claimed:
             return 0
         pipe = self._redis.pipeline(transaction=False)
-        for entry_id, _ in claimed:
-            pipe.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
+        for stream, entry_id, _ in claimed:
+            pipe.xpending_range(stream, self._group, entry_id, entry_id, 1)
         counts = await pipe.execute()
-        for (entry_id, fields), info in zip(claimed, counts, strict=True):
-            deliveries = int(info[0]["times_delivered"]) if info else 1
-            self._spawn(entry_id, fields, deliveries)
+        self._spawn(
+            Entry(stream, entry_id, decode_fields(fields), _times_delivered(info))
+            for (stream, entry_id, fields), info in zip(claimed, counts, strict=True)
+        )
         return len(claimed)
 
+    async def _drop_deleted(self, streams: Sequence[str], replies: Sequence[Any]) -> None:
+        """Acknowledge pending entries that no longer exist: nothing is left to process."""
+        for stream, reply in zip(streams, replies, strict=True):
+            deleted = list(reply[2]) if len(reply) > 2 and reply[2] else []
+            if deleted:
+                logger.warning(
+                    "%d pending entr(ies) of %s were deleted before they were processed",
+                    len(deleted),
+                    stream,
+                )
+                await self._redis.xack(stream, self._group, *deleted)
+
     async def _keepalive_loop(self) -> None:
-        interval = max(self._options.claim_idle / 3, 0.01)
-        outage = Outage(f"keeping claims on {self._stream} alive", logger)
+        if not self._settings.keep_claims:
+            await self._released.wait()
+            return
+        interval = max(self._settings.claim_idle_s / 3, 0.01)
+        outage = Outage(f"keeping claims on {self._label} alive", logger)
         while True:
-            await asyncio.sleep(min(interval, outage.backoff.step()) if outage.active else interval)
-            ids = list(self._inflight)
-            if not ids:
+            wait = min(interval, outage.backoff.step()) if outage.active else interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), wait)
+            if self._released.is_set():
+                return
+            if not self._inflight:
                 continue
             try:
-                if self._keepalive is not None:
-                    await self._keepalive()
-                await self._redis.xclaim(
-                    self._stream,
-                    self._group,
-                    self.name,
-                    0,
-                    cast("list[StreamIdT]", ids),
-                    justid=True,
-                )
+                await self.keep_claims(list(self._inflight.values()))
             except (RedisError, OSError) as exc:
                 outage.note(exc)
                 continue
             outage.recovered()
 
+    async def keep_claims(self, entries: Sequence[Entry]) -> None:
+        """Reset the idle time of `entries` (one command per stream) and run the keepalive hook."""
+        if self._keepalive is not None:
+            await self._keepalive()
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        pipe = self._redis.pipeline(transaction=False)
+        for stream, ids in by_stream.items():
+            pipe.xclaim(
+                stream, self._group, self.name, 0, cast("list[StreamIdT]", ids), justid=True
+            )
+        await pipe.execute()
+
+    # --- idleness (tests, scripts) -----------------------------------------------------
+
     async def is_idle(self) -> bool:
         """True when nothing is in flight here, nothing is pending and nothing is unread."""
         if self._inflight:
             return False
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.xpending(self._stream, self._group)
-        pipe.xinfo_groups(self._stream)
-        pipe.xrevrange(self._stream, count=1)
-        pending, groups, last = await pipe.execute()
-        if int(pending["pending"]):
-            return False
-        if not last:
-            return True
-        last_id = as_text(last[0][0])
-        for group in groups:
-            if as_text(group["name"]) == self._group:
-                return _stream_id(as_text(group["last-delivered-id"])) >= _stream_id(last_id)
-        return False
+        for stream in self._streams():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.xpending(stream, self._group)
+            pipe.xinfo_groups(stream)
+            pipe.xrevrange(stream, count=1)
+            pending, groups, last = await pipe.execute()
+            if int(pending["pending"]):
+                return False
+            if not last:
+                continue
+            last_id = _stream_id(as_text(last[0][0]))
+            delivered = next(
+                (
+                    _stream_id(as_text(g["last-delivered-id"]))
+                    for g in groups
+                    if as_text(g["name"]) == self._group
+                ),
+                None,
+            )
+            if delivered is None or delivered < last_id:
+                return False
+        return True
 
     async def wait_idle(self, timeout: float) -> None:
         """Return once idle; `TimeoutError` if that does not happen within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while not await self.is_idle():
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self._stream} still has work after {timeout} s")
+                raise TimeoutError(f"{self._label} still has work after {timeout} s")
             await asyncio.sleep(0.01)
 
 
-def _entries(response: Any) -> list[tuple[str, dict[Any, Any]]]:
-    """(entry id, fields) pairs of an XREADGROUP reply, RESP2 list or RESP3 map."""
+def _times_delivered(info: Any) -> int:
+    return int(info[0]["times_delivered"]) if info else 1
+
+
+def _entries(response: Any) -> list[Entry]:
+    """The entries of an XREADGROUP reply, RESP2 list or RESP3 map."""
     if not response:
         return []
-    groups = response.values() if isinstance(response, dict) else (r[1] for r in response)
-    out: list[tuple[str, dict[Any, Any]]] = []
-    for entries in groups:
-        for entry in entries:
-            entry_id, fields = entry[0], entry[1]
+    groups = response.items() if isinstance(response, dict) else ((r[0], r[1]) for r in response)
+    out: list[Entry] = []
+    for stream, entries in groups:
+        name = as_text(stream)
+        for entry_id, fields in entries:
             if fields is not None:
-                out.append((as_text(entry_id), fields))
+                out.append(Entry(name, as_text(entry_id), decode_fields(fields), 1))
     return out
 
 

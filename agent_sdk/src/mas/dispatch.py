@@ -20,16 +20,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from . import crypto, keys, meters
+from .consumer import Batch, Entry
 from .envelope import (
     GATEWAY_SENDER,
     PARKED_TYPE,
     REJECTION_TYPE,
     Delivery,
     Envelope,
-    decode_fields,
     parse_delivered,
     parse_envelope,
     verify_delivery,
@@ -37,7 +38,8 @@ from .envelope import (
 from .errors import MessageRejected, SignatureError
 from .handlers import RESERVED_PREFIX, HandlerSpec, check_message_type
 from .ledger import DeliveryLedger
-from .message import AgentMessage
+from .logsafe import log_failure
+from .message import AgentMessage, SenderCheck
 from .registry import Registry
 from .requests import ERROR_TYPE, PendingRequests
 from .telemetry import consumer_span
@@ -115,7 +117,8 @@ class Dispatcher:
         self._registry = services.registry
         self._max = max_deliveries
         self._ready = ready
-        self._sender_keys: dict[str, tuple[float, str | None]] = {}
+        self._sender_keys: dict[str, tuple[float, Ed25519PublicKey | None]] = {}
+        self._key_lookups: dict[str, asyncio.Future[Ed25519PublicKey | None]] = {}
         self._active: dict[str, asyncio.Event] = {}
         self._leased: set[str] = set()
 
@@ -139,49 +142,115 @@ class Dispatcher:
         logger.warning("agent %s refused stream entry %s: %s", self._agent_id, entry_id, reason)
         return None, reason
 
-    async def process(self, entry_id: str, raw_fields: dict[Any, Any], deliveries: int) -> None:
-        """Handle one stream entry to its end (ack, dead letter) or leave it pending."""
-        fields = decode_fields(raw_fields)
-        delivery, reason = await self._check(entry_id, fields)
-        if delivery is None:
-            await self._ledger.dead_letter(entry_id, fields, reason)
-            return
+    async def process(self, batch: Batch) -> None:
+        """Handle a read batch: every entry to its end (ack, dead letter) or left pending.
+
+        The gateway's signature of each entry is checked and its envelope parsed once;
+        then one round trip asks the ledger about every message of the batch, and the
+        handlers run concurrently.
+        """
+        checked: list[tuple[Entry, Delivery]] = []
+        for entry in batch.entries:
+            delivery, reason = await self._check(entry.entry_id, entry.fields)
+            if delivery is None:
+                await self._guarded(batch, entry, self._ledger.dead_letter(
+                    entry.entry_id, entry.fields, reason
+                ))  # fmt: skip
+            else:
+                checked.append((entry, delivery))
+        # Messages not already in progress here (and once per batch) begin together; a
+        # duplicate of one in progress waits for it to end, then begins by itself.
+        together: list[tuple[Entry, Delivery]] = []
+        alone: list[tuple[Entry, Delivery]] = []
+        for entry, delivery in checked:
+            message_id = ledger_id(delivery.envelope)
+            if message_id in self._active:
+                alone.append((entry, delivery))
+            else:
+                self._active[message_id] = asyncio.Event()
+                together.append((entry, delivery))
+        try:
+            begun = await self._ledger.begin_many(
+                [ledger_id(d.envelope) for _, d in together], self._owner
+            )
+        except BaseException:
+            for _, delivery in together:
+                self._end(ledger_id(delivery.envelope))
+            raise
+        for (_, delivery), (_, leased) in zip(together, begun, strict=True):
+            if leased:
+                self._leased.add(ledger_id(delivery.envelope))
+        await asyncio.gather(
+            *(
+                self._guarded(batch, entry, self._begun(entry, delivery, done, leased))
+                for (entry, delivery), (done, leased) in zip(together, begun, strict=True)
+            ),
+            *(
+                self._guarded(batch, entry, self._after_others(entry, delivery))
+                for entry, delivery in alone
+            ),
+        )
+
+    async def _guarded(self, batch: Batch, entry: Entry, work: Awaitable[None]) -> None:
+        """Run one entry's work; a failure leaves that entry pending, not its batch."""
+        try:
+            await work
+        except Exception:
+            log_failure(
+                logger,
+                "agent %s: processing stream entry %s failed; it stays pending",
+                self._agent_id,
+                entry.entry_id,
+            )
+        finally:
+            batch.finished(entry)
+
+    def _end(self, message_id: str) -> None:
+        finished = self._active.pop(message_id, None)
+        if finished is not None:
+            finished.set()
+
+    async def _after_others(self, entry: Entry, delivery: Delivery) -> None:
+        """A message already in progress here: wait for it to end, then begin this copy."""
         message_id = ledger_id(delivery.envelope)
         while (running := self._active.get(message_id)) is not None:
             await running.wait()
-        finished = asyncio.Event()
-        self._active[message_id] = finished
+        self._active[message_id] = asyncio.Event()
         try:
-            await self._process_once(entry_id, fields, delivery, deliveries)
-        finally:
-            self._active.pop(message_id, None)
-            finished.set()
+            done, leased = await self._ledger.begin(message_id, self._owner)
+        except BaseException:
+            self._end(message_id)
+            raise
+        if leased:
+            self._leased.add(message_id)
+        await self._begun(entry, delivery, done, leased)
 
     async def refresh_leases(self) -> None:
         """Extend the handling leases of messages this instance is handling."""
         if self._leased:
             await self._ledger.refresh(list(self._leased))
 
-    async def _process_once(
-        self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
-    ) -> None:
-        env = delivery.envelope
-        done, leased = await self._ledger.begin(ledger_id(env), self._owner)
-        if done:
-            await self._ledger.skip(entry_id, ledger_id(env) if leased else None)
-            return
-        if not leased:
-            logger.debug("message %s is being handled by another instance", env.message_id)
-            return
-        self._leased.add(ledger_id(env))
+    async def _begun(self, entry: Entry, delivery: Delivery, done: bool, leased: bool) -> None:
+        """Go on with a message the ledger was asked about (it is marked active here)."""
+        message_id = ledger_id(delivery.envelope)
         try:
-            await self._route(entry_id, fields, delivery, deliveries)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await self._ledger.release(ledger_id(env))
-            raise
+            if done:
+                await self._ledger.skip(entry.entry_id, message_id if leased else None)
+                return
+            if not leased:
+                logger.debug(
+                    "message %s is being handled by another instance", delivery.envelope.message_id
+                )
+                return
+            try:
+                await self._route(entry.entry_id, entry.fields, delivery, entry.deliveries)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._ledger.release(message_id)
+                raise
         finally:
-            self._leased.discard(ledger_id(env))
+            self._leased.discard(message_id)
+            self._end(message_id)
 
     async def _route(
         self, entry_id: str, fields: dict[str, bytes], delivery: Delivery, deliveries: int
@@ -392,7 +461,7 @@ class Dispatcher:
     async def make_message(self, delivery: Delivery) -> AgentMessage:
         """The handler-facing message of a verified delivery."""
         return AgentMessage.from_delivery(
-            delivery, sender_verified=await self._sender_verified(delivery), replier=self.reply
+            delivery, sender_check=await self._sender_check(delivery), replier=self.reply
         )
 
     async def reply(
@@ -409,31 +478,52 @@ class Dispatcher:
         )
         return envelope.message_id
 
-    async def _sender_verified(self, delivery: Delivery) -> bool:
-        if delivery.sender_envelope is None or delivery.sender_signature is None:
-            return False
-        if delivery.gateway.modified:
-            return False
+    async def _sender_check(self, delivery: Delivery) -> SenderCheck:
+        """The check of the sender's own signature, run when a handler asks for it.
+
+        Only the sender's public key is looked up now (cached per sender); the
+        signature check and the strict parse of the sender's bytes wait until
+        `AgentMessage.sender_verified` is read.
+        """
+        sender_envelope, signature = delivery.sender_envelope, delivery.sender_signature
+        if sender_envelope is None or signature is None or delivery.gateway.modified:
+            return SenderCheck()
         public_key = await self._sender_key(delivery.envelope.sender_id)
         if public_key is None:
-            return False
-        try:
-            crypto.verify(
-                crypto.load_public_key(public_key),
-                delivery.sender_envelope,
-                delivery.sender_signature,
-            )
-            signed = parse_envelope(delivery.sender_envelope)
-        except (SignatureError, MessageRejected):
-            return False
-        return signed == delivery.envelope
+            return SenderCheck()
 
-    async def _sender_key(self, sender_id: str) -> str | None:
-        now = time.monotonic()
+        def check() -> bool:
+            try:
+                crypto.verify(public_key, sender_envelope, signature)
+                signed = parse_envelope(sender_envelope)
+            except (SignatureError, MessageRejected):
+                return False
+            return signed == delivery.envelope
+
+        return SenderCheck(check)
+
+    async def _sender_key(self, sender_id: str) -> Ed25519PublicKey | None:
+        """The sender's registered public key, loaded once per `_SENDER_KEY_TTL`.
+
+        Concurrent deliveries from one sender share one lookup.
+        """
         cached = self._sender_keys.get(sender_id)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        lookup = self._key_lookups.get(sender_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._load_sender_key(sender_id))
+            self._key_lookups[sender_id] = lookup
+            lookup.add_done_callback(lambda _: self._key_lookups.pop(sender_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _load_sender_key(self, sender_id: str) -> Ed25519PublicKey | None:
         identity = await self._registry.identity(sender_id)
-        key = identity.public_key if identity is not None else None
-        self._sender_keys[sender_id] = (now + _SENDER_KEY_TTL, key)
+        key: Ed25519PublicKey | None = None
+        if identity is not None:
+            try:
+                key = crypto.load_public_key(identity.public_key)
+            except SignatureError:
+                key = None  # a malformed registered key verifies nothing
+        self._sender_keys[sender_id] = (time.monotonic() + _SENDER_KEY_TTL, key)
         return key

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
 
 from . import keys
+from .coalesce import Coalescer
 from .redis_text import as_text
 
 __all__ = ["DeliveryLedger"]
+
+_COMPLETE_COMMANDS = 5
+"""Commands `_complete_all` queues per message (the health count is one for all)."""
 
 
 class DeliveryLedger:
@@ -20,6 +24,10 @@ class DeliveryLedger:
     *leased* while one instance handles it, so that duplicates of a message never
     run twice, even on different instances. Each ending also counts in the agent's
     health hash (ok, failed, dead), which the gateway's circuit breakers read.
+
+    Round trips are shared: `begin_many` asks about a whole read batch at once, and
+    completions of handlers that finish while another completion is in flight go
+    together in the next `MULTI/EXEC` (each message's commands as before).
     """
 
     def __init__(
@@ -33,6 +41,9 @@ class DeliveryLedger:
         self._health = keys.agent_health(agent_id)
         self._dedup_ttl_ms = int(dedup_ttl * 1000)
         self._lease_ms = max(int(lease * 1000), 1)
+        self._completions: Coalescer[tuple[str, str], None] = Coalescer(
+            self._complete_all, name=f"mas-ack-{agent_id}"
+        )
 
     def _done(self, message_id: str) -> str:
         return keys.agent_done(self._agent_id, message_id)
@@ -42,11 +53,21 @@ class DeliveryLedger:
 
     async def begin(self, message_id: str, owner: str) -> tuple[bool, bool]:
         """(already done, lease acquired) for a message about to be handled."""
+        return (await self.begin_many([message_id], owner))[0]
+
+    async def begin_many(self, message_ids: Sequence[str], owner: str) -> list[tuple[bool, bool]]:
+        """`begin` for several distinct messages in one round trip."""
+        if not message_ids:
+            return []
         pipe = self._redis.pipeline(transaction=False)
-        pipe.exists(self._done(message_id))
-        pipe.set(self._lease(message_id), owner, nx=True, px=self._lease_ms)
-        done, leased = await pipe.execute()
-        return bool(done), bool(leased)
+        for message_id in message_ids:
+            pipe.exists(self._done(message_id))
+            pipe.set(self._lease(message_id), owner, nx=True, px=self._lease_ms)
+        replies = await pipe.execute()
+        return [
+            (bool(done), bool(leased))
+            for done, leased in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     async def refresh(self, message_ids: Iterable[str]) -> None:
         """Extend the leases of messages still being handled."""
@@ -61,14 +82,31 @@ class DeliveryLedger:
 
     async def complete(self, entry_id: str, message_id: str) -> None:
         """Ack and delete the entry, remember the message id, drop the lease (MULTI/EXEC)."""
+        await self._completions.submit((entry_id, message_id))
+
+    async def _complete_all(self, items: list[tuple[str, str]]) -> list[BaseException | None]:
+        """`complete` for each (entry id, message id), all in one MULTI/EXEC."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
-        pipe.xdel(self._stream, entry_id)  # handled: the stream keeps only what is still due
-        pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
-        pipe.hdel(self._errors, entry_id)
-        pipe.delete(self._lease(message_id))
-        pipe.hincrby(self._health, "ok", 1)
-        await pipe.execute()
+        for entry_id, message_id in items:
+            pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
+            pipe.xdel(self._stream, entry_id)  # handled: the stream keeps only what is still due
+            pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
+            pipe.hdel(self._errors, entry_id)
+            pipe.delete(self._lease(message_id))
+        pipe.hincrby(self._health, "ok", len(items))
+        replies = await pipe.execute(raise_on_error=False)
+        per_item = _COMPLETE_COMMANDS
+        errors: list[BaseException | None] = []
+        for index in range(len(items)):
+            failed = [
+                r
+                for r in replies[index * per_item : (index + 1) * per_item]
+                if isinstance(r, BaseException)
+            ]
+            errors.append(failed[0] if failed else None)
+        if isinstance(replies[-1], BaseException):
+            return [replies[-1]] * len(items)
+        return errors
 
     async def skip(self, entry_id: str, message_id: str | None = None) -> None:
         """Ack and delete an entry whose message was already handled (and drop our lease)."""

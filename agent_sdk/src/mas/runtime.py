@@ -17,6 +17,7 @@ from .dispatch import Dispatcher, DispatchServices, HandlerHost, Handlers
 from .envelope import Delivery
 from .handlers import HandlerSpec
 from .heartbeat import Heartbeat
+from .inbox import inbox_consumer
 from .options import AgentOptions
 from .registry import Registry
 from .requests import PendingRequests
@@ -113,7 +114,7 @@ async def build_runtime(
         max_deliveries=options.max_deliveries,
         ready=ready,
     )
-    consumer = StreamConsumer(
+    consumer = inbox_consumer(
         redis,
         agent_id,
         f"{agent_id}-{instance_id}",

@@ -4,7 +4,9 @@ A submission that fails with a transient Redis error is retried with capped
 backoff for up to `AgentOptions.submit_retry_s`, each time signed anew (fresh
 nonce and timestamp, same message id: the gateway delivers one message id once).
 A 429 notice for a recent message schedules its resubmission after `retry_after`
-and paces the submissions that follow (`mas.pacing`).
+and paces the submissions that follow (`mas.pacing`). Submissions made while
+another is on its way to Redis go together in the next pipeline (`mas.coalesce`),
+so concurrent `send()` calls share round trips and a connection.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import keys, meters
 from .backoff import Backoff
+from .coalesce import Coalescer
 from .credentials import Credentials
 from .envelope import ID_PATTERN, Envelope, sign_submission
 from .errors import Unauthenticated
@@ -122,6 +125,9 @@ class Transport:
         self._resends: asyncio.Queue[str] = asyncio.Queue()
         self._outage = Outage(f"agent {credentials.agent_id}: submitting", logger)
         self._task: asyncio.Task[None] | None = None
+        self._appends: Coalescer[dict[str, bytes], None] = Coalescer(
+            self._append_all, name=f"mas-submit-{credentials.agent_id}"
+        )
         self.on_lost: Lost | None = None
         """Told about a message whose resubmission after a 429 failed."""
 
@@ -242,7 +248,7 @@ class Transport:
             await self._append_replicated(fields, pending)
             return
         if pending is None:
-            await self._redis.xadd(self._outbox, fields)  # type: ignore[arg-type]
+            await self._appends.submit(fields)
             return
         key, value, ttl_ms = pending
         pipe = self._redis.pipeline(transaction=True)
@@ -278,6 +284,17 @@ class Transport:
             replicas=self._replicas,
             timeout_ms=self._replica_timeout_ms,
         )
+
+    async def _append_all(self, batch: list[dict[str, bytes]]) -> list[BaseException | None]:
+        """Append submissions to the outbox in one pipeline; each one's error, if any."""
+        if len(batch) == 1:
+            await self._redis.xadd(self._outbox, batch[0])  # type: ignore[arg-type]
+            return [None]
+        pipe = self._redis.pipeline(transaction=False)
+        for fields in batch:
+            pipe.xadd(self._outbox, fields)  # type: ignore[arg-type]
+        replies = await pipe.execute(raise_on_error=False)
+        return [r if isinstance(r, BaseException) else None for r in replies]
 
     # --- 429: resubmit and pace ---------------------------------------------------
 

@@ -10,7 +10,6 @@ entries a crashed gateway left pending are taken over after ``claim_idle_ms``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import uuid
@@ -22,8 +21,9 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from mas import keys
+from mas.consumer import Batch, ConsumerSettings, StreamConsumer
 from mas.errors import ConfigError
-from mas.outage import Outage
 from mas.redis_connect import connect_redis
 from mas.urls import redact_url
 from mas.watchdog import Watchdog
@@ -32,10 +32,9 @@ from .acl_check import check_least_privilege
 from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
 from .circuits import CircuitKeeper
 from .compliance import PolicyHistoryRecorder
-from .logsafe import log_failure
 from .ops.health import Progress
 from .ops.metrics import GatewayMetrics
-from .outboxes import Outboxes, Submission
+from .outboxes import Outboxes, Submission, owner_of
 from .pipeline import Pipeline
 from .policy import PolicyStore
 from .policy.dlp_check import dlp_check_for
@@ -66,8 +65,7 @@ class GatewayService:
         self._outboxes: Outboxes | None = None
         self._listeners: list[DecisionListener] = []
         self._closers: list[Closer] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
+        self._consumer: StreamConsumer | None = None
         self.watchdog = Watchdog("gateway", on_death=lambda _error: None)
         """Knows when a loop that must run forever has ended; see `wait_failed`."""
         self.metrics = GatewayMetrics(self.settings.gateway_id)
@@ -155,12 +153,7 @@ class GatewayService:
                 replicas=settings.commit_replicas,
                 timeout_ms=settings.replica_timeout_ms,
             )
-            self._outboxes = Outboxes(
-                client,
-                self.consumer,
-                batch_size=settings.batch_size,
-                claim_idle_ms=settings.claim_idle_ms,
-            )
+            self._outboxes = Outboxes(client, self.consumer)
             self._processor = BatchProcessor(
                 client,
                 pipeline,
@@ -183,13 +176,15 @@ class GatewayService:
         except BaseException:
             await self._close()
             raise
-        self._stopping.clear()
         self.watchdog = Watchdog("gateway", on_death=lambda _error: None)  # fresh for each start
-        self._tasks = [
-            self.watchdog.watch(asyncio.create_task(self._consume_loop(), name="gateway-consume")),
-            self.watchdog.watch(asyncio.create_task(self._reclaim_loop(), name="gateway-reclaim")),
-        ]
-        for task in [*_started(self.policy).tasks, _started(self.checkpointer).task]:
+        self._consumer = self._outbox_consumer(client, self._outboxes)
+        self.progress.tick()
+        await self._consumer.start()
+        for task in [
+            *self._consumer.tasks,
+            *_started(self.policy).tasks,
+            _started(self.checkpointer).task,
+        ]:
             if task is not None:
                 self.watchdog.watch(task)
         await self._start_ops()
@@ -262,18 +257,12 @@ class GatewayService:
         self._closers.append(keeper.stop)
 
     async def stop(self) -> None:
-        """Finish the batch in progress, stop consuming and close connections."""
+        """Stop consuming (a batch in progress is abandoned, its entries stay pending), close."""
         log.info("gateway %s stopping", self.settings.gateway_id)
-        self._stopping.set()
         self.watchdog.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        if self._outboxes is not None:
-            await self._outboxes.forget_consumer()
+        if self._consumer is not None:
+            await self._consumer.stop(0.0)  # leaves the outboxes where it holds nothing
+            self._consumer = None
         await self._close()
         log.info("gateway %s stopped", self.settings.gateway_id)
 
@@ -306,40 +295,40 @@ class GatewayService:
         for start in range(0, len(submissions), size):
             await self.process_entries(submissions[start : start + size])
 
-    async def _consume_loop(self) -> None:
-        outage = Outage("reading outboxes", log)
-        self.progress.tick()
-        while not self._stopping.is_set():
-            try:
-                await self._process_all(await self.outboxes.read(self.settings.block_ms))
-                self.progress.tick()
-            except RedisError as exc:
-                # Entries read but not committed stay pending and are taken over later.
-                await outage.failed(exc)
-            except Exception:
-                # Never stop consuming: the batch's entries stay pending and are taken over
-                # (and, if they keep failing, dead-lettered by the commit) after claim_idle_ms.
-                log_failure(log, "a batch failed unexpectedly; its entries stay pending")
-                await outage.backoff.wait()
-            else:
-                outage.recovered()
+    def _outbox_consumer(self, client: aioredis.Redis, outboxes: Outboxes) -> StreamConsumer:
+        """The SDK's stream consumer over every outbox, one batch at a time.
 
-    async def _reclaim_loop(self) -> None:
-        """Take over entries another gateway left pending for too long."""
-        outage = Outage("taking over pending entries", log)
-        while not self._stopping.is_set():
-            await asyncio.sleep(self.settings.claim_idle_ms / 2000.0)
-            try:
-                taken = await self.outboxes.reclaim()
-                if taken:
-                    log.info("took over %d entries left pending by another gateway", len(taken))
-                await self._process_all(taken)
-            except RedisError as exc:
-                outage.note(exc)
-            except Exception:
-                log_failure(log, "taking over pending entries failed; will retry")
-            else:
-                outage.recovered()
+        The batch processor renews the claims of the batch it decides (and learns from
+        them which entries their owner withdrew), so the consumer does not.
+        """
+        settings = self.settings
+        return StreamConsumer(
+            client,
+            group=keys.GATEWAY_GROUP,
+            consumer=self.consumer,
+            streams=outboxes.streams,
+            settings=ConsumerSettings(
+                batch_size=settings.batch_size,
+                max_inflight=settings.batch_size,
+                block_ms=settings.block_ms,
+                claim_idle_s=settings.claim_idle_ms / 1000.0,
+                keep_claims=False,
+                one_batch_at_a_time=True,
+            ),
+            process=self._process_batch,
+            missing_group=outboxes.restore_group,
+            before_read=outboxes.follow,
+            on_progress=self.progress.tick,
+            label="outboxes",
+        )
+
+    async def _process_batch(self, batch: Batch) -> None:
+        taken = sum(1 for entry in batch.entries if entry.deliveries > 1)
+        if taken:
+            log.info("took over %d entries left pending by another gateway", taken)
+        await self._process_all(
+            [Submission(owner_of(e.stream), e.entry_id, e.fields) for e in batch.entries]
+        )
 
     async def wait_failed(self) -> str:
         """Return why, once a loop of this gateway ended while it was not stopping."""
