@@ -1,56 +1,48 @@
-"""GatewayService: wires the gateway together; each part lives in its own module.
+"""GatewayService: starts the gateway's parts in order and stops them in reverse.
 
 Reads the agents' outboxes (`outboxes`), runs each batch through the registered
 stages under one policy version and commits it (`processor`), keeps the audit tree
-signed (`audit`). Several gateway processes may run against one Redis: they share
+signed (`audit`). Each part is built by a function in `wiring`; this class only
+orders them. Several gateway processes may run against one Redis: they share
 the outboxes through the consumer group ``gateway`` and all state through Redis;
 entries a crashed gateway left pending are taken over after ``claim_idle_ms``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from mas import keys
-from mas.consumer import Batch, ConsumerSettings, StreamConsumer
-from mas.errors import ConfigError
-from mas.redis_connect import connect_redis
-from mas.urls import redact_url
+from mas.consumer import StreamConsumer
 from mas.watchdog import Watchdog
 
 from .acl_check import check_least_privilege
-from .audit import AuditCheckpointer, WitnessFile, build_audit_entry
+from .audit import AuditCheckpointer
 from .circuits import CircuitKeeper
-from .compliance import PolicyHistoryRecorder
 from .ops.health import Progress
 from .ops.metrics import GatewayMetrics
-from .outboxes import Outboxes, Submission, owner_of
+from .outboxes import Outboxes, Submission
 from .pipeline import Pipeline
 from .policy import PolicyStore
-from .policy.dlp_check import dlp_check_for
-from .presence import GatewayPresence
 from .processor import BatchProcessor, DecisionListener
-from .redis_packing import use_hiredis_packing
-from .replicated_commit import ReplicatedCommitter, replica_fence
 from .settings import GatewaySettings
 from .signing import GatewayKey, load_or_create_key
-from .stages.registry import StageEnv, build_stages
+from .wiring.background import start_checkpointer, start_circuit_keeper, start_presence
+from .wiring.connection import open_redis
+from .wiring.consuming import outbox_consumer, until_idle
+from .wiring.core import Core
+from .wiring.policy import start_policy
+from .wiring.processing import build_processor
 
 __all__ = ["DecisionListener", "GatewayService"]
 
 log = logging.getLogger(__name__)
-
-Closer = Callable[[], Awaitable[None]]
 
 
 class GatewayService:
@@ -59,14 +51,7 @@ class GatewayService:
     def __init__(self, settings: GatewaySettings | None = None) -> None:
         self.settings = settings or GatewaySettings()
         self.consumer = f"{self.settings.gateway_id}-{uuid.uuid4().hex[:8]}"
-        self._client: aioredis.Redis | None = None
-        self._key: GatewayKey | None = None
-        self._processor: BatchProcessor | None = None
-        self._outboxes: Outboxes | None = None
-        self._listeners: list[DecisionListener] = []
-        self._closers: list[Closer] = []
-        self._consumer: StreamConsumer | None = None
-        self.watchdog = Watchdog("gateway", on_death=lambda _error: None)
+        self.watchdog = _watchdog()
         """Knows when a loop that must run forever has ended; see `wait_failed`."""
         self.metrics = GatewayMetrics(self.settings.gateway_id)
         self.progress = Progress()
@@ -76,6 +61,13 @@ class GatewayService:
         self.policy: PolicyStore | None = None
         self.checkpointer: AuditCheckpointer | None = None
         self.circuits: CircuitKeeper | None = None
+        self._client: aioredis.Redis | None = None
+        self._key: GatewayKey | None = None
+        self._outboxes: Outboxes | None = None
+        self._processor: BatchProcessor | None = None
+        self._consumer: StreamConsumer | None = None
+        self._listeners: list[DecisionListener] = []
+        self._closers = AsyncExitStack()
 
     # -- parts, available after start() --------------------------------------------
     @property
@@ -111,101 +103,41 @@ class GatewayService:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect, load key and policies (fail closed), then start consuming."""
+        """Connect, check privileges, load key and policies (fail closed), then consume.
+
+        Each part registers its stop as it starts; a failure stops what had started.
+        """
         settings = self.settings
-        client = connect_redis(
-            settings.redis_url,
-            socket_timeout=settings.redis_socket_timeout_s,
-            socket_connect_timeout=settings.redis_socket_timeout_s,
-        )
-        use_hiredis_packing(client)
+        self._closers = closers = AsyncExitStack()
+        self._client = client = await open_redis(settings)
+        closers.push_async_callback(client.aclose)  # the last thing closed
         try:
-            await client.ping()  # type: ignore[misc]
-        except RedisError as exc:
-            await client.aclose()
-            raise ConfigError(f"cannot reach Redis at {redact_url(settings.redis_url)}") from exc
-        self._client = client
-        try:
-            await check_least_privilege(
-                client, settings.redis_url, strict=not settings.auto_provision
-            )
-            self._key = load_or_create_key(
-                settings.signing_key_path, create=settings.auto_provision
-            )
-            await self._key.publish(client)
-            store = await self._start_policy(client)
-            env = StageEnv(client, settings, store)
-            self._closers.append(lambda: _close_all(env.closers))
-            pipeline = Pipeline(await build_stages(settings.stages, env))
-            committer = ReplicatedCommitter(
-                client,
-                self._key,
-                gateway_id=settings.gateway_id,
-                consumer=self.consumer,
-                audit=functools.partial(
-                    build_audit_entry, gateway_id=settings.gateway_id, key_id=self._key.key_id
-                ),
-                dedup_window_s=settings.message_dedup_window_s,
-            )
-            committer.fence = replica_fence(
-                client,
-                self.consumer,
-                replicas=settings.commit_replicas,
-                timeout_ms=settings.replica_timeout_ms,
-            )
-            self._outboxes = Outboxes(client, self.consumer)
-            self._processor = BatchProcessor(
-                client,
-                pipeline,
-                store,
-                committer,
-                keep_claims=self._outboxes.keep_claims,
-                claim_idle_ms=settings.claim_idle_ms,
-                redis_timeout_s=settings.redis_socket_timeout_s,
-            )
-            self._processor.listeners.extend([self.metrics.observe_decision, *self._listeners])
-            self._processor.on_batch = self.metrics.observe_batch
-            pipeline.on_stage = self.metrics.observe_stage
-            await self._start_checkpointer()
-            self._start_circuits(store)
-            await self._outboxes.refresh()
-            presence = GatewayPresence(client, self.consumer, settings.gateway_id, store)
-            self._processor.listeners.append(presence.listener)
-            await presence.start()
-            self._closers.append(presence.stop)
+            strict = not settings.auto_provision
+            await check_least_privilege(client, settings.redis_url, strict=strict)
+            self._key = key = load_or_create_key(settings.signing_key_path, create=not strict)
+            await key.publish(client)
+            core = Core(client, key, settings, self.consumer, closers)
+            self.policy = store = await start_policy(core)
+            self._outboxes = outboxes = Outboxes(client, self.consumer)
+            self._processor = processor = await build_processor(core, store, outboxes, self.metrics)
+            processor.listeners.extend(self._listeners)
+            self.checkpointer = await start_checkpointer(core)
+            self.circuits = start_circuit_keeper(core, store)
+            await outboxes.refresh()
+            processor.listeners.append((await start_presence(core, store)).listener)
         except BaseException:
             await self._close()
             raise
-        self.watchdog = Watchdog("gateway", on_death=lambda _error: None)  # fresh for each start
-        self._consumer = self._outbox_consumer(client, self._outboxes)
+        self.watchdog = _watchdog()  # fresh for each start
+        self._consumer = outbox_consumer(core, outboxes, processor, self.progress)
         self.progress.tick()
         await self._consumer.start()
-        for task in [
-            *self._consumer.tasks,
-            *_started(self.policy).tasks,
-            _started(self.checkpointer).task,
-        ]:
+        for task in [*self._consumer.tasks, *store.tasks, self.checkpointer.task]:
             if task is not None:
                 self.watchdog.watch(task)
         await self._start_ops()
-        log.info(
-            "gateway %s started: stages %s, key %s",
-            settings.gateway_id,
-            " -> ".join(pipeline.names()),
-            self._key.key_id,
-        )
-
-    async def _start_policy(self, client: aioredis.Redis) -> PolicyStore:
-        """Load and test the policies (`ConfigError` when broken), record them, watch them."""
-        settings = self.settings
-        store = await asyncio.to_thread(PolicyStore.load, settings.policies_dir, dlp=dlp_check_for)
-        history = PolicyHistoryRecorder(client, settings.gateway_id)
-        await history.record(store.current)  # compliance evidence: which version was in force
-        store.add_listener(history.listener)
-        await store.start(client, poll_interval=settings.policy_poll_s)
-        self._closers += [history.aclose, store.stop]
-        self.policy = store
-        return store
+        stages = " -> ".join(processor.pipeline.names())
+        log.info("gateway %s started: stages %s, key %s", settings.gateway_id, stages, key.key_id)
 
     async def _start_ops(self) -> None:
         from .ops.attach import start_ops_server
@@ -217,44 +149,7 @@ class GatewayService:
             raise
         if server is not None:
             self.ops_port = server.port
-            self._closers.append(server.stop)
-
-    async def _start_checkpointer(self) -> None:
-        settings = self.settings
-        checkpointer = AuditCheckpointer(
-            self.client,
-            self.key.private_key,
-            every_n=settings.audit_checkpoint_every,
-            every_s=settings.audit_checkpoint_interval_s,
-            gateway_id=settings.gateway_id,
-            witness=WitnessFile(settings.witness_path),
-            replica_fence=replica_fence(
-                self.client,
-                self.consumer,
-                replicas=settings.commit_replicas,
-                timeout_ms=settings.replica_timeout_ms,
-                what="the audit checkpoint",
-            ),
-        )
-        await checkpointer.start()
-        self.checkpointer = checkpointer
-        self._closers.append(checkpointer.stop)
-
-    def _start_circuits(self, store: PolicyStore) -> None:
-        """With the circuit stage in the pipeline, the task that keeps circuits and releases."""
-        settings = self.settings
-        if "circuit" not in settings.stages:
-            return
-        keeper = CircuitKeeper(
-            self.client,
-            store,
-            gateway_id=settings.gateway_id,
-            key_id=self.key.key_id,
-            poll_s=settings.circuit_poll_s,
-        )
-        keeper.start()
-        self.circuits = keeper
-        self._closers.append(keeper.stop)
+            self._closers.push_async_callback(server.stop)
 
     async def stop(self) -> None:
         """Stop consuming (a batch in progress is abandoned, its entries stay pending), close."""
@@ -267,68 +162,21 @@ class GatewayService:
         log.info("gateway %s stopped", self.settings.gateway_id)
 
     async def _close(self) -> None:
-        await _close_all(self._closers)
-        self._closers = []
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Stop the started parts in reverse order, the Redis client last."""
+        await self._closers.aclose()
+        self._client = None
 
     async def __aenter__(self) -> GatewayService:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.stop()
 
     # -- consuming -------------------------------------------------------------------
     async def process_entries(self, submissions: Sequence[Submission]) -> None:
         """Run one batch of outbox entries through the pipeline and commit the results."""
         await _started(self._processor).process(submissions)
-
-    async def _process_all(self, submissions: Sequence[Submission]) -> None:
-        size = self.settings.batch_size
-        for start in range(0, len(submissions), size):
-            await self.process_entries(submissions[start : start + size])
-
-    def _outbox_consumer(self, client: aioredis.Redis, outboxes: Outboxes) -> StreamConsumer:
-        """The SDK's stream consumer over every outbox, one batch at a time.
-
-        The batch processor renews the claims of the batch it decides (and learns from
-        them which entries their owner withdrew), so the consumer does not.
-        """
-        settings = self.settings
-        return StreamConsumer(
-            client,
-            group=keys.GATEWAY_GROUP,
-            consumer=self.consumer,
-            streams=outboxes.streams,
-            settings=ConsumerSettings(
-                batch_size=settings.batch_size,
-                max_inflight=settings.batch_size,
-                block_ms=settings.block_ms,
-                claim_idle_s=settings.claim_idle_ms / 1000.0,
-                keep_claims=False,
-                one_batch_at_a_time=True,
-            ),
-            process=self._process_batch,
-            missing_group=outboxes.restore_group,
-            before_read=outboxes.follow,
-            on_progress=self.progress.tick,
-            label="outboxes",
-        )
-
-    async def _process_batch(self, batch: Batch) -> None:
-        taken = sum(1 for entry in batch.entries if entry.deliveries > 1)
-        if taken:
-            log.info("took over %d entries left pending by another gateway", taken)
-        await self._process_all(
-            [Submission(owner_of(e.stream), e.entry_id, e.fields) for e in batch.entries]
-        )
 
     async def wait_failed(self) -> str:
         """Return why, once a loop of this gateway ended while it was not stopping."""
@@ -340,24 +188,17 @@ class GatewayService:
 
         Polls Redis (other processes may be writing); bound it with `asyncio.timeout`.
         """
-        processor = _started(self._processor)
-        while True:
-            # The lock is looked at after the outboxes: a batch read and committed while
-            # they were being read may still be counting its outcomes.
-            if await self.outboxes.idle() and not processor.lock.locked():
-                return
-            await asyncio.sleep(0.01)
+        await until_idle(self.outboxes, _started(self._processor))
 
 
 T = TypeVar("T")
+
+
+def _watchdog() -> Watchdog:
+    return Watchdog("gateway", on_death=lambda _error: None)
 
 
 def _started(part: T | None) -> T:
     if part is None:
         raise RuntimeError("gateway is not started")
     return part
-
-
-async def _close_all(closers: list[Closer]) -> None:
-    for closer in reversed(closers):
-        await closer()
