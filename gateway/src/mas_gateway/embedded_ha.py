@@ -157,6 +157,9 @@ class _Deployment:
             "loglevel warning",
             f"aclfile {acl}",
             "proto-max-bulk-len 4mb",
+            # A replica's full sync starts at once: Redis would wait five seconds for
+            # more replicas to share one diskless transfer.
+            "repl-diskless-sync-delay 0",
             f"masteruser {_REPLICATION_USER}",
             f"masterauth {self._replication_password}",
             *extra,
