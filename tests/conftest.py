@@ -24,6 +24,40 @@ from mas.redis_connect import connect_redis, connect_redis_sync
 from mas_gateway.embedded_redis import EmbeddedRedis
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: two workers per core (addopts caps it at four).
+
+    Most tests spend much of their wall time waiting on Redis, a child process or a
+    server they started; a second worker per core runs while the first one waits.
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return 2 * len(os.sched_getaffinity(0))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with `slow` tests first, then the others by their number of tests, files
+    with `exclusive` tests last.
+
+    Under `--dist loadfile` a worker takes the next file when it is done: the long files
+    start first, so the run never ends waiting on one of them while the other workers
+    idle. An exclusive test waits until no other worker runs a test, which in a busy
+    run means until the others have no work left: taken last, it keeps no worker
+    waiting while work is queued. The order within a file is kept.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(tests: list[pytest.Item]) -> tuple[bool, bool, int]:
+        exclusive = any(t.get_closest_marker("exclusive") is not None for t in tests)
+        slow = any(t.get_closest_marker("slow") is not None for t in tests)
+        return (exclusive, not slow, -len(tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=weight) for item in tests]
+
+
 def _run_lock(config: pytest.Config) -> int | None:
     """This run's lock file shared by its xdist workers (None in a single process)."""
     workerinput = getattr(config, "workerinput", None)

@@ -165,17 +165,25 @@ async def test_two_gateways_releasing_at_once_move_each_entry_once_in_order(
     async with GatewayService(other_settings) as other:
         assert other.policy is not None and gateway.policy is not None
 
-        async def drain(service: GatewayService) -> int:
+        async def release(service: GatewayService) -> int:
             assert service.policy is not None
+            return await keeper(service).release(
+                "specialist", 7, probes=0, policy=service.policy.current
+            )
+
+        async def drain(service: GatewayService) -> int:
             moved = 0
             while await parked(admin, "specialist"):
-                moved += await keeper(service).release(
-                    "specialist", 7, probes=0, policy=service.policy.current
-                )
+                moved += await release(service)
             return moved
 
+        # Which drainer wins each concurrent round is the scheduler's call (on a loaded
+        # machine one gateway's drainers may move all of them): each gateway first
+        # releases a chunk of its own, then four drainers race for the rest.
+        first = [await release(gateway), await release(other)]
         counts = await asyncio.gather(*(drain(g) for g in (gateway, other, gateway, other)))
-    assert sum(counts) == 150 and sum(1 for c in counts if c) >= 2  # both gateways moved some
+    assert first == [7, 7]
+    assert sum(counts) == 136 and sum(1 for c in counts if c) >= 2  # drainers raced
     delivered = await deliveries(admin, gateway, "specialist")
     assert [d.envelope.message_id for d in delivered] == sent  # each once, in order
     entries = [parse_entry(f[b"entry"]) for _, f in await admin.xrange(keys.AUDIT_MESSAGES)]

@@ -157,6 +157,9 @@ class _Deployment:
             "loglevel warning",
             f"aclfile {acl}",
             "proto-max-bulk-len 4mb",
+            # A replica's full sync starts at once: Redis would wait five seconds for
+            # more replicas to share one diskless transfer.
+            "repl-diskless-sync-delay 0",
             f"masteruser {_REPLICATION_USER}",
             f"masterauth {self._replication_password}",
             *extra,
@@ -223,7 +226,9 @@ class EmbeddedSentinel(_Deployment):
         )
         return f"redis+sentinel://{ADMIN_USER}:{self.admin_password}@{nodes}/{SERVICE_NAME}?{query}"
 
-    def _sentinel_config(self, port: int, directory: Path, primary: int) -> str:
+    def _sentinel_config(
+        self, port: int, directory: Path, primary: int, replicas: list[int]
+    ) -> str:
         quorum = self.sentinel_count // 2 + 1
         lines = [
             f"port {port}",
@@ -240,6 +245,9 @@ class EmbeddedSentinel(_Deployment):
             f"sentinel down-after-milliseconds {SERVICE_NAME} {self.down_after_ms}",
             f"sentinel failover-timeout {SERVICE_NAME} {self.failover_timeout_ms}",
             f"sentinel parallel-syncs {SERVICE_NAME} 1",
+            # Known from the start: a sentinel that asked the primary before its replicas
+            # connected would learn of them only at its next INFO, ten seconds later.
+            *(f"sentinel known-replica {SERVICE_NAME} 127.0.0.1 {p}" for p in replicas),
             f"sentinel auth-user {SERVICE_NAME} {_MONITOR_USER}",
             f"sentinel auth-pass {SERVICE_NAME} {self._monitor_password}",
         ]
@@ -268,7 +276,7 @@ class EmbeddedSentinel(_Deployment):
         for i, port in enumerate(self.sentinel_ports):
             directory = self.root / f"sentinel-{i}"
             directory.mkdir()
-            config = self._sentinel_config(port, directory, primary)
+            config = self._sentinel_config(port, directory, primary, replicas)
             self._nodes.append(_Node(self.binary, directory, port, config, "--sentinel"))
         try:
             _wait(
