@@ -57,6 +57,7 @@ __all__ = [
     "GatewayStamp",
     "decode_fields",
     "dumps",
+    "encode_envelope",
     "new_message_id",
     "parse_delivered",
     "parse_envelope",
@@ -207,9 +208,21 @@ def parse_envelope(raw: bytes) -> Envelope:
         ) from None
 
 
-def sign_submission(envelope: Envelope, key: Ed25519PrivateKey, token: str) -> dict[str, bytes]:
-    """Stream fields of a signed submission for `envelope`."""
-    raw = dumps(envelope.model_dump(mode="json"))
+def encode_envelope(envelope: Envelope) -> bytes:
+    """The compact JSON bytes of a submission; `TypeError` if its data holds a non-JSON value.
+
+    Every field but ``data`` is a JSON type already, so the model is dumped without
+    conversion and a value JSON cannot carry (a set, a datetime) fails instead of
+    being coerced.
+    """
+    return dumps(envelope.model_dump())
+
+
+def sign_submission(
+    envelope: Envelope, key: Ed25519PrivateKey, token: str, *, encoded: bytes | None = None
+) -> dict[str, bytes]:
+    """Stream fields of a signed submission for `envelope` (`encoded`: its bytes, if known)."""
+    raw = encode_envelope(envelope) if encoded is None else encoded
     return {
         "envelope": raw,
         "signature": crypto.sign(key, raw).encode("ascii"),
