@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from . import keys, meters
 from .backoff import Backoff
 from .coalesce import Coalescer
 from .credentials import Credentials
-from .envelope import ID_PATTERN, Envelope, encode_envelope, sign_submission
+from .envelope import ID_PATTERN, Envelope, encode_envelope, new_nonce, sign_submission
 from .errors import Unauthenticated
 from .options import AgentOptions
 from .outage import Outage, describe, is_transient
@@ -123,7 +122,7 @@ def without_retries(client: aioredis.Redis) -> aioredis.Redis:
 
 def _restamped(envelope: Envelope) -> Envelope:
     """The same message with a fresh nonce and timestamp, to be signed again."""
-    return envelope.model_copy(update={"nonce": uuid.uuid4().hex, "timestamp": time.time()})
+    return envelope.model_copy(update={"nonce": new_nonce(), "timestamp": time.time()})
 
 
 class Transport:
