@@ -86,7 +86,9 @@ def _encoded(envelope: Envelope) -> bytes:
     """The envelope's JSON bytes; `TypeError` when its data holds a non-JSON value.
 
     The data was checked only for its shape (`payload_dict(check_json=False)`): this is
-    the one encoding, and it fails the same way the check would (no value is coerced).
+    the one encoding. Values JSON cannot carry (sets, bytes, datetimes) fail here as
+    they failed the separate check; a pydantic model or dataclass nested in the data
+    is now sent as its fields, as pydantic dumps it, where the check refused it.
     """
     try:
         return encode_envelope(envelope)
