@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import redis.asyncio as aioredis
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -50,3 +54,42 @@ async def test_consumer_span_continues_sender_trace(
         assert span.attributes["mas.target"] == "receiver"
         assert span.attributes["mas.message_type"] == "traced"
     assert consumer.attributes["test.handled"] is True
+
+
+_TRACING_OFF = """
+import json
+from mas.envelope import Envelope
+from mas.telemetry import consumer_span, current_trace_context, producer_span, tracing_enabled
+
+SENDER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+GATEWAY = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+env = Envelope(sender_id="a", target_id="b", message_type="t", trace={"traceparent": SENDER})
+seen = {"enabled": tracing_enabled()}
+with consumer_span(env, "agents", {"traceparent": GATEWAY, "tracestate": "v=1"}) as span:
+    seen["recording"] = span.is_recording()
+    with producer_span("b", "a", "t") as inner:
+        seen["inner_recording"] = inner.is_recording()
+        seen["reply"] = current_trace_context()
+with consumer_span(env, "agents", {}):
+    seen["from_sender"] = current_trace_context()
+seen["outside"] = current_trace_context()
+print(json.dumps(seen))
+"""
+
+
+def test_without_a_tracer_provider_no_span_is_built_and_replies_carry_the_trace() -> None:
+    # A fresh interpreter: no test of this process has installed a tracer provider there.
+    done = subprocess.run(
+        [sys.executable, "-c", _TRACING_OFF], capture_output=True, text=True, check=True
+    )
+    seen = json.loads(done.stdout)
+    assert seen["enabled"] is False
+    assert seen["recording"] is False and seen["inner_recording"] is False
+    assert seen["reply"] == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+        "tracestate": "v=1",
+    }
+    assert seen["from_sender"] == {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    }
+    assert seen["outside"] == {}

@@ -148,7 +148,7 @@ def agent_principal(agent_id: str) -> Principal:
             Selector(
                 purpose="its liveness and delivery ledger: strings and its instance set",
                 keys=tuple(f"~{k}" for k in strings),
-                commands=_plus("get set del exists pexpire sadd srem smembers scard watch"),
+                commands=_plus("get mget set del exists pexpire sadd srem smembers scard watch"),
             ),
             Selector(
                 purpose="its inbox: consume, acknowledge, reclaim",
@@ -324,6 +324,7 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("HGETALL", keys.agent_state(other)),
         ("HSET", keys.agent_state(other), "f", "v"),
         ("DEL", keys.agent_done(other, "m")),
+        ("MGET", keys.agent_done(me, "m"), keys.agent_done(other, "m")),
         ("SET", keys.nonce(me, "n"), "1"),
         ("SET", keys.replica_fence("gateway-1"), "1"),
         ("DEL", keys.nonce(me, "n")),

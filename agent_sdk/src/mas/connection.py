@@ -24,6 +24,7 @@ from .credentials import PROVISION_HINT, Credentials, default_credentials_dir, f
 from .errors import ConfigError, CredentialsError
 from .options import AgentOptions, check_block_below_timeout
 from .provisioning import provision_agent
+from .quickwrite import quick_write_options
 from .records import Identity, Provisioner
 from .redis_connect import connect_redis
 from .urls import redact_url, with_credentials
@@ -104,8 +105,10 @@ async def connect_agent(
 
 
 def _agent_client(redis_url: str, creds: Credentials, options: AgentOptions) -> aioredis.Redis:
+    url = with_credentials(redis_url, creds.redis_username, creds.redis_password)
     return connect_redis(
-        with_credentials(redis_url, creds.redis_username, creds.redis_password),
+        url,
+        **quick_write_options(url),
         socket_timeout=options.socket_timeout,
         socket_connect_timeout=options.socket_timeout,
         retry=reconnect_once(),

@@ -180,7 +180,7 @@ class Dispatcher:
         for (_, delivery), (_, leased) in zip(together, begun, strict=True):
             if leased:
                 self._leased.add(ledger_id(delivery.envelope))
-        await asyncio.gather(
+        works = [
             *(
                 self._guarded(batch, entry, self._begun(entry, delivery, done, leased))
                 for (entry, delivery), (done, leased) in zip(together, begun, strict=True)
@@ -189,7 +189,11 @@ class Dispatcher:
                 self._guarded(batch, entry, self._after_others(entry, delivery))
                 for entry, delivery in alone
             ),
-        )
+        ]
+        if len(works) == 1:
+            await works[0]  # a lone message needs no task of its own
+        else:
+            await asyncio.gather(*works)
 
     async def _guarded(self, batch: Batch, entry: Entry, work: Awaitable[None]) -> None:
         """Run one entry's work; a failure leaves that entry pending, not its batch."""

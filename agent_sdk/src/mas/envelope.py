@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
-import uuid
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -57,7 +57,9 @@ __all__ = [
     "GatewayStamp",
     "decode_fields",
     "dumps",
+    "encode_envelope",
     "new_message_id",
+    "new_nonce",
     "parse_delivered",
     "parse_envelope",
     "sign_delivery",
@@ -81,8 +83,13 @@ def dumps(obj: Any) -> bytes:
 
 
 def new_message_id() -> str:
-    """A new random message id."""
-    return uuid.uuid4().hex
+    """A new random message id: 128 bits from the OS's CSPRNG as 32 hex digits."""
+    return os.urandom(16).hex()
+
+
+def new_nonce() -> str:
+    """A new random nonce (the same form as `new_message_id`)."""
+    return os.urandom(16).hex()
 
 
 class Envelope(BaseModel):
@@ -97,7 +104,7 @@ class Envelope(BaseModel):
     message_type: str = Field(pattern=MESSAGE_TYPE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     timestamp: float = Field(default_factory=time.time)
-    nonce: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=NONCE_PATTERN)
+    nonce: str = Field(default_factory=new_nonce, pattern=NONCE_PATTERN)
     correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     in_reply_to: str | None = Field(default=None, pattern=ID_PATTERN)
     expects_reply: bool = False
@@ -207,9 +214,21 @@ def parse_envelope(raw: bytes) -> Envelope:
         ) from None
 
 
-def sign_submission(envelope: Envelope, key: Ed25519PrivateKey, token: str) -> dict[str, bytes]:
-    """Stream fields of a signed submission for `envelope`."""
-    raw = dumps(envelope.model_dump(mode="json"))
+def encode_envelope(envelope: Envelope) -> bytes:
+    """The compact JSON bytes of a submission; `TypeError` if its data holds a non-JSON value.
+
+    Every field but ``data`` is a JSON type already, so the model is dumped without
+    conversion and a value JSON cannot carry (a set, a datetime) fails instead of
+    being coerced.
+    """
+    return dumps(envelope.model_dump())
+
+
+def sign_submission(
+    envelope: Envelope, key: Ed25519PrivateKey, token: str, *, encoded: bytes | None = None
+) -> dict[str, bytes]:
+    """Stream fields of a signed submission for `envelope` (`encoded`: its bytes, if known)."""
+    raw = encode_envelope(envelope) if encoded is None else encoded
     return {
         "envelope": raw,
         "signature": crypto.sign(key, raw).encode("ascii"),

@@ -13,9 +13,6 @@ from .redis_text import as_text
 
 __all__ = ["DeliveryLedger"]
 
-_COMPLETE_COMMANDS = 5
-"""Commands `_complete_all` queues per message (the health count is one for all)."""
-
 
 class DeliveryLedger:
     """Acks, dedup markers, handling leases, handler errors and dead letters of one stream.
@@ -27,7 +24,8 @@ class DeliveryLedger:
 
     Round trips are shared: `begin_many` asks about a whole read batch at once, and
     completions of handlers that finish while another completion is in flight go
-    together in the next `MULTI/EXEC` (each message's commands as before).
+    together in the next `MULTI/EXEC` (one dedup marker per message, one XACK, XDEL,
+    HDEL and DEL for all of them).
     """
 
     def __init__(
@@ -60,14 +58,11 @@ class DeliveryLedger:
         if not message_ids:
             return []
         pipe = self._redis.pipeline(transaction=False)
+        pipe.mget([self._done(message_id) for message_id in message_ids])
         for message_id in message_ids:
-            pipe.exists(self._done(message_id))
             pipe.set(self._lease(message_id), owner, nx=True, px=self._lease_ms)
-        replies = await pipe.execute()
-        return [
-            (bool(done), bool(leased))
-            for done, leased in zip(replies[::2], replies[1::2], strict=True)
-        ]
+        done, *leased = await pipe.execute()
+        return [(d is not None, bool(lease)) for d, lease in zip(done, leased, strict=True)]
 
     async def refresh(self, message_ids: Iterable[str]) -> None:
         """Extend the leases of messages still being handled."""
@@ -85,28 +80,25 @@ class DeliveryLedger:
         await self._completions.submit((entry_id, message_id))
 
     async def _complete_all(self, items: list[tuple[str, str]]) -> list[BaseException | None]:
-        """`complete` for each (entry id, message id), all in one MULTI/EXEC."""
+        """`complete` for each (entry id, message id), all in one MULTI/EXEC.
+
+        The commands that take many ids (XACK, XDEL, HDEL, DEL) run once for the
+        batch; only each message's dedup marker is a command of its own.
+        """
+        entry_ids = [entry_id for entry_id, _ in items]
         pipe = self._redis.pipeline(transaction=True)
-        for entry_id, message_id in items:
-            pipe.xack(self._stream, keys.AGENTS_GROUP, entry_id)
-            pipe.xdel(self._stream, entry_id)  # handled: the stream keeps only what is still due
+        for _, message_id in items:
             pipe.set(self._done(message_id), "1", px=self._dedup_ttl_ms)
-            pipe.hdel(self._errors, entry_id)
-            pipe.delete(self._lease(message_id))
+        pipe.xack(self._stream, keys.AGENTS_GROUP, *entry_ids)
+        pipe.xdel(self._stream, *entry_ids)  # handled: the stream keeps only what is still due
+        pipe.hdel(self._errors, *entry_ids)
+        pipe.delete(*(self._lease(message_id) for _, message_id in items))
         pipe.hincrby(self._health, "ok", len(items))
         replies = await pipe.execute(raise_on_error=False)
-        per_item = _COMPLETE_COMMANDS
-        errors: list[BaseException | None] = []
-        for index in range(len(items)):
-            failed = [
-                r
-                for r in replies[index * per_item : (index + 1) * per_item]
-                if isinstance(r, BaseException)
-            ]
-            errors.append(failed[0] if failed else None)
-        if isinstance(replies[-1], BaseException):
-            return [replies[-1]] * len(items)
-        return errors
+        shared = next((r for r in replies[len(items) :] if isinstance(r, BaseException)), None)
+        if shared is not None:
+            return [shared] * len(items)
+        return [r if isinstance(r, BaseException) else None for r in replies[: len(items)]]
 
     async def skip(self, entry_id: str, message_id: str | None = None) -> None:
         """Ack and delete an entry whose message was already handled (and drop our lease)."""

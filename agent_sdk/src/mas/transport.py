@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from . import keys, meters
 from .backoff import Backoff
 from .coalesce import Coalescer
 from .credentials import Credentials
-from .envelope import ID_PATTERN, Envelope, sign_submission
+from .envelope import ID_PATTERN, Envelope, encode_envelope, new_nonce, sign_submission
 from .errors import Unauthenticated
 from .options import AgentOptions
 from .outage import Outage, describe, is_transient
@@ -56,8 +55,13 @@ Lost = Callable[[str, Exception], None]
 """Told (message id, error) when a scheduled resubmission could not be made."""
 
 
-def payload_dict(data: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
-    """Message data as a JSON-compatible dict; `TypeError` names what cannot be sent."""
+def payload_dict(
+    data: Mapping[str, Any] | BaseModel | None, *, check_json: bool = True
+) -> dict[str, Any]:
+    """Message data as a JSON-compatible dict; `TypeError` names what cannot be sent.
+
+    With `check_json` off only the shape is checked; the caller encodes the data itself.
+    """
     if data is None:
         return {}
     if isinstance(data, BaseModel):
@@ -65,11 +69,31 @@ def payload_dict(data: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise TypeError(f"message data must be a dict or a pydantic model, not {type(data)!r}")
     out = dict(data)
+    if not check_json:
+        return out
     try:
         json.dumps(out)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"message data is not JSON-serializable: {exc}") from exc
+        raise _not_json(exc) from exc
     return out
+
+
+def _not_json(exc: Exception) -> TypeError:
+    return TypeError(f"message data is not JSON-serializable: {exc}")
+
+
+def _encoded(envelope: Envelope) -> bytes:
+    """The envelope's JSON bytes; `TypeError` when its data holds a non-JSON value.
+
+    The data was checked only for its shape (`payload_dict(check_json=False)`): this is
+    the one encoding. Values JSON cannot carry (sets, bytes, datetimes) fail here as
+    they failed the separate check; a pydantic model or dataclass nested in the data
+    is now sent as its fields, as pydantic dumps it, where the check refused it.
+    """
+    try:
+        return encode_envelope(envelope)
+    except (TypeError, ValueError) as exc:
+        raise _not_json(exc) from exc
 
 
 def check_message_id(message_id: object) -> str:
@@ -100,7 +124,7 @@ def without_retries(client: aioredis.Redis) -> aioredis.Redis:
 
 def _restamped(envelope: Envelope) -> Envelope:
     """The same message with a fresh nonce and timestamp, to be signed again."""
-    return envelope.model_copy(update={"nonce": uuid.uuid4().hex, "timestamp": time.time()})
+    return envelope.model_copy(update={"nonce": new_nonce(), "timestamp": time.time()})
 
 
 class Transport:
@@ -158,7 +182,7 @@ class Transport:
             Unauthenticated: Redis refuses the agent's credentials (revoked or rotated).
             RedisError: Redis stayed unavailable for `submit_retry_s` seconds.
         """
-        payload = payload_dict(data)
+        payload = payload_dict(data, check_json=False)
         sender = self._credentials.agent_id
         with producer_span(sender, target_id, message_type) as span:
             extra: dict[str, Any] = {}
@@ -181,23 +205,33 @@ class Transport:
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
                 )
                 raise ValueError(f"cannot send message: {problems}") from exc
+            encoded = _encoded(envelope)
             span.set_attribute("messaging.message.id", envelope.message_id)
             self._remember(envelope)
             await self._pacer.turn(self._wait_bound)
-            sent = await self._deliver(envelope, pending, keep=True)
+            sent = await self._deliver(envelope, pending, keep=True, encoded=encoded)
             meters.messages_sent.add(1, {"mas.sender": sender, "mas.message_type": message_type})
             return sent
 
     async def _deliver(
-        self, envelope: Envelope, pending: PendingMark | None, *, keep: bool = False
+        self,
+        envelope: Envelope,
+        pending: PendingMark | None,
+        *,
+        keep: bool = False,
+        encoded: bytes | None = None,
     ) -> Envelope:
-        """Append `envelope`, signed; through transient errors, signed anew each time."""
+        """Append `envelope`, signed; through transient errors, signed anew each time.
+
+        `encoded`: the envelope's bytes, when the caller encoded it already.
+        """
         deadline = time.monotonic() + self._retry_s
         backoff = Backoff()
         while True:
             fields = sign_submission(
-                envelope, self._credentials.private_key, self._credentials.token
+                envelope, self._credentials.private_key, self._credentials.token, encoded=encoded
             )
+            encoded = None  # a retry is restamped, so encoded anew
             if keep:
                 self._kept.keep(envelope, len(fields["envelope"]))
                 keep = False
