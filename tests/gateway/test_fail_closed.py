@@ -52,7 +52,7 @@ async def test_unexpected_errors_dead_letter_the_message_and_the_gateway_goes_on
     patient = await ProbeAgent.provision(redis_client, "patient")
     await ProbeAgent.provision(redis_client, "doctor")
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
-        gateway.pipeline.stages.append(stage)  # type: ignore[arg-type]
+        gateway.pipeline.append(stage)  # type: ignore[arg-type]
         mid = await patient.send("doctor", "consultation.request", {flag: True})
         await patient.send("doctor", "consultation.request", {"fine": True})
         await idle(gateway)

@@ -277,7 +277,7 @@ async def test_an_internal_error_dead_letter_holds_no_payload_and_no_token(
     patient, _doctor = agents
     raw = dumps(envelope_obj(patient, {"secret": "diagnosis: rare condition"}))
     async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
-        gateway.pipeline.stages.append(cast(Any, Exploding()))
+        gateway.pipeline.append(cast(Any, Exploding()))
         await patient.submit_fields(submission(patient, raw))
         await idle(gateway)
         [notice] = await notices(redis_client, gateway, "patient")

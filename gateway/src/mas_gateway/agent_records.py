@@ -7,15 +7,17 @@ the operator's trust record (`mas.records`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from mas import keys
 from mas.records import Identity, TrustRecord
 
-__all__ = ["AgentRecord", "fetch_records"]
+__all__ = ["AgentRecord", "fetch_records", "queue_records"]
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,26 @@ class AgentRecord:
 
 async def fetch_records(client: aioredis.Redis, agent_ids: Iterable[str]) -> dict[str, AgentRecord]:
     """Records of the provisioned agents among `agent_ids`, in one round trip."""
-    ids = sorted(set(agent_ids))
     async with client.pipeline(transaction=False) as pipe:
-        for agent_id in ids:
-            pipe.hgetall(keys.agent_trust(agent_id))
-            pipe.hgetall(keys.agent_identity(agent_id))
-        replies = await pipe.execute()
-    out: dict[str, AgentRecord] = {}
-    for i, agent_id in enumerate(ids):
-        trust = TrustRecord.from_hash(replies[2 * i])
-        if trust is not None:
-            out[agent_id] = AgentRecord(agent_id, Identity.from_hash(replies[2 * i + 1]), trust)
-    return out
+        decode = queue_records(pipe, agent_ids)
+        return decode(await pipe.execute())
+
+
+def queue_records(
+    pipe: Pipeline, agent_ids: Iterable[str]
+) -> Callable[[list[Any]], dict[str, AgentRecord]]:
+    """Queue the reads of the agents' records on `pipe`; returns the decoder of the replies."""
+    ids = sorted(set(agent_ids))
+    for agent_id in ids:
+        pipe.hgetall(keys.agent_trust(agent_id))
+        pipe.hgetall(keys.agent_identity(agent_id))
+
+    def decode(replies: list[Any]) -> dict[str, AgentRecord]:
+        out: dict[str, AgentRecord] = {}
+        for i, agent_id in enumerate(ids):
+            trust = TrustRecord.from_hash(replies[2 * i])
+            if trust is not None:
+                out[agent_id] = AgentRecord(agent_id, Identity.from_hash(replies[2 * i + 1]), trust)
+        return out
+
+    return decode

@@ -10,6 +10,14 @@ the message's span as soon as its envelope is parsed (or it is refused; only whe
 tracing is on: without a tracer provider no span is built), and then shows each
 screening stage the parsed messages that stopped before reaching it
 (DLP scans their envelope fields, so that none is recorded unscanned).
+
+Reads are sent ahead: when the first stage that starts with Redis reads
+(`LookupStage`: sender records, forwarded markers, target records, stream lengths,
+circuit states) is reached, the reads of every such stage still to come go out in
+one pipelined round trip for the messages still live, instead of one round trip
+per stage. Later stages see a subset of those messages, so their lookups are
+covered; the reads are as fresh as a stage's own would be, for the commit checks
+what must hold at write time (ownership, forwarded marker, parked queue).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from mas.errors import MessageRejected
 from mas.outage import is_transient
@@ -26,7 +35,7 @@ from .decisions import decision_for
 from .delivery import Outcome
 from .logsafe import log_failure
 from .policy import PolicySet
-from .stages.base import Batch, CommitHook, ScreeningStage, Stage
+from .stages.base import Batch, CommitHook, LookupStage, ScreeningStage, Stage
 from .tracing import enabled as tracing_enabled
 from .tracing import record_stage_span, stage_span, start_message_span
 
@@ -39,9 +48,29 @@ class Pipeline:
     """An ordered list of stages."""
 
     def __init__(self, stages: Sequence[Stage]) -> None:
-        self.stages = list(stages)
+        self.stages: tuple[Stage, ...] = ()
+        self._lookups: frozenset[int] = frozenset()
+        self._screening: tuple[tuple[int, ScreeningStage], ...] = ()
+        self._hooks: tuple[CommitHook, ...] = ()
+        self._use(stages)
         self.on_stage: Callable[[str, float], None] | None = None
         """Told each stage's name and seconds over each batch (metrics)."""
+
+    def append(self, stage: Stage) -> None:
+        """Add a stage at the end of the pipeline."""
+        self._use([*self.stages, stage])
+
+    def _use(self, stages: Sequence[Stage]) -> None:
+        # Each stage's hooks are found once: an `isinstance` test against a runtime-checkable
+        # protocol inspects the class every time, and costs more than a Redis reply.
+        self.stages = tuple(stages)
+        self._lookups = frozenset(
+            i for i, s in enumerate(self.stages) if isinstance(s, LookupStage)
+        )
+        self._screening = tuple(
+            (i, s) for i, s in enumerate(self.stages) if isinstance(s, ScreeningStage)
+        )
+        self._hooks = tuple(s for s in self.stages if isinstance(s, CommitHook))
 
     def names(self) -> list[str]:
         """Stage names in order."""
@@ -58,13 +87,16 @@ class Pipeline:
         live = list(contexts)
         traced = tracing_enabled()
         reached: dict[int, set[int]] = {}
+        fetched: dict[int, Any] = {}
         for index, stage in enumerate(self.stages):
             if not live:
                 break
             reached[index] = {id(ctx) for ctx in live}
             started = time.perf_counter()
             try:
-                prepared = await stage.prepare(Batch(live, policy, None))
+                if index in self._lookups and index not in fetched:
+                    fetched.update(await self._read_ahead(index, live))
+                prepared = await stage.prepare(Batch(live, policy, None, fetched.get(index)))
             except Exception as exc:
                 if is_transient(exc):
                     raise
@@ -82,6 +114,24 @@ class Pipeline:
         for ctx in contexts:
             ctx.decision = decision_for(ctx)
 
+    async def _read_ahead(self, first: int, contexts: Sequence[MessageContext]) -> dict[int, Any]:
+        """The lookups of every `LookupStage` from `first` on, in one round trip."""
+        lookups = [
+            (index, cast(LookupStage, self.stages[index]))
+            for index in sorted(self._lookups)
+            if index >= first
+        ]
+        client = lookups[0][1].client
+        shared = [(index, stage) for index, stage in lookups if stage.client is client]
+        async with client.pipeline(transaction=False) as pipe:
+            decoders: list[tuple[int, Callable[[list[Any]], Any], int, int]] = []
+            for index, stage in shared:
+                start = len(pipe)
+                decode = stage.queue_reads(contexts, pipe)
+                decoders.append((index, decode, start, len(pipe)))
+            replies = await pipe.execute() if len(pipe) else []
+        return {index: decode(replies[start:end]) for index, decode, start, end in decoders}
+
     async def _screen(
         self,
         contexts: Sequence[MessageContext],
@@ -89,9 +139,7 @@ class Pipeline:
         policy: PolicySet,
     ) -> None:
         """Show each screening stage the parsed messages that stopped before it."""
-        for index, stage in enumerate(self.stages):
-            if not isinstance(stage, ScreeningStage):
-                continue
+        for index, stage in self._screening:
             seen = reached.get(index, set())
             missed = [c for c in contexts if c.envelope is not None and id(c) not in seen]
             if not missed:
@@ -105,12 +153,11 @@ class Pipeline:
 
     async def after_commit(self, outcomes: Sequence[tuple[MessageContext, Outcome]]) -> None:
         """Tell each stage with a commit hook what was committed (its errors are logged)."""
-        for stage in self.stages:
-            if isinstance(stage, CommitHook):
-                try:
-                    await stage.after_commit(outcomes)
-                except Exception:
-                    log_failure(log, "stage %s failed after the commit", stage.name)
+        for stage in self._hooks:
+            try:
+                await stage.after_commit(outcomes)
+            except Exception:
+                log_failure(log, "stage %s failed after the commit", stage.name)
 
 
 async def _check(stage: Stage, ctx: MessageContext, batch: Batch[object], *, traced: bool) -> None:

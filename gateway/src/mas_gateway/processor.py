@@ -20,7 +20,8 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -76,7 +77,8 @@ class BatchProcessor:
             started = time.perf_counter()
             withdrawn: set[tuple[str, str]] = set()
             done = asyncio.Event()
-            keeper = asyncio.create_task(self._renew(submissions, withdrawn, done))
+            keeper = _LazyTask(lambda: self._renew(submissions, withdrawn, done))
+            keeper.start_after(self._renew_every)
             try:
                 contexts, outcomes = await self._decide_and_commit(submissions, withdrawn)
             finally:
@@ -123,7 +125,7 @@ class BatchProcessor:
             outage.recovered()
             return contexts, outcomes
 
-    async def _stop_keeper(self, keeper: asyncio.Task[None], done: asyncio.Event) -> None:
+    async def _stop_keeper(self, lazy: _LazyTask, done: asyncio.Event) -> None:
         """Let the claim keeper end by itself, never by a cancel in the middle of a Redis call.
 
         A cancel that lands inside a pipelined Redis call can be absorbed by the client
@@ -133,6 +135,9 @@ class BatchProcessor:
         cancelled and left behind.
         """
         done.set()
+        keeper = lazy.stop()
+        if keeper is None:  # the batch ended before the first renewal was due
+            return
         finished, _ = await asyncio.wait({keeper}, timeout=self._keeper_bound_s)
         if not finished:
             keeper.cancel()
@@ -144,10 +149,14 @@ class BatchProcessor:
         withdrawn: set[tuple[str, str]],
         done: asyncio.Event,
     ) -> None:
+        """Renew the claims now (the first renewal is due), then every `_renew_every`."""
         outage = Outage("renewing claims", log)
+        first = True
         while not done.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self._renew_every)
+            if not first:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), self._renew_every)
+            first = False
             if done.is_set():
                 return
             try:
@@ -180,6 +189,30 @@ class BatchProcessor:
             if ctx.envelope is not None and ctx.envelope.target_id not in known:
                 ctx.withheld.add("target_id")
         return {ctx.origin for ctx in refused if ctx.origin in known}
+
+
+class _LazyTask:
+    """A task started only once a delay has passed: a batch that ends sooner creates none."""
+
+    def __init__(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._make = make
+        self._handle: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start_after(self, delay_s: float) -> None:
+        """Start the task in `delay_s` seconds, unless stopped before."""
+        self._handle = asyncio.get_running_loop().call_later(delay_s, self._start)
+
+    def _start(self) -> None:
+        self._handle = None
+        self.task = asyncio.ensure_future(self._make())
+
+    def stop(self) -> asyncio.Task[None] | None:
+        """Never start it now; the task if it was started."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        return self.task
 
 
 def _log_decision(ctx: MessageContext) -> None:

@@ -116,6 +116,7 @@ class GatewayMetrics:
         )
         self.info.labels(gateway_id=gateway_id).set(1)
         self._policy_version: str | None = None
+        self._stage_children: dict[str, Histogram] = {}
         meter = otel_metrics.get_meter("mas_gateway")
         self._otel_decisions = meter.create_counter(
             "mas.gateway.decisions",
@@ -137,7 +138,10 @@ class GatewayMetrics:
     # -- updated as the gateway works ---------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
         """One stage's time over one batch."""
-        self.stage_seconds.labels(stage=stage).observe(seconds)
+        child = self._stage_children.get(stage)
+        if child is None:  # `labels` validates and locks on every call: once per stage
+            child = self._stage_children[stage] = self.stage_seconds.labels(stage=stage)
+        child.observe(seconds)
         self._otel_stage.record(seconds, {"mas.stage": stage})
 
     def observe_batch(self, contexts: Sequence[MessageContext], started: float) -> None:

@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from redis.asyncio.client import Pipeline
 
 from mas import crypto, keys
 from mas.errors import SignatureError, Unauthenticated
 
-from ..agent_records import AgentRecord, fetch_records
+from ..agent_records import AgentRecord, queue_records
 from ..context import MessageContext
-from .base import Batch
+from .base import Batch, Decode, look_up
 
 __all__ = ["AuthenticationStage", "nonce_digest"]
 
@@ -47,14 +48,18 @@ class AuthenticationStage:
         auto_provision: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._client = client
+        self.client = client
         self._window = replay_window_s
         self._auto_provision = auto_provision
         self._clock = clock
 
+    def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
+        """Queue the reads of the records of the outboxes' owners."""
+        return queue_records(pipe, {ctx.origin for ctx in contexts})
+
     async def prepare(self, batch: Batch[None]) -> dict[int, Unauthenticated]:
         """Authenticate the whole batch: the error of each refused context, by `id(ctx)`."""
-        records = await fetch_records(self._client, {ctx.origin for ctx in batch.contexts})
+        records: dict[str, AgentRecord] = await look_up(self, batch)
         keys_: dict[str, Ed25519PublicKey | None] = {}  # parsed once per batch, never kept
         errors: dict[int, Unauthenticated] = {}
         passed: list[MessageContext] = []
@@ -118,7 +123,7 @@ class AuthenticationStage:
 
     async def _claim_nonces(self, batch: Sequence[MessageContext]) -> dict[int, Unauthenticated]:
         ttl = max(1, int(self._window * 2))
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=False) as pipe:
             for ctx in batch:
                 assert ctx.envelope is not None
                 pipe.set(

@@ -10,13 +10,17 @@ Both lengths come from one pipelined round trip per batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from mas import keys
 from mas.errors import RateLimited
 
 from ..context import MessageContext
-from .base import Batch
+from .base import Batch, Decode, look_up
 
 __all__ = ["RETRY_AFTER_S", "BackpressureStage"]
 
@@ -30,21 +34,30 @@ class BackpressureStage:
     name = "backpressure"
 
     def __init__(self, client: aioredis.Redis, *, max_inbox: int, max_outbox_lag: int) -> None:
-        self._client = client
+        self.client = client
         self._max_inbox = max_inbox
         self._max_lag = max_outbox_lag
 
-    async def prepare(self, batch: Batch[None]) -> dict[str, int]:
-        """Length of every inbox and outbox the batch touches, by stream key."""
+    def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
+        """Queue the reads of the length of every inbox and outbox `contexts` touch."""
         streams = sorted(
-            {keys.agent_stream(ctx.envelope.target_id) for ctx in batch.contexts if ctx.envelope}
-            | {ctx.outbox for ctx in batch.contexts}
+            {keys.agent_stream(ctx.envelope.target_id) for ctx in contexts if ctx.envelope}
+            | {ctx.outbox for ctx in contexts}
         )
-        async with self._client.pipeline(transaction=False) as pipe:
-            for stream in streams:
-                pipe.xlen(stream)
-            lengths = await pipe.execute()
-        return dict(zip(streams, (int(n) for n in lengths), strict=True))
+        for stream in streams:
+            pipe.xlen(stream)
+
+        def decode(lengths: list[Any]) -> dict[str, int]:
+            return dict(zip(streams, (int(n) for n in lengths), strict=True))
+
+        return decode
+
+    async def prepare(self, batch: Batch[None]) -> dict[str, int]:
+        """Length of every inbox and outbox the batch touches, by stream key.
+
+        A copy: `check` counts the messages it lets through into it.
+        """
+        return dict(await look_up(self, batch))
 
     async def check(self, ctx: MessageContext, batch: Batch[dict[str, int]]) -> None:
         """Raise `RateLimited` when the target's inbox is full or the sender's outbox lags.

@@ -10,13 +10,17 @@ checks that atomically and parks it then, so no message overtakes a parked one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from mas import keys
 from mas.redis_text import as_text
 
 from ..context import MessageContext
-from .base import Batch
+from .base import Batch, Decode, look_up
 
 __all__ = ["HOLDING_STATES", "CircuitStage"]
 
@@ -30,19 +34,25 @@ class CircuitStage:
     name = "circuit"
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
+        self.client = client
+
+    def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
+        """Queue the reads of each distinct target's circuit state."""
+        targets = sorted({ctx.envelope.target_id for ctx in contexts if ctx.envelope})
+        for target in targets:
+            pipe.hget(keys.circuit(target), "state")
+
+        def decode(states: list[Any]) -> dict[str, str | None]:
+            return {
+                target: None if state is None else as_text(state)
+                for target, state in zip(targets, states, strict=True)
+            }
+
+        return decode
 
     async def prepare(self, batch: Batch[None]) -> dict[str, str | None]:
         """The circuit state of each distinct target (None: it never had one)."""
-        targets = sorted({ctx.envelope.target_id for ctx in batch.contexts if ctx.envelope})
-        async with self._client.pipeline(transaction=False) as pipe:
-            for target in targets:
-                pipe.hget(keys.circuit(target), "state")
-            states = await pipe.execute()
-        return {
-            target: None if state is None else as_text(state)
-            for target, state in zip(targets, states, strict=True)
-        }
+        return await look_up(self, batch)
 
     async def check(self, ctx: MessageContext, batch: Batch[dict[str, str | None]]) -> None:
         """Park while the circuit holds messages; else deliver behind anything parked."""

@@ -13,13 +13,16 @@ refused one is checked like a new message.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from mas import keys
 
 from ..context import MessageContext
-from .base import Batch
+from .base import Batch, Decode, look_up
 
 __all__ = ["DedupStage", "forwarded_marker"]
 
@@ -37,19 +40,27 @@ class DedupStage:
     name = "dedup"
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
+        self.client = client
+
+    def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
+        """Queue an existence check of each message's forwarded marker."""
+        markers = sorted({forwarded_marker(ctx) for ctx in contexts})
+        for marker in markers:
+            pipe.exists(marker)
+
+        def decode(found: list[Any]) -> set[str]:
+            return {marker for marker, exists in zip(markers, found, strict=True) if exists}
+
+        return decode
 
     async def prepare(self, batch: Batch[None]) -> set[int]:
         """The contexts (by `id`) whose message id was forwarded, or came earlier in the batch."""
-        markers = [forwarded_marker(ctx) for ctx in batch.contexts]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for marker in markers:
-                pipe.exists(marker)
-            found = await pipe.execute()
+        forwarded: set[str] = await look_up(self, batch)
         duplicates: set[int] = set()
         seen: set[str] = set()
-        for ctx, marker, exists in zip(batch.contexts, markers, found, strict=True):
-            if exists or marker in seen:
+        for ctx in batch.contexts:
+            marker = forwarded_marker(ctx)
+            if marker in forwarded or marker in seen:
                 duplicates.add(id(ctx))
             seen.add(marker)
         return duplicates

@@ -128,11 +128,15 @@ class DLPStage:
         self._scanners.clear()
 
     async def _scan_message(
-        self, scanner: RuleScanner, datas: Sequence[Any], fields: Sequence[EnvelopeTexts]
+        self,
+        scanner: RuleScanner,
+        datas: Sequence[Any],
+        fields: Sequence[EnvelopeTexts],
+        size: int,
     ) -> list[tuple[ScanResult, FieldScans]]:
         """Per message: the payload's scan and its envelope fields' scans, in one pass."""
         cached = [*datas, *(list(f.repeating.texts) for f in fields)]
-        scans = await scanner.scan(cached, [list(f.unique.texts) for f in fields])
+        scans = await scanner.scan(cached, [list(f.unique.texts) for f in fields], size=size)
         n = len(datas)
         return [(scans[i], (scans[n + i], scans[2 * n + i])) for i in range(n)]
 
@@ -143,7 +147,9 @@ class DLPStage:
             return None
         contexts = batch.contexts
         fields = [_fields_of(ctx) for ctx in contexts]
-        scans = await self._scan_message(scanner, [ctx.data for ctx in contexts], fields)
+        scans = await self._scan_message(
+            scanner, [ctx.data for ctx in contexts], fields, _envelope_bytes(contexts)
+        )
         return Prepared(
             scanner.engine,
             {
@@ -177,7 +183,8 @@ class DLPStage:
             return
         fields = [_fields_of(ctx) for ctx in batch.contexts]
         cached = [list(f.repeating.texts) for f in fields]
-        scans = await scanner.scan(cached, [list(f.unique.texts) for f in fields])
+        unique = [list(f.unique.texts) for f in fields]
+        scans = await scanner.scan(cached, unique, size=_envelope_bytes(batch.contexts))
         n = len(batch.contexts)
         for i, ctx in enumerate(batch.contexts):
             _withhold(scanner.engine.policy, ctx, fields[i], (scans[i], scans[n + i]))
@@ -215,6 +222,11 @@ def _withhold(
     found = field_findings(policy, pairs)
     ctx.withheld.update(f.path.removeprefix("envelope.") for f in found)
     return found, None
+
+
+def _envelope_bytes(contexts: Sequence[MessageContext]) -> int:
+    """What the batch's scanned texts come from: its envelopes' bytes (an upper bound)."""
+    return sum(len(ctx.raw_envelope) for ctx in contexts)
 
 
 def _fields_of(ctx: MessageContext) -> EnvelopeTexts:

@@ -6,13 +6,16 @@ until it starts again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from mas.errors import TargetUnavailable
 
-from ..agent_records import AgentRecord, fetch_records
+from ..agent_records import AgentRecord, queue_records
 from ..context import MessageContext
-from .base import Batch
+from .base import Batch, Decode, look_up
 
 __all__ = ["TargetStage"]
 
@@ -23,12 +26,15 @@ class TargetStage:
     name = "target"
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
+        self.client = client
+
+    def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
+        """Queue the reads of the registry records of the distinct targets."""
+        return queue_records(pipe, {ctx.envelope.target_id for ctx in contexts if ctx.envelope})
 
     async def prepare(self, batch: Batch[None]) -> dict[str, AgentRecord]:
         """The registry records of the batch's distinct targets."""
-        targets = {ctx.envelope.target_id for ctx in batch.contexts if ctx.envelope}
-        return await fetch_records(self._client, targets)
+        return await look_up(self, batch)
 
     async def check(self, ctx: MessageContext, batch: Batch[dict[str, AgentRecord]]) -> None:
         """Raise `TargetUnavailable` for unknown or revoked targets."""

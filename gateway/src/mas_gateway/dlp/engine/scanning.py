@@ -4,6 +4,11 @@ Clean payloads are settled in this process by the pre-screen; the rest go to the
 worker processes when they run (started in the background, so a new set of rules
 is usable at once), else they are analysed in-process. A pool whose workers keep
 dying is given up for in-process scanning. Results are cached by payload.
+
+The pre-screen of a small batch runs on the event loop: a thread hop (and the
+contention for the interpreter lock it brings) costs more than screening a few
+kilobytes. Past `INLINE_SCREEN_BYTES` it runs in a thread, so that a large payload
+does not stall claims, audit or reads.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ __all__ = ["RuleScanner"]
 log = logging.getLogger(__name__)
 
 _MAX_POOL_FAILURES = 3
+
+INLINE_SCREEN_BYTES = 64 * 1024
+"""Batches up to this size (as the caller measures it) are pre-screened on the event loop."""
 
 
 class RuleScanner:
@@ -86,8 +94,13 @@ class RuleScanner:
         if self.pool is not None:
             await asyncio.to_thread(self.pool.close)
 
-    async def scan(self, payloads: Sequence[Any], fresh: Sequence[Any] = ()) -> list[ScanResult]:
-        """Scans of `payloads` (cached), then of `fresh` (never cached), in one pass."""
+    async def scan(
+        self, payloads: Sequence[Any], fresh: Sequence[Any] = (), *, size: int | None = None
+    ) -> list[ScanResult]:
+        """Scans of `payloads` (cached), then of `fresh` (never cached), in one pass.
+
+        `size`: bytes the caller knows the batch to hold at most (None: unknown, large).
+        """
         cache = self.engine.cache
         keys = [cache.key(p) for p in payloads]
         results: list[ScanResult | None] = [cache.get(k) for k in keys]
@@ -96,17 +109,19 @@ class RuleScanner:
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
             todo = [everything[i] for i in missing]
-            scanned = await self._scan_uncached(todo)
+            scanned = await self._scan_uncached(todo, size)
             for i, scan in zip(missing, scanned, strict=True):
                 results[i] = scan
                 if i < len(keys):
                     cache.put(keys[i], scan)
         return [r if r is not None else ScanResult(error="not scanned") for r in results]
 
-    async def _scan_uncached(self, payloads: list[Any]) -> list[ScanResult]:
+    async def _scan_uncached(self, payloads: list[Any], size: int | None) -> list[ScanResult]:
         if self.pool is not None and self._pool_ready:
-            # Off the event loop: a large payload must not stall claims, audit or reads.
-            settled = await asyncio.to_thread(self.engine.triage, payloads)
+            if size is not None and size <= INLINE_SCREEN_BYTES:
+                settled = self.engine.triage(payloads)
+            else:  # off the event loop: a large payload must not stall claims, audit or reads
+                settled = await asyncio.to_thread(self.engine.triage, payloads)
             todo = [i for i, r in enumerate(settled) if r is None]
             try:
                 analysed = await self.pool.scan([payloads[i] for i in todo])

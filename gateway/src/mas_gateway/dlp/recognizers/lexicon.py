@@ -76,7 +76,9 @@ class Lexicon:
         return key.endswith("s") and (key[:-1] in self.common or key[:-2] in self.common)
 
 
+@lru_cache(maxsize=65_536)
 def _key(word: str) -> str:
+    # Cached: everyday words recur in every message, and folding is pure Python per letter.
     return fold(word.strip(".'\u2019"))
 
 
