@@ -164,14 +164,7 @@ async def _auto_provision(agent_id: str, options: AgentOptions, redis_url: str) 
         ) from exc
     finally:
         await admin.aclose()
-    creds = Credentials.issued(
-        agent_id=agent_id,
-        token=issued.token,
-        private_key_b64=issued.private_key_b64,
-        redis_username=issued.redis_username,
-        redis_password=issued.redis_password,
-        gateway_keys={},  # pinned on first use, see `mas.trust`
-    )
+    creds = Credentials.from_issued(issued, {})  # pinned on first use, see `mas.trust`
     target = default_credentials_dir(options) / f"{agent_id}.json"
     log.info("agent %s: development credentials issued into %s", agent_id, target)
     return creds.save(target)

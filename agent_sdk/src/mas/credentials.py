@@ -14,13 +14,16 @@ import stat
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import crypto
 from .errors import CredentialsError, SignatureError
 from .options import AgentOptions
+
+if TYPE_CHECKING:
+    from .provisioning import IssuedCredentials
 
 __all__ = [
     "PROVISION_HINT",
@@ -83,6 +86,18 @@ class Credentials:
             redis_username,
             redis_password,
             dict(gateway_keys),
+        )
+
+    @classmethod
+    def from_issued(cls, issued: IssuedCredentials, gateway_keys: dict[str, str]) -> Credentials:
+        """The credential file for what `provision_agent` just issued, pinning `gateway_keys`."""
+        return cls.issued(
+            agent_id=issued.agent_id,
+            token=issued.token,
+            private_key_b64=issued.private_key_b64,
+            redis_username=issued.redis_username,
+            redis_password=issued.redis_password,
+            gateway_keys=gateway_keys,
         )
 
     @classmethod

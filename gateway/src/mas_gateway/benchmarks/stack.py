@@ -101,14 +101,7 @@ class BenchStack:
         async def one(agent_id: str) -> None:
             async with gate:
                 issued = await provision_agent(admin, agent_id, roles)
-            Credentials.issued(
-                agent_id=issued.agent_id,
-                token=issued.token,
-                private_key_b64=issued.private_key_b64,
-                redis_username=issued.redis_username,
-                redis_password=issued.redis_password,
-                gateway_keys=pinned,
-            ).save(self.credentials_dir / f"{agent_id}.json")
+            Credentials.from_issued(issued, pinned).save(self.credentials_dir / f"{agent_id}.json")
 
         try:
             await asyncio.gather(*(one(a) for a in agent_ids))

@@ -115,14 +115,7 @@ def _provision(args: argparse.Namespace) -> int:
         finally:
             await client.aclose()
         out: Path = args.out or _default_out(args.agent_id)
-        creds = Credentials.issued(
-            agent_id=issued.agent_id,
-            token=issued.token,
-            private_key_b64=issued.private_key_b64,
-            redis_username=issued.redis_username,
-            redis_password=issued.redis_password,
-            gateway_keys=gateway_keys,
-        )
+        creds = Credentials.from_issued(issued, gateway_keys)
         creds.save(out)
         roles = sorted(set(args.role))
         print(f"provisioned {issued.agent_id} (key {issued.key_id}, roles {roles}, "

@@ -49,14 +49,7 @@ async def _provision(admin_url: str, work: Path) -> Provisioned:
         files: list[Path] = []
         for agent_id in (BULK_SENDER, BULK_RECEIVER):
             issued = await provision_agent(admin, agent_id, [])
-            creds = Credentials.issued(
-                agent_id=issued.agent_id,
-                token=issued.token,
-                private_key_b64=issued.private_key_b64,
-                redis_username=issued.redis_username,
-                redis_password=issued.redis_password,
-                gateway_keys=pinned,
-            )
+            creds = Credentials.from_issued(issued, pinned)
             path = work / "credentials" / f"{agent_id}.json"
             creds.save(path)
             files.append(path)
