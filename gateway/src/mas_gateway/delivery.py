@@ -62,7 +62,7 @@ DIVERTED = 2
 """...when it parked the message behind messages parked before it."""
 DUPLICATE = 3
 """...when the message id was forwarded meanwhile (only the acknowledgement is written)."""
-"""What the commit script returns when it parked a delivery behind earlier parked ones."""
+
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
