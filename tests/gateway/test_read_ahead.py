@@ -86,3 +86,42 @@ async def test_a_lookup_stage_run_on_its_own_reads_for_itself(
     contexts = _contexts(2)
     prepared = await stage.prepare(Batch(contexts, repo_policy(), None))
     assert prepared == {"0-0": b"bad", "1-0": None}
+
+
+class SlowScreen:
+    """A screening stage (as DLP is) during which a flag changes: set while it 'scans'."""
+
+    name = "screen"
+    screened_fields: tuple[str, ...] = ()
+
+    def __init__(self, client: aioredis.Redis, log: list[str]) -> None:
+        self.client = client
+        self.log = log
+
+    async def prepare(self, batch: Batch[None]) -> None:
+        self.log.append("screen prepared")
+        await self.client.set("flag:after:1-0", "bad")  # e.g. a circuit opens meanwhile
+
+    async def check(self, ctx: MessageContext, batch: Batch[None]) -> None:
+        return None
+
+    async def screen(self, batch: Batch[None]) -> None:
+        return None
+
+
+async def test_nothing_is_read_ahead_past_a_screening_stage(
+    redis_client: aioredis.Redis,
+) -> None:
+    log: list[str] = []
+    before, after = Flagged("before", redis_client, log), Flagged("after", redis_client, log)
+    contexts = _contexts(2)
+    await Pipeline([before, SlowScreen(redis_client, log), after]).run(contexts, repo_policy())
+
+    assert log == [
+        "before queued 2",
+        "before prepared",
+        "screen prepared",
+        "after queued 2",  # read once reached, not before the screening stage
+        "after prepared",
+    ]
+    assert [ctx.verdict is not None for ctx in contexts] == [False, True]  # saw the new flag

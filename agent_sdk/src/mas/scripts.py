@@ -1,7 +1,9 @@
 """The one loader of Lua scripts: every package keeps its scripts in its ``lua/`` folder.
 
-Scripts run through redis-py's ``register_script`` (EVALSHA, loading the script once
-when the server does not know its SHA); this module only reads their text.
+Scripts run with EVALSHA, loaded again when the server does not know their SHA:
+through redis-py's ``register_script``, or, for the gateway's per-batch commit and
+token-bucket calls, through ``mas_gateway.lua.pipelined`` (one pipeline per batch).
+This module only reads their text.
 """
 
 from __future__ import annotations

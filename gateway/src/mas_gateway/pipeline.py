@@ -11,13 +11,16 @@ tracing is on: without a tracer provider no span is built), and then shows each
 screening stage the parsed messages that stopped before reaching it
 (DLP scans their envelope fields, so that none is recorded unscanned).
 
-Reads are sent ahead: when the first stage that starts with Redis reads
-(`LookupStage`: sender records, forwarded markers, target records, stream lengths,
-circuit states) is reached, the reads of every such stage still to come go out in
-one pipelined round trip for the messages still live, instead of one round trip
-per stage. Later stages see a subset of those messages, so their lookups are
-covered; the reads are as fresh as a stage's own would be, for the commit checks
-what must hold at write time (ownership, forwarded marker, parked queue).
+Reads are sent ahead: when a stage that starts with Redis reads (`LookupStage`:
+sender records, forwarded markers, target records, stream lengths, circuit states)
+is reached, the reads of every such stage up to the next screening stage (DLP) go
+out in one pipelined round trip for the messages still live, instead of one round
+trip per stage. Later stages see a subset of those messages, so their lookups are
+covered. Nothing is read ahead past a screening stage: its analysis can take long,
+and a circuit state read before it could be stale by then; a lookup stage after it
+reads when it is reached. Between, the reads are older than a stage's own by the
+in-process checks and the rate-limit round trip; the commit re-checks what must
+hold at write time (ownership, forwarded marker, parked queue).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages: tuple[Stage, ...] = ()
         self._lookups: frozenset[int] = frozenset()
+        self._barriers: tuple[int, ...] = ()
         self._screening: tuple[tuple[int, ScreeningStage], ...] = ()
         self._hooks: tuple[CommitHook, ...] = ()
         self._use(stages)
@@ -70,6 +74,7 @@ class Pipeline:
         self._screening = tuple(
             (i, s) for i, s in enumerate(self.stages) if isinstance(s, ScreeningStage)
         )
+        self._barriers = tuple(i for i, _ in self._screening)
         self._hooks = tuple(s for s in self.stages if isinstance(s, CommitHook))
 
     def names(self) -> list[str]:
@@ -115,11 +120,13 @@ class Pipeline:
             ctx.decision = decision_for(ctx)
 
     async def _read_ahead(self, first: int, contexts: Sequence[MessageContext]) -> dict[int, Any]:
-        """The lookups of every `LookupStage` from `first` on, in one round trip."""
+        """The lookups of every `LookupStage` from `first` to the next screening stage,
+        in one round trip."""
+        stop = next((b for b in self._barriers if b > first), len(self.stages))
         lookups = [
             (index, cast(LookupStage, self.stages[index]))
             for index in sorted(self._lookups)
-            if index >= first
+            if first <= index < stop
         ]
         client = lookups[0][1].client
         shared = [(index, stage) for index, stage in lookups if stage.client is client]
