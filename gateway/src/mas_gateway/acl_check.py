@@ -11,7 +11,6 @@ gateway logs each problem.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -23,16 +22,11 @@ from mas.errors import ConfigError
 from mas.provisioning import known_agents
 from mas.redis_connect import connect_redis
 from mas.redis_text import as_text
+from mas.urls import without_credentials
 
 __all__ = ["check_least_privilege", "least_privilege_problems"]
 
 log = logging.getLogger(__name__)
-
-
-def _anonymous(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 _ANONYMOUS_PROBES: tuple[tuple[str, ...], ...] = (
@@ -48,7 +42,9 @@ _ANONYMOUS_PROBES: tuple[tuple[str, ...], ...] = (
 async def _anonymous_access(client: aioredis.Redis, url: str) -> str | None:
     """What a client without credentials can do (None: Redis asks for credentials)."""
     # One try: the default retry would back off for seconds on the refusal it expects.
-    anonymous = connect_redis(_anonymous(url), socket_timeout=5, retry=Retry(NoBackoff(), 0))
+    anonymous = connect_redis(
+        without_credentials(url), socket_timeout=5, retry=Retry(NoBackoff(), 0)
+    )
     try:
         await anonymous.get("mas.acl-probe")
     except AuthenticationError:

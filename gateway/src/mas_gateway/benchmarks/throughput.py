@@ -21,11 +21,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 from mas.errors import ConfigError
+from mas.urls import without_credentials
 
 from ..embedded_redis import redis_url_or_embedded
 from .children import BenchError, Child
@@ -79,12 +79,6 @@ def _machine(client: redis.Redis) -> dict[str, Any]:
     }
 
 
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
 def _pairs(scenario: Scenario) -> list[Pair]:
     total, count = scenario.message_count, scenario.pairs
     pairs: list[Pair] = []
@@ -126,7 +120,7 @@ class _PathRun:
             # Agents log in with their own credential files, never as the administrator.
             redis_url=self.stack.admin_url
             if not self.gateway
-            else _without_credentials(self.stack.admin_url),
+            else without_credentials(self.stack.admin_url),
             pairs=pairs,
             run=self.run_id,
             size=self.scenario.size,
