@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from mas import keys
 from mas_gateway import GatewayService
 
+from ..polling import wait_until
 from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
 
@@ -102,3 +103,21 @@ async def test_garbage_entries_are_rejected_and_the_gateway_keeps_running(
     # The outbox names its writer: the patient is told about each of its bad entries.
     assert [n["code"] for n in rejected] == [400] * len(garbage)
     assert "message_type" in rejected[-1]["reason"]
+
+
+async def test_an_outbox_whose_group_was_destroyed_is_read_again(
+    redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    patient = await ProbeAgent.provision(redis_client, "patient")
+    await ProbeAgent.provision(redis_client, "doctor")
+    async with GatewayService(gateway_settings(redis_url, tmp_path)) as gateway:
+        await patient.send("doctor", "consultation.request", {"q": 1})
+        await idle(gateway)
+        # An operator's mistake (agents may not run XGROUP): the next read answers NOGROUP.
+        await redis_client.xgroup_destroy(keys.agent_outbox("patient"), keys.GATEWAY_GROUP)
+        await patient.send("doctor", "consultation.request", {"q": 2})
+
+        async def both_delivered() -> bool:
+            return len(await deliveries(redis_client, gateway, "doctor")) == 2
+
+        await wait_until(both_delivered, 60, "the message sent after the group was lost")

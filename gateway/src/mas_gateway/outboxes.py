@@ -46,11 +46,6 @@ class Submission:
     entry_id: str
     fields: dict[str, bytes]
 
-    @property
-    def stream(self) -> str:
-        """The outbox it came from."""
-        return keys.agent_outbox(self.agent_id)
-
 
 class Outboxes:
     """The outboxes of every provisioned agent, as one gateway consumer sees them."""
@@ -105,9 +100,13 @@ class Outboxes:
             await self.refresh()
 
     async def restore_group(self, stream: str) -> None:
-        """An outbox lost its consumer group (a read answered NOGROUP): create it again."""
+        """An outbox lost its consumer group (a read answered NOGROUP): create it again.
+
+        `stream` is the outbox the reply named; when it named none of ours, every group
+        is ensured (creating an existing one is a no-op)."""
         log.warning("an outbox lost its consumer group; creating it again")
-        await self._ensure_groups(self._agents)
+        lost = [owner_of(stream)] if stream in self._streams else self._agents
+        await self._ensure_groups(lost)
 
     async def keep_claims(self, batch: Sequence[Submission]) -> set[tuple[str, str]]:
         """Reset the idle time of entries being processed, so no peer takes them over.
