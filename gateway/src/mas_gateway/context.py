@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,17 @@ class MessageContext:
     """The OpenTelemetry span of this message in the gateway, if tracing is on."""
     commit_span: Any = None
     send_span: Any = None
+    _forwarded: str | None = field(default=None, repr=False)
     """Open while the message is committed / its delivery is built and committed."""
+
+    def forwarded_marker(self) -> str:
+        """The key that says the sender already had this message id forwarded (computed once:
+        the dedup stage reads it, the commit writes it)."""
+        if self._forwarded is None:
+            assert self.envelope is not None, "known once the envelope is parsed"
+            digest = hashlib.sha256(self.envelope.message_id.encode("utf-8")).hexdigest()[:32]
+            self._forwarded = keys.forwarded(self.envelope.sender_id, digest)
+        return self._forwarded
 
     def reject(self, error: MessageRejected, *, stage: str) -> None:
         """Stop the message with `error`; the sender is told."""

@@ -39,7 +39,6 @@ from .logsafe import log_failure
 from .lua import load_script
 from .lua.pipelined import PipelinedScript, ScriptCall
 from .signing import GatewayKey
-from .stages.dedup import forwarded_marker
 from .tracing import (
     end_commit_span,
     end_send_span,
@@ -264,7 +263,7 @@ class Committer:
     def _marker(self, ctx: MessageContext) -> tuple[list[str], int]:
         """The message-id marker key and TTL of a message this commit forwards, else none."""
         if ctx.envelope is not None and (ctx.verdict is None or isinstance(ctx.verdict, Parked)):
-            return [forwarded_marker(ctx)], self._dedup_ms
+            return [ctx.forwarded_marker()], self._dedup_ms
         return [], 0
 
     def _safe_plan(

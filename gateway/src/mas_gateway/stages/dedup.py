@@ -12,26 +12,16 @@ refused one is checked like a new message.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from mas import keys
-
 from ..context import MessageContext
 from .base import Batch, Decode, look_up
 
-__all__ = ["DedupStage", "forwarded_marker"]
-
-
-def forwarded_marker(ctx: MessageContext) -> str:
-    """The key that says `ctx`'s sender already had this message id forwarded."""
-    assert ctx.envelope is not None, "de-duplication runs after parsing"
-    digest = hashlib.sha256(ctx.envelope.message_id.encode("utf-8")).hexdigest()[:32]
-    return keys.forwarded(ctx.envelope.sender_id, digest)
+__all__ = ["DedupStage"]
 
 
 class DedupStage:
@@ -44,7 +34,7 @@ class DedupStage:
 
     def queue_reads(self, contexts: Sequence[MessageContext], pipe: Pipeline) -> Decode:
         """Queue an existence check of each message's forwarded marker."""
-        markers = sorted({forwarded_marker(ctx) for ctx in contexts})
+        markers = sorted({ctx.forwarded_marker() for ctx in contexts})
         for marker in markers:
             pipe.exists(marker)
 
@@ -59,7 +49,7 @@ class DedupStage:
         duplicates: set[int] = set()
         seen: set[str] = set()
         for ctx in batch.contexts:
-            marker = forwarded_marker(ctx)
+            marker = ctx.forwarded_marker()
             if marker in forwarded or marker in seen:
                 duplicates.add(id(ctx))
             seen.add(marker)
