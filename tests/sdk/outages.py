@@ -54,6 +54,26 @@ def logged(caplog: pytest.LogCaptureFixture, logger: str, *words: str) -> int:
     )
 
 
+def outages_logged(caplog: pytest.LogCaptureFixture, logger: str, what: str) -> int:
+    """How many outages of `what` were logged, each with one start line and one end line.
+
+    Fails if an outage was logged twice before it ended, or ended without starting:
+    an outage is logged once however many attempts fail. A loaded machine may time
+    out a later command and start a second outage; that one must pair up too.
+    """
+    lines = [
+        "start" if "unavailable" in record.getMessage() else "end"
+        for record in caplog.records
+        if record.name == logger
+        and what in record.getMessage()
+        and ("unavailable" in record.getMessage() or "reachable again" in record.getMessage())
+    ]
+    assert lines[0::2] == ["start"] * len(lines[0::2]), lines
+    assert lines[1::2] == ["end"] * len(lines[1::2]), lines
+    assert len(lines) % 2 == 0, f"the last outage of {what} never ended: {lines}"
+    return len(lines) // 2
+
+
 def expect_log(
     caplog: pytest.LogCaptureFixture, logger: str, *words: str
 ) -> Callable[[], Awaitable[bool]]:
