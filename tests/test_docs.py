@@ -16,11 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
+_NOT_KEYS = ("tag", "shard_tag", "ingress_shard", "INGRESS_SHARDS")
+"""Names in `mas.keys` that build keys or choose shards but are no key themselves."""
+
+
 def _key_patterns() -> dict[str, str]:
     patterns: dict[str, str] = {}
     for name in keys.__all__:
         value = getattr(keys, name)
-        if name == "tag":
+        if name in _NOT_KEYS:
             continue
         if callable(value):
             params = inspect.signature(value).parameters

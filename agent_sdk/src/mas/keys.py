@@ -13,6 +13,8 @@ The README's key table must list every name here; `tests/test_docs.py` checks it
 
 from __future__ import annotations
 
+import zlib
+
 __all__ = [
     "AGENTS_GROUP",
     "ALL_AGENTS",
@@ -24,6 +26,7 @@ __all__ = [
     "GATEWAY_GROUP",
     "GATEWAY_KEYS",
     "GATEWAY_PRESENCE",
+    "INGRESS_SHARDS",
     "POLICY_RELOAD_CHANNEL",
     "POLICY_VERSIONS",
     "SYSTEM_CHANNEL",
@@ -47,9 +50,11 @@ __all__ = [
     "agent_trust",
     "circuit",
     "forwarded",
+    "ingress_shard",
     "nonce",
     "rate_limit_bucket",
     "replica_fence",
+    "shard_tag",
     "tag",
 ]
 
@@ -57,6 +62,27 @@ __all__ = [
 def tag(agent_id: str) -> str:
     """The hash tag of everything `agent_id` owns."""
     return f"{{{agent_id}}}"
+
+
+# --- shards ---------------------------------------------------------------
+INGRESS_SHARDS = 16
+"""How many ingress shards the submissions and the audit log are split into.
+
+Fixed for every deployment, single node or cluster, so that every process (agents
+and gateways) names the same keys; changing it re-homes every outbox.
+"""
+
+
+def ingress_shard(agent_id: str) -> int:
+    """The ingress shard of `agent_id`: where its submissions, and their audit entries, go."""
+    return zlib.crc32(agent_id.encode()) % INGRESS_SHARDS
+
+
+def shard_tag(shard: int) -> str:
+    """The hash tag of one ingress shard; no agent's tag can equal it (ids have no ``:``)."""
+    if not 0 <= shard < INGRESS_SHARDS:
+        raise ValueError(f"ingress shard {shard} is not in 0..{INGRESS_SHARDS - 1}")
+    return f"{{shard:{shard}}}"
 
 
 # --- registry -------------------------------------------------------------
