@@ -35,6 +35,7 @@ from redis.typing import StreamIdT
 from .envelope import decode_fields
 from .logsafe import log_failure
 from .outage import Outage
+from .redis_connect import is_cluster
 from .redis_text import as_text
 
 __all__ = ["Batch", "ConsumerSettings", "Entry", "Process", "StreamConsumer"]
@@ -145,9 +146,7 @@ class StreamConsumer:
         """Start reading, keeping claims alive and taking over abandoned entries."""
         self._stopping.clear()
         self._released.clear()
-        self._reader = aioredis.Redis(
-            connection_pool=self._redis.connection_pool, single_connection_client=True
-        )
+        self._reader = _blocking_reader(self._redis)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"mas-read-{self.name}"),
             asyncio.create_task(self._reclaim_loop(), name=f"mas-reclaim-{self.name}"),
@@ -169,9 +168,9 @@ class StreamConsumer:
         try:
             await self._stop(timeout)
         finally:
-            if self._reader is not None:
+            if self._reader is not None and self._reader is not self._redis:
                 await self._reader.aclose()
-                self._reader = None
+            self._reader = None
 
     async def _stop(self, timeout: float) -> None:
         self._stopping.set()
@@ -481,3 +480,15 @@ def _entries(response: Any) -> list[Entry]:
 def _stream_id(text: str) -> tuple[int, int]:
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _blocking_reader(client: aioredis.Redis) -> aioredis.Redis:
+    """A client whose blocking reads hold a connection of their own.
+
+    On one node: a single-connection client over the shared pool, so a blocked read
+    never waits behind, or holds up, other commands. A cluster client already takes a
+    connection of the slot's node per command, so it is its own reader.
+    """
+    if is_cluster(client):
+        return client
+    return aioredis.Redis(connection_pool=client.connection_pool, single_connection_client=True)

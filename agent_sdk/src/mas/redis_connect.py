@@ -47,6 +47,7 @@ __all__ = [
     "connect_redis_sync",
     "for_each_node",
     "for_each_node_sync",
+    "is_cluster",
     "parse_redis_url",
 ]
 
@@ -202,6 +203,11 @@ class SyncSentinelRedis(redis.Redis):
         finally:
             for sentinel in self.sentinel_manager.sentinels:
                 sentinel.close()
+
+
+def is_cluster(client: object) -> bool:
+    """True for redis-py's cluster clients (asyncio or not), which route each command by slot."""
+    return isinstance(client, aiocluster.RedisCluster | redis.cluster.RedisCluster)
 
 
 def connect_redis(url: str, **options: Any) -> aioredis.Redis:
