@@ -317,3 +317,54 @@ def test_mas_gateway_prints_a_ready_line_once_it_consumes(redis_url: str, tmp_pa
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (an orphan's zombie may never be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.subprocess
+@pytest.mark.slow
+async def test_dlp_workers_exit_when_their_gateway_is_killed(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Workers ignore SIGTERM and hold their own queue open: they must watch the gateway."""
+    key = tmp_path / "gateway.key"
+    write_signing_key(key)
+    command = [sys.executable, "-m", "mas_gateway.cli", "gateway", "--log-level", "WARNING"]
+    options = ["--redis-url", gateway_url(redis_url), "--policies", str(REPO_POLICIES)]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        *options,
+        "--signing-key",
+        str(key),
+        env={**os.environ, "MAS_HTTP_ADDRESS": "127.0.0.1:0", "MAS_DLP_WORKERS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        while b"mas gateway: ready" not in (line := await proc.stderr.readline()):
+            assert line, "the gateway exited before it was ready"
+        children = _children(proc.pid)
+        assert children, "the gateway started no worker process"
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), 30)
+
+        async def all_gone() -> bool:
+            return not any(_running(pid) for pid in children)
+
+        await wait_until(all_gone, 60, "the DLP worker processes to exit")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

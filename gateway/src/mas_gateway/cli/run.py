@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..service import GatewayService
     from ..settings import GatewaySettings
 
-__all__ = ["register", "wait_for_signal"]
+__all__ = ["catch_signals", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -76,9 +76,11 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     return GatewaySettings.build(**overrides)
 
 
-async def wait_for_signal() -> None:
-    """Return on SIGINT or SIGTERM.
+def catch_signals() -> asyncio.Event:
+    """An event set on SIGINT or SIGTERM, from now on.
 
+    Installed before a long start (models, workers), so a signal during it leads to an
+    orderly stop instead of the default death that would leave child processes behind.
     The handlers stay installed until the event loop closes, so a repeated signal
     during the orderly shutdown that follows is absorbed instead of killing the process.
     """
@@ -86,7 +88,7 @@ async def wait_for_signal() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 def _run_gateway(args: argparse.Namespace) -> int:
@@ -96,10 +98,13 @@ def _run_gateway(args: argparse.Namespace) -> int:
     async def run() -> int:
         from ..service import GatewayService
 
+        stop = catch_signals()
         async with GatewayService(settings) as gateway:
+            if stop.is_set():
+                return 0
             print(_ready_line(gateway), file=sys.stderr, flush=True)
             failed = asyncio.create_task(gateway.wait_failed())
-            signalled = asyncio.create_task(wait_for_signal())
+            signalled = asyncio.create_task(stop.wait())
             await asyncio.wait({failed, signalled}, return_when=asyncio.FIRST_COMPLETED)
             signalled.cancel()
             if failed.done():

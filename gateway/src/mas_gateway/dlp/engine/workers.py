@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -33,12 +35,31 @@ __all__ = ["BrokenProcessPool", "WorkerPool"]
 _ENGINE: DLPEngine | None = None
 
 
+def _exit_with_parent() -> None:
+    """Exit as soon as the gateway process is gone, however it ended.
+
+    A pool worker holds both ends of its task queue's pipe, so it never sees the end of
+    file a dead parent would leave; and it ignores SIGTERM (below). Without this watch a
+    gateway killed by a signal would leave its workers running for ever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - a pool worker always has a parent
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mas-dlp-parent-watch", daemon=True).start()
+
+
 def _init_worker(policy: DLPPolicy, databases: list[Any]) -> None:
     global _ENGINE
     # The gateway process decides when workers stop (it closes the pool on shutdown);
     # a Ctrl-C or SIGTERM sent to the whole process group must not kill them mid-scan.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_with_parent()
     pattern_set.preload(databases)  # the parent's compiled pre-screen, not compiled again
     _ENGINE = DLPEngine(policy)  # the parent's validated rules, not a file read again
     _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
