@@ -191,3 +191,17 @@ async def test_concurrent_appenders_and_checkpointers_still_verify(
     stored, _ = await load_stored_checkpoints(redis_client)
     assert [s.checkpoint.seq for s in stored] == list(range(len(stored)))
     assert {s.checkpoint.key_id for s in stored} == set(trusted)
+
+
+async def test_the_blocking_read_follows_the_gateway_and_never_exceeds_250_ms(
+    redis_client: aioredis.Redis,
+) -> None:
+    key = crypto.generate_private_key()
+    short = AuditCheckpointer(redis_client, key, gateway_id="gw-short", block_ms=20)
+    long = AuditCheckpointer(redis_client, key, gateway_id="gw-long", block_ms=5000)
+    assert (short.block_ms, long.block_ms) == (20, 250)
+    with pytest.raises(ValueError, match="block_ms must be positive"):
+        AuditCheckpointer(redis_client, key, gateway_id="gw-zero", block_ms=0)
+    await short.start()  # a short read still stops on request and checkpoints nothing new
+    await short.stop()
+    assert short.task is None

@@ -68,7 +68,7 @@ async def main():
     except OSError as exc:
         guarded = "blocked" in str(exc)
     policy = load_policy_set(sys.argv[1])
-    stage = DLPStage(workers=2)
+    stage = DLPStage(workers=1)  # one worker process shows the pool runs offline
     await stage.start(policy)
     batch = []
     for i, data in enumerate(PAYLOADS):

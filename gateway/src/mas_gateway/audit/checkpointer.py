@@ -78,9 +78,12 @@ class AuditCheckpointer:
         lock_ttl_s: float = 60.0,
         witness: WitnessFile | None = None,
         replica_fence: ReplicaFence | None = None,
+        block_ms: int = _MAX_BLOCK_MS,
     ) -> None:
-        if every_n < 1 or every_s <= 0 or max_batch < 1 or lock_ttl_s <= 0:
-            raise ValueError("every_n, every_s, max_batch and lock_ttl_s must be positive")
+        if every_n < 1 or every_s <= 0 or max_batch < 1 or lock_ttl_s <= 0 or block_ms < 1:
+            raise ValueError(
+                "every_n, every_s, max_batch, lock_ttl_s and block_ms must be positive"
+            )
         self._client = redis
         self._key = signing_key
         self.key_id = crypto.key_id(signing_key)
@@ -89,6 +92,8 @@ class AuditCheckpointer:
         self.every_s = every_s
         self.max_batch = max_batch
         self.lock_ttl_s = lock_ttl_s
+        self.block_ms = min(block_ms, _MAX_BLOCK_MS)
+        """Longest blocking read of the log (at most 250 ms): how long `stop` may wait."""
         self._release = redis.register_script(load_script("release_lock"))
         self._task: asyncio.Task[None] | None = None
         self._seen: tuple[int, str | None] = (-1, None)
@@ -291,7 +296,7 @@ class AuditCheckpointer:
         deadline = time.monotonic() + self.every_s
         while not self._stopping.is_set():
             remaining_ms = int((deadline - time.monotonic()) * 1000)
-            remaining_ms = min(max(1, remaining_ms), _MAX_BLOCK_MS)
+            remaining_ms = min(max(1, remaining_ms), self.block_ms)
             try:
                 reply = await self._client.xread(
                     {keys.AUDIT_MESSAGES: cursor}, count=self.every_n, block=remaining_ms

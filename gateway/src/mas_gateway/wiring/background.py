@@ -25,6 +25,7 @@ async def start_checkpointer(core: Core) -> AuditCheckpointer:
         gateway_id=settings.gateway_id,
         witness=WitnessFile(settings.witness_path),
         replica_fence=core.replica_fence("the audit checkpoint"),
+        block_ms=settings.block_ms,  # stops as promptly as the outbox reads
     )
     await checkpointer.start()
     core.closers.push_async_callback(checkpointer.stop)
