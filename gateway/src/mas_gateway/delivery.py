@@ -100,6 +100,8 @@ class Committer:
     ) -> None:
         self._dedup_ms = max(1, int(dedup_window_s * 1000))
         self._planning_alternative = False
+        self._signed: dict[str, bytes] | None = None
+        """While the parked alternative is planned: the delivery the plan signed already."""
         self._key = key
         self._gateway_id = gateway_id
         self._consumer = consumer
@@ -213,6 +215,7 @@ class Committer:
         args: list[bytes | str | int] = []
         verdict = ctx.verdict
         rejection = ctx.rejection
+        delivery: dict[str, bytes] | None = None
         if verdict is None or isinstance(verdict, Parked):
             assert ctx.envelope is not None
             target = ctx.envelope.target_id
@@ -221,7 +224,9 @@ class Committer:
             )
             if not self._planning_alternative:  # the delivery carries this span's context
                 start_send_span(ctx, destination)
-            delivery = self.delivery_fields(ctx)
+            # The alternative parks the very delivery the plan signed (same envelope and
+            # stamp, so the same bytes): it is not signed a second time.
+            delivery = self._signed if self._signed is not None else self.delivery_fields(ctx)
             if isinstance(verdict, Parked):
                 sender_inbox = keys.agent_stream(ctx.origin or ctx.sender_id)
                 streams += [destination, sender_inbox]
@@ -241,21 +246,27 @@ class Committer:
             streams.append(keys.DLQ)
             args += _flatten(self.dead_letter_fields(ctx, verdict.reason))
         if verdict is None and ctx.park_if_queued:
-            alternative, more = self._parked_plan(ctx)
+            assert delivery is not None, "an accepted message has its delivery"
+            alternative, more = self._parked_plan(ctx, delivery)
             streams += alternative
             args += ["divert", *more]
         return streams, args
 
-    def _parked_plan(self, ctx: MessageContext) -> tuple[list[str], list[bytes | str | int]]:
-        """The plan of `ctx` had it been parked: the commit uses it if the queue is not empty."""
+    def _parked_plan(
+        self, ctx: MessageContext, delivery: dict[str, bytes]
+    ) -> tuple[list[str], list[bytes | str | int]]:
+        """The plan of `ctx` had it been parked (with the `delivery` already signed for it):
+        the commit uses it if the queue is not empty."""
         assert ctx.envelope is not None
         decision = ctx.decision
         ctx.verdict = Parked(_queued_reason(ctx.envelope.target_id), "commit")
         ctx.decision = "parked"
         self._planning_alternative = True
+        self._signed = delivery
         try:
             return self.plan(ctx, tell=True)
         finally:
+            self._signed = None
             self._planning_alternative = False
             ctx.verdict = None
             ctx.decision = decision

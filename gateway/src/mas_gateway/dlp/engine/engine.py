@@ -142,6 +142,10 @@ class DLPEngine:
                 self.cache.put(keys[i], scan)
         return [r if r is not None else ScanResult() for r in results]
 
+    def scan_uncached(self, payloads: Sequence[Any]) -> list[ScanResult]:
+        """Scan payloads the caller already missed in the cache (it stores the results)."""
+        return self._scanner.scan_batch(payloads)
+
     def decide(
         self,
         scan: ScanResult,

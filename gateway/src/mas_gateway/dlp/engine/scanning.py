@@ -132,4 +132,4 @@ class RuleScanner:
                     settled[i] = scan
                 return [r if r is not None else ScanResult(error="not scanned") for r in settled]
         async with self._lock:
-            return await asyncio.to_thread(self.engine.scan_batch, payloads)
+            return await asyncio.to_thread(self.engine.scan_uncached, payloads)

@@ -62,14 +62,14 @@ def _init_worker(policy: DLPPolicy, databases: list[Any]) -> None:
     _exit_with_parent()
     pattern_set.preload(databases)  # the parent's compiled pre-screen, not compiled again
     _ENGINE = DLPEngine(policy)  # the parent's validated rules, not a file read again
-    _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses
+    _ENGINE.cache.size = 0  # the parent caches; a worker sees only misses (and skips the cache)
     _ENGINE.warm_up()
 
 
 def _scan(payloads: Sequence[Any]) -> list[ScanResult]:
     if _ENGINE is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("DLP worker used before its engine loaded")
-    return _ENGINE.scan_batch(payloads)
+    return _ENGINE.scan_uncached(payloads)
 
 
 def _ready() -> int:
