@@ -45,9 +45,11 @@ PROBE_AGENT = "mas.acl-probe"
 
 _CONNECTION = (
     "+ping", "+hello", "+auth", "+select", "+client|id", "+client|getname",
-    "+client|setinfo", "+multi", "+exec", "+discard", "+unwatch",
+    "+client|setinfo", "+multi", "+exec", "+discard", "+unwatch", "+cluster|slots", "+command",
 )  # fmt: skip
-"""What every MAS connection needs: handshake, transactions, liveness."""
+"""What every MAS connection needs: handshake, transactions, liveness, and on a cluster the
+slot map and command table redis-py's cluster client reads (``CLUSTER SLOTS``, ``COMMAND``:
+node addresses, slots and command names, nothing stored)."""
 
 _SCRIPTS = ("+evalsha", "+eval", "+script|load", "+script|exists")
 

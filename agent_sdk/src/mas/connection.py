@@ -26,7 +26,7 @@ from .options import AgentOptions, check_block_below_timeout
 from .provisioning import provision_agent
 from .quickwrite import quick_write_options
 from .records import Identity, Provisioner
-from .redis_connect import connect_redis
+from .redis_connect import connect_redis, connection_options
 from .urls import redact_url, with_credentials
 
 __all__ = ["check_socket_timeout", "connect_agent", "reconnect_once"]
@@ -142,7 +142,7 @@ def reconnect_once() -> Retry:
 def check_socket_timeout(client: aioredis.Redis, options: AgentOptions) -> None:
     """`ValueError` when the client's socket timeout (the option, or the URL's) is at or below
     the blocking read's `block_ms`: every read would then fail."""
-    timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+    timeout = connection_options(client).get("socket_timeout")
     source = "the Redis URL" if timeout != options.socket_timeout else "socket_timeout"
     check_block_below_timeout(options.block_ms, timeout, source)
 

@@ -21,6 +21,7 @@ with a clear error rather than silently run in plain text.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import redis.asyncio.cluster as aiocluster
 import redis.asyncio.sentinel as aiosentinel
 import redis.cluster
 import redis.sentinel
+from redis.asyncio.connection import SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -43,8 +45,10 @@ __all__ = [
     "RedisLocation",
     "SentinelRedis",
     "SyncSentinelRedis",
+    "cluster_twin",
     "connect_redis",
     "connect_redis_sync",
+    "connection_options",
     "for_each_node",
     "for_each_node_sync",
     "is_cluster",
@@ -210,11 +214,30 @@ def is_cluster(client: object) -> bool:
     return isinstance(client, aiocluster.RedisCluster | redis.cluster.RedisCluster)
 
 
+def connection_options(client: aioredis.Redis) -> dict[str, Any]:
+    """The connection options (user, timeouts, ...) of a single-node or cluster client."""
+    return dict(client.get_connection_kwargs())
+
+
+def cluster_twin(client: aioredis.Redis, **overrides: Any) -> aioredis.Redis:
+    """A new cluster client on the same seed nodes and user as `client`, with `overrides`
+    (e.g. ``retry``) applied; it has its own connections."""
+    cluster = cast(aiocluster.RedisCluster, client)
+    accepted = inspect.signature(aiocluster.RedisCluster.__init__).parameters
+    options = {k: v for k, v in cluster.get_connection_kwargs().items() if k in accepted}
+    connection_class = cluster.get_connection_kwargs().get("connection_class")
+    if isinstance(connection_class, type) and issubclass(connection_class, SSLConnection):
+        options["ssl"] = True
+    nodes = [aiocluster.ClusterNode(n.host, n.port) for n in cluster.startup_nodes]
+    twin = aiocluster.RedisCluster(startup_nodes=nodes, **{**options, **overrides})
+    return cast(aioredis.Redis, twin)
+
+
 def connect_redis(url: str, **options: Any) -> aioredis.Redis:
     """An asyncio client for `url`; `options` are redis-py connection options.
 
     A cluster URL gives redis-py's `RedisCluster`, typed as `Redis`: it has the same
-    command methods, but not every MAS operation is cluster-safe yet.
+    command methods; MAS keeps every transaction and script within one slot.
     """
     where = parse_redis_url(url)
     if where.kind == "single":

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
 from . import keys
 from .records import Identity, Profile, Status
@@ -85,42 +84,38 @@ class Registry:
         return 1
 
     async def deregister(self) -> bool:
-        """Remove this instance; mark INACTIVE if it was the last live one. True if so."""
-        while True:
-            try:
-                last = await self._deregister_once()
-                break
-            except WatchError:
-                continue
-        await self._event(
-            "DEREGISTER",
-            instance_id=self.instance_id,
-            status=Status.INACTIVE if last else Status.ACTIVE,
-        )
-        return last
+        """Remove this instance; mark INACTIVE if it was the last live one. True if so.
 
-    async def _deregister_once(self) -> bool:
+        No ``WATCH`` (redis-py's cluster client cannot read inside one): the other
+        instances are read first, then one transaction in the agent's slot removes this
+        instance and the dead ones. An instance that registers between the two steps
+        may see its profile marked INACTIVE; its next heartbeat marks it ACTIVE again.
+        """
+        members = await self._redis.smembers(self._instances)  # type: ignore[misc]
+        others = sorted(as_text(m) for m in members if as_text(m) != self.instance_id)
+        reads = self._redis.pipeline(transaction=False)
+        for other in others:
+            reads.exists(keys.agent_instance(self.agent_id, other))
+        reads.hget(self._record, "status")
+        *alive_replies, status = await reads.execute()
+        alive = [bool(live) for live in alive_replies]
+        last = not any(alive)
         async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(self._instances)
-            members = await pipe.smembers(self._instances)  # type: ignore[misc]
-            others = sorted(as_text(m) for m in members if as_text(m) != self.instance_id)
-            alive = [
-                bool(await pipe.exists(keys.agent_instance(self.agent_id, other)))
-                for other in others
-            ]
-            status = await pipe.hget(self._record, "status")  # type: ignore[misc]
-            pipe.multi()
             pipe.srem(self._instances, self.instance_id)
             pipe.delete(self._instance)
             for other, live in zip(others, alive, strict=True):
                 if not live:
                     pipe.srem(self._instances, other)
-            last = not any(alive)
             if last:
                 pipe.delete(self._heartbeat)
                 if status is not None and as_text(status) == Status.ACTIVE:
                     pipe.hset(self._record, "status", Status.INACTIVE)
             await pipe.execute()
+        await self._event(
+            "DEREGISTER",
+            instance_id=self.instance_id,
+            status=Status.INACTIVE if last else Status.ACTIVE,
+        )
         return last
 
     async def identity(self, agent_id: str) -> Identity | None:

@@ -36,6 +36,7 @@ from .errors import Unauthenticated
 from .options import AgentOptions
 from .outage import Outage, describe, is_transient
 from .pacing import Pacer, SentMessages
+from .redis_connect import cluster_twin, is_cluster
 from .replication import write_and_wait
 from .telemetry import current_trace_context, producer_span
 
@@ -113,8 +114,11 @@ def without_retries(client: aioredis.Redis) -> aioredis.Redis:
 
     redis-py retries a command after a timeout by sending the same bytes again; for a
     submission that would repeat its nonce (refused as a replay). The transport retries
-    itself, signing anew.
+    itself, signing anew. On a cluster the twin client has no retries either (the cluster
+    client resends after a timeout too).
     """
+    if is_cluster(client):
+        return cluster_twin(client, retry=Retry(NoBackoff(), 0))
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
     return aioredis.Redis.from_pool(
