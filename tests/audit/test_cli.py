@@ -20,6 +20,7 @@ from mas_gateway.cli import main
 
 from .helpers import (
     GATEWAY_ID,
+    SHARD,
     dlp_context,
     make_context,
     read_stream,
@@ -57,7 +58,10 @@ def populate(url: str, key: Ed25519PrivateKey, start: int, count: int) -> list[s
     """Append `count` varied entries and checkpoint them; return their stream ids."""
 
     async def work(client: aioredis.Redis) -> list[str]:
-        ids = [await append_entry(client, varied_entry(i)) for i in range(start, start + count)]
+        ids = [
+            await append_entry(client, varied_entry(i), shard=SHARD)
+            for i in range(start, start + count)
+        ]
         checkpointer = AuditCheckpointer(
             client, key, every_n=10, every_s=60, gateway_id=GATEWAY_ID, max_batch=10
         )
@@ -106,8 +110,8 @@ def test_verify_names_the_first_bad_entry(
     ids = populate(redis_url, signing_key, 0, 25)
 
     async def delete_one(client: aioredis.Redis) -> None:
-        entries = await read_stream(client, keys.AUDIT_MESSAGES)
-        await rewrite_stream(client, keys.AUDIT_MESSAGES, entries[:13] + entries[14:])
+        entries = await read_stream(client, keys.audit_log(SHARD))
+        await rewrite_stream(client, keys.audit_log(SHARD), entries[:13] + entries[14:])
 
     run(redis_url, delete_one)
     code, _, err = mas(capsys, "verify", "--redis-url", redis_url)
@@ -257,7 +261,7 @@ def test_archive_then_verify_prove_export_across_the_boundary(
     assert (segment["first_index"], segment["count"], segment["last_id"]) == (0, 25, ids[-1])
     lines = gzip.decompress((archive_dir / segment["file"]).read_bytes()).splitlines()
     assert len(lines) == 25 and json.loads(lines[7])["index"] == 7
-    assert run(redis_url, lambda c: c.xlen(keys.AUDIT_MESSAGES)) == 12
+    assert run(redis_url, lambda c: c.xlen(keys.audit_log(SHARD))) == 12
 
     code, out, _ = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 0 and "37 entries (25 archived)" in out
@@ -272,7 +276,7 @@ def test_archive_then_verify_prove_export_across_the_boundary(
 
     # Nothing more to archive before that date; a later date archives the rest that is
     # covered by a checkpoint, and leaves the newest, unchecked entries in Redis.
-    run(redis_url, lambda c: append_entry(c, varied_entry(90)))
+    run(redis_url, lambda c: append_entry(c, varied_entry(90), shard=SHARD))
     code, out, _ = mas(
         capsys,
         "archive",
@@ -295,7 +299,7 @@ def test_archive_then_verify_prove_export_across_the_boundary(
         redis_url,
     )
     assert code == 0 and "archived entries #25..#36 (12)" in out
-    assert run(redis_url, lambda c: c.xlen(keys.AUDIT_MESSAGES)) == 1
+    assert run(redis_url, lambda c: c.xlen(keys.audit_log(SHARD))) == 1
     code, out, _ = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 0 and "38 entries (37 archived)" in out
 
@@ -367,10 +371,10 @@ def test_witness_checkpoint_and_keys(
     assert mas(capsys, "verify", "--redis-url", redis_url, "--witness", str(witness))[0] == 0
 
     async def reset_head(client: aioredis.Redis) -> None:
-        entries = await read_stream(client, keys.AUDIT_MESSAGES)
-        checkpoints = await read_stream(client, keys.AUDIT_CHECKPOINTS)
-        await rewrite_stream(client, keys.AUDIT_MESSAGES, entries[:15])
-        await rewrite_stream(client, keys.AUDIT_CHECKPOINTS, checkpoints[:1])
+        entries = await read_stream(client, keys.audit_log(SHARD))
+        checkpoints = await read_stream(client, keys.audit_checkpoints(SHARD))
+        await rewrite_stream(client, keys.audit_log(SHARD), entries[:15])
+        await rewrite_stream(client, keys.audit_checkpoints(SHARD), checkpoints[:1])
 
     run(redis_url, reset_head)
     populate(redis_url, signing_key, 100, 10)

@@ -129,20 +129,20 @@ async def test_report_holds_no_payload_values(
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")
         for value in SENSITIVE:
             assert value not in text, f"{value!r} leaked into {name}"
-    entries = stream_entries(await redis_client.xrange(keys.AUDIT_MESSAGES))
+    entries = stream_entries(await redis_client.xrange(keys.audit_log(SHARD)))
     assert entries and all(SENSITIVE[0].encode() not in fields["entry"] for _, fields in entries)
 
 
 async def _rewrite_log(client: aioredis.Redis, index: int) -> None:
     """Recreate the audit stream with one entry's decision changed (same ids, same length)."""
-    entries = stream_entries(await client.xrange(keys.AUDIT_MESSAGES))
-    await client.delete(keys.AUDIT_MESSAGES)
+    entries = stream_entries(await client.xrange(keys.audit_log(SHARD)))
+    await client.delete(keys.audit_log(SHARD))
     for position, (stream_id, fields) in enumerate(entries):
         raw = fields["entry"]
         if position == index:
             assert b'"decision":"denied"' in raw
             raw = raw.replace(b'"decision":"denied"', b'"decision":"delivered"')
-        await client.xadd(keys.AUDIT_MESSAGES, {"entry": raw}, id=stream_id)
+        await client.xadd(keys.audit_log(SHARD), {"entry": raw}, id=stream_id)
 
 
 @pytest.mark.parametrize("tampering", ["modified", "deleted"])
@@ -154,9 +154,9 @@ async def test_a_tampered_log_fails_the_audit_controls(
         await _rewrite_log(redis_client, 8)
     else:
         [(stream_id, _fields)] = stream_entries(
-            await redis_client.xrange(keys.AUDIT_MESSAGES, count=1)
+            await redis_client.xrange(keys.audit_log(SHARD), count=1)
         )
-        await redis_client.xdel(keys.AUDIT_MESSAGES, stream_id)
+        await redis_client.xdel(keys.audit_log(SHARD), stream_id)
 
     code, document = await report(redis_url, tmp_path / "out")
 
@@ -299,15 +299,15 @@ async def test_a_witness_catches_a_log_cut_short_and_signed_again(
     redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     populated = await populate(redis_client)
-    latest = await latest_checkpoint(redis_client)
+    latest = await latest_checkpoint(redis_client, shard=SHARD)
     assert latest is not None
     witness = tmp_path / "witness.json"
     witness.write_text(json.dumps(latest.signed.to_json()), encoding="utf-8")
     # whoever holds the gateway key keeps the first 5 entries and signs a fresh history
-    kept = stream_entries(await redis_client.xrange(keys.AUDIT_MESSAGES, count=5))
-    await redis_client.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS)
+    kept = stream_entries(await redis_client.xrange(keys.audit_log(SHARD), count=5))
+    await redis_client.delete(keys.audit_log(SHARD), keys.audit_checkpoints(SHARD))
     for stream_id, fields in kept:
-        await redis_client.xadd(keys.AUDIT_MESSAGES, {"entry": fields["entry"]}, id=stream_id)
+        await redis_client.xadd(keys.audit_log(SHARD), {"entry": fields["entry"]}, id=stream_id)
     signer = AuditCheckpointer(redis_client, populated.key.private_key, gateway_id=GATEWAY_ID)
     assert await signer.checkpoint_now() is not None
 

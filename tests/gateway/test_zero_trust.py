@@ -27,6 +27,7 @@ from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
 from mas_gateway.signing import write_signing_key
 
+from ..auditlog import audit_xrange
 from ..polling import wait_until
 from ..principals import gateway_url, service_url
 from .helpers import (
@@ -330,7 +331,7 @@ async def test_trimming_its_own_outbox_does_not_erase_a_decision(
         Hold.release.set()
         await idle(gateway)
         [notice] = await notices(world.admin, gateway, "doctor")
-        logged = await world.admin.xrange(keys.AUDIT_MESSAGES)
+        logged = await audit_xrange(world.admin)
     assert notice["code"] == 451
     decisions = [parse_entry(fields[b"entry"])["decision"] for _, fields in logged]
     assert "blocked" in decisions
@@ -429,7 +430,7 @@ async def test_an_unknown_target_id_is_not_repeated(world: World, redis_url: str
         await world.doctor.send(target, "consultation.response", {})
         await idle(gateway)
         [notice] = await notices(world.admin, gateway, "doctor")
-        [(_id, fields)] = await world.admin.xrange(keys.AUDIT_MESSAGES)
+        [(_id, fields)] = await audit_xrange(world.admin)
     assert notice["code"] == 403 and target not in json.dumps(notice)  # authz runs first
     assert target.encode() not in fields[b"entry"]
 

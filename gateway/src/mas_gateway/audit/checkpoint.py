@@ -43,6 +43,7 @@ __all__ = [
     "StoredCheckpoint",
     "latest_checkpoint",
     "load_gateway_keys",
+    "newest_checkpoint",
     "read_checkpoints",
     "sign_checkpoint",
 ]
@@ -216,23 +217,37 @@ class StoredCheckpoint:
 
 
 async def read_checkpoints(
-    client: aioredis.Redis,
+    client: aioredis.Redis, *, shard: int
 ) -> list[tuple[str, dict[str, bytes]]]:
-    """Every raw entry of ``audit:checkpoints`` in order, as (stream id, fields)."""
+    """Every raw entry of one shard's checkpoint stream in order, as (stream id, fields)."""
     out: list[tuple[str, dict[str, bytes]]] = []
     start = "-"
     while True:
-        batch = stream_entries(await client.xrange(keys.AUDIT_CHECKPOINTS, min=start, count=500))
+        batch = stream_entries(
+            await client.xrange(keys.audit_checkpoints(shard), min=start, count=500)
+        )
         out.extend(batch)
         if len(batch) < 500:
             return out
         start = f"({out[-1][0]}"
 
 
-async def latest_checkpoint(client: aioredis.Redis) -> StoredCheckpoint | None:
-    """The newest entry of ``audit:checkpoints``, parsed (not verified)."""
-    newest = stream_entries(await client.xrevrange(keys.AUDIT_CHECKPOINTS, count=1))
+async def latest_checkpoint(client: aioredis.Redis, *, shard: int) -> StoredCheckpoint | None:
+    """The newest checkpoint of one shard, parsed (not verified)."""
+    newest = stream_entries(await client.xrevrange(keys.audit_checkpoints(shard), count=1))
     return StoredCheckpoint.from_fields(*newest[0]) if newest else None
+
+
+async def newest_checkpoint(client: aioredis.Redis) -> StoredCheckpoint | None:
+    """The most recently signed checkpoint of any shard, parsed (not verified)."""
+    newest: StoredCheckpoint | None = None
+    for shard in range(keys.INGRESS_SHARDS):
+        stored = await latest_checkpoint(client, shard=shard)
+        if stored is not None and (
+            newest is None or stored.checkpoint.time > newest.checkpoint.time
+        ):
+            newest = stored
+    return newest
 
 
 async def load_gateway_keys(client: aioredis.Redis) -> dict[str, Ed25519PublicKey]:

@@ -216,10 +216,10 @@ def message_id_of(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def append_entry(client: aioredis.Redis, entry: bytes) -> str:
-    """Append one entry to ``audit:messages``; return its stream id (tests and tools).
+async def append_entry(client: aioredis.Redis, entry: bytes, *, shard: int) -> str:
+    """Append one entry to one shard's audit log; return its stream id (tests and tools).
 
     The gateway appends inside its commit script instead, with the same field name.
     """
-    stream_id = await client.xadd(keys.AUDIT_MESSAGES, {ENTRY_FIELD: entry})
+    stream_id = await client.xadd(keys.audit_log(shard), {ENTRY_FIELD: entry})
     return stream_id.decode("ascii") if isinstance(stream_id, bytes) else str(stream_id)
