@@ -36,7 +36,7 @@ async def test_checkpoints_cover_every_entry_and_are_signed(
     signing_key.public_key().verify(
         crypto.b64decode(latest.signature), SIGNATURE_CONTEXT + latest.body
     )
-    stored, problems = await load_stored_checkpoints(redis_client)
+    stored, problems = await load_stored_checkpoints(redis_client, shard=SHARD)
     assert problems == []
     assert [s.checkpoint.tree_size for s in stored] == [10, 20, 25]
     assert [s.checkpoint.prev for s in stored[1:]] == [s.signed.digest() for s in stored[:-1]]
@@ -188,6 +188,6 @@ async def test_concurrent_appenders_and_checkpointers_still_verify(
     report = await verify_log(redis_client, shard=SHARD, trusted=trusted)
     assert report.ok, report.lines()
     assert report.entries == report.tree_size == 615
-    stored, _ = await load_stored_checkpoints(redis_client)
+    stored, _ = await load_stored_checkpoints(redis_client, shard=SHARD)
     assert [s.checkpoint.seq for s in stored] == list(range(len(stored)))
     assert {s.checkpoint.key_id for s in stored} == set(trusted)

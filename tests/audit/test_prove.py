@@ -85,7 +85,7 @@ async def test_a_lying_log_cannot_prove_an_entry_it_never_logged(
 ) -> None:
     """The liar rebuilds the tree with its forged entry in place of #7 and proves that."""
     size = json.loads(proof["checkpoint"]["checkpoint"])["tree_size"]
-    stored, _ = await load_stored_checkpoints(redis_client)
+    stored, _ = await load_stored_checkpoints(redis_client, shard=SHARD)
     leaves = stored_leaves(stored)
     assert leaves is not None
     forged_entry = entry_bytes_for(7, denied=True)

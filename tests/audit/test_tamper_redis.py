@@ -38,7 +38,7 @@ async def test_an_untouched_log_verifies(
     assert report.ok, report.lines()
     assert (report.entries, report.checkpoints, report.tree_size) == (34, 3, 30)
     assert any("4 newest entries are not covered" in n for n in report.notes)
-    assert report.lines()[0].startswith("OK: audit log in Redis: 34 entries")
+    assert report.lines()[0].startswith(f"OK: audit log of shard {SHARD} in Redis: 34 entries")
 
 
 async def test_modified_entry_is_named(
@@ -57,7 +57,9 @@ async def test_modified_entry_is_named(
     assert (first.index, first.stream_id, first.message_id) == (13, sid, "msg-00013")
     assert first.message.startswith("modified")
     assert "checkpoint #1" in first.message
-    assert report.lines()[1].startswith(f"first bad entry: entry #13, stream id {sid}")
+    assert report.lines()[1].startswith(
+        f"first bad entry: shard {SHARD}: entry #13, stream id {sid}"
+    )
 
 
 async def test_deleted_entry_is_named(

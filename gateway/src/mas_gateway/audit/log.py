@@ -202,12 +202,16 @@ async def iter_log(
     include_archive: bool = True,
     problems: list[str] | None = None,
 ) -> AsyncIterator[LogEntry]:
-    """Every entry of one shard in tree order; archive files whose digest changed are noted."""
+    """Every entry of one shard in tree order; archive files whose digest changed are noted.
+
+    `archive_dir` is where a moved archive is: shard N's segments are in its ``shard-N``.
+    """
     segments = await load_segments(client, shard=shard)
     position = 0
     if include_archive:
         for segment in segments:
-            entries, digest = read_segment(segment.path(archive_dir))
+            moved = archive_dir / f"shard-{shard}" if archive_dir is not None else None
+            entries, digest = read_segment(segment.path(moved))
             if problems is not None and digest != segment.sha256:
                 problems.append(f"archive segment {segment.file} was modified (SHA-256 differs)")
             for entry in entries:

@@ -266,10 +266,12 @@ def _verify(args: argparse.Namespace) -> int:
             return _fail(f"{args.file}: {exc}")
         return _print_report(report, args.json)
 
-    if witness is not None and args.shard is None and path is not None:
-        witnesses = _shard_witnesses(path, witness)
+    if witness is not None and args.shard is None and args.witness is not None:
+        raise ConfigError("--witness needs --shard: a checkpoint belongs to one shard's log")
+    if witness is not None and path is not None and args.shard is None:
+        witnesses = _shard_witnesses(path, witness)  # the gateway's witness files
     else:
-        witnesses = {args.shard or 0: witness} if witness is not None else {}
+        witnesses = {args.shard: witness} if witness is not None else {}
     shards = range(keys.INGRESS_SHARDS) if args.shard is None else [args.shard]
 
     async def work(client: aioredis.Redis) -> list[VerifyReport]:
