@@ -268,7 +268,9 @@ def test_archive_then_verify_prove_export_across_the_boundary(
     manifest = json.loads((archive_dir / f"shard-{SHARD}" / "manifest.json").read_text())
     [segment] = manifest["segments"]
     assert (segment["first_index"], segment["count"], segment["last_id"]) == (0, 25, ids[-1])
-    lines = gzip.decompress((archive_dir / f"shard-{SHARD}" / segment["file"]).read_bytes()).splitlines()
+    lines = gzip.decompress(
+        (archive_dir / f"shard-{SHARD}" / segment["file"]).read_bytes()
+    ).splitlines()
     assert len(lines) == 25 and json.loads(lines[7])["index"] == 7
     assert run(redis_url, lambda c: c.xlen(keys.audit_log(SHARD))) == 12
 

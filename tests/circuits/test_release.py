@@ -241,4 +241,4 @@ async def test_parked_and_released_entries_verify_with_mas_audit_verify(
         return await asyncio.to_thread(main, ["audit", "verify", "--redis-url", redis_url]) == 0
 
     await wait_until(verified, 30, "mas audit verify to pass")
-    assert "OK: audit log in Redis" in capsys.readouterr().out
+    assert "OK: audit log of shard" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from mas.errors import ConfigError
 from mas.provisioning import apply_agent_rules, provision_agent
 from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
+from mas_gateway.audit.witness import WitnessFile
 from mas_gateway.cli import main
 from mas_gateway.signing import write_signing_key
 
@@ -212,20 +213,24 @@ async def test_a_forged_dead_letter_is_not_replayed(
 async def test_erasing_the_audit_log_fails_verification(
     world: World, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await refused(world.doctor.client.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS))
+    shard = keys.ingress_shard("doctor")
+    await refused(world.doctor.client.delete(keys.audit_log(shard), keys.audit_checkpoints(shard)))
     gateway = strict_gateway(redis_url, world.tmp)
     async with gateway:
         await world.doctor.send("patient", "consultation.response", {})
         await idle(gateway)
         assert gateway.checkpointer is not None
         await gateway.checkpointer.checkpoint_now()
-    witness = gateway.settings.witness_path
-    assert witness.is_file()
+    witness = WitnessFile(gateway.settings.witness_path).for_shard(shard).path
+    assert witness.is_file()  # the gateway keeps one witness per shard it checkpointed
     # Someone with the administrator's password wipes the log: Redis alone looks clean...
-    await world.admin.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS)
+    await world.admin.delete(keys.audit_log(shard), keys.audit_checkpoints(shard))
     verify = ["audit", "verify", "--redis-url", redis_url]
     # ...but not next to the gateway's witness.
-    assert await asyncio.to_thread(main, [*verify, "--witness", str(witness)]) == 1
+    assert (
+        await asyncio.to_thread(main, [*verify, "--shard", str(shard), "--witness", str(witness)])
+        == 1
+    )
     assert "erased" in capsys.readouterr().err
     # And the gateway refuses to sign over the erased log.
     async with strict_gateway(redis_url, world.tmp) as again:

@@ -13,6 +13,7 @@ import pytest
 from mas import Agent, AgentMessage, crypto, keys
 from mas.redis_connect import connect_redis
 from mas_gateway import GatewayService, GatewaySettings
+from mas_gateway.audit.verifier import verify_all
 from mas_gateway.context import MessageContext
 from mas_gateway.embedded_ha import EmbeddedSentinel
 

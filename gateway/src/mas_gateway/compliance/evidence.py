@@ -134,6 +134,7 @@ async def collect_evidence(
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     witness: Witness | None = None,
+    witness_shard: int = keys.AUDIT_GATEWAY_SHARD,
     progress: Callable[[str], None] | None = None,
 ) -> Evidence:
     """Verify the audit log, count the period's decisions, test the policy, read the history.
@@ -152,7 +153,7 @@ async def collect_evidence(
             client,
             trusted=trusted,
             archive_dir=archive_dir,
-            witnesses={0: witness} if witness is not None else None,
+            witnesses={witness_shard: witness} if witness is not None else None,
             progress=progress,
         )
         say("compliance report: counting the period's decisions")
