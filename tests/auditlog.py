@@ -19,7 +19,7 @@ async def audit_xrange(client: aioredis.Redis) -> list[Any]:
     """XRANGE of every shard's audit log, merged by stream id."""
     rows: list[Any] = []
     for shard in range(keys.INGRESS_SHARDS):
-        rows.extend(await client.xrange(keys.audit_log(shard)))
+        rows.extend(await client.xrange(keys.audit_log(shard)) or [])
     return sorted(rows, key=lambda row: _order(row[0]))
 
 

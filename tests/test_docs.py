@@ -36,10 +36,10 @@ def _key_patterns() -> dict[str, str]:
         if callable(value):
             params = list(inspect.signature(value).parameters)
             if params == ["shard"]:
-                patterns[name] = value(0).replace(keys.shard_tag(0), "{shard:N}")
+                patterns[name] = str(value(0)).replace(keys.shard_tag(0), "{shard:N}")
                 continue
             args = ["id" if p == "agent_id" else "{" + p + "}" for p in params]
-            patterns[name] = value(*args)
+            patterns[name] = str(value(*args))
         elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
             patterns[name] = value
     return patterns
