@@ -3,8 +3,9 @@
 Only a log that verifies is archived, and only entries already covered by a signed
 checkpoint. Each segment is a gzip file of JSON lines holding the exact entry bytes;
 its record (file, indexes, stream ids, SHA-256) goes into ``manifest.json`` in the
-directory and into ``audit:archive`` in Redis, and the entries are then trimmed from
-``audit:messages`` with XTRIM MINID in the same MULTI/EXEC as that record. The signed
+directory and into the shard's ``audit:archive:{shard:N}`` in Redis, and the entries
+are then trimmed from
+its ``audit:messages:{shard:N}`` with XTRIM MINID in the same MULTI/EXEC as that record. The signed
 checkpoints and their stored leaf hashes stay in Redis, so verification, proofs and
 exports go on across the archive boundary.
 """

@@ -5,7 +5,8 @@ followed by the body, so it can never be replayed as any other MAS signature. Ea
 body names the digest of the previous body (``prev``) and a sequence number, so a
 removed or reordered checkpoint breaks the chain.
 
-In ``audit:checkpoints`` each checkpoint is stored with two unsigned helpers that the
+In a shard's ``audit:checkpoints:{shard:N}`` each checkpoint is stored with two
+unsigned helpers that the
 signed root authenticates: ``frontier`` (the compact range of the tree, which lets the
 next checkpoint extend it without rereading the log) and ``leaves`` (the leaf hashes
 this checkpoint added, which let proofs be built and a bad entry be named exactly).
@@ -184,7 +185,7 @@ def sign_checkpoint(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> SignedChe
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """One entry of ``audit:checkpoints``: the signed checkpoint and its helpers."""
+    """One entry of a shard's checkpoint stream: the signed checkpoint and its helpers."""
 
     stream_id: str
     signed: SignedCheckpoint

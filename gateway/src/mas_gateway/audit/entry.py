@@ -45,7 +45,7 @@ __all__ = [
 
 ENTRY_VERSION = 1
 ENTRY_FIELD = "entry"
-"""Name of the stream field holding the entry bytes in ``audit:messages``."""
+"""Name of the stream field holding the entry bytes in a shard's audit log."""
 
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
