@@ -16,7 +16,14 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-_NOT_KEYS = ("tag", "shard_tag", "ingress_shard", "INGRESS_SHARDS")
+_NOT_KEYS = (
+    "tag",
+    "shard_tag",
+    "ingress_shard",
+    "INGRESS_SHARDS",
+    "audit_shard",
+    "AUDIT_GATEWAY_SHARD",
+)
 """Names in `mas.keys` that build keys or choose shards but are no key themselves."""
 
 
@@ -27,9 +34,12 @@ def _key_patterns() -> dict[str, str]:
         if name in _NOT_KEYS:
             continue
         if callable(value):
-            params = inspect.signature(value).parameters
+            params = list(inspect.signature(value).parameters)
+            if params == ["shard"]:
+                patterns[name] = str(value(0)).replace(keys.shard_tag(0), "{shard:N}")
+                continue
             args = ["id" if p == "agent_id" else "{" + p + "}" for p in params]
-            patterns[name] = value(*args)
+            patterns[name] = str(value(*args))
         elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
             patterns[name] = value
     return patterns

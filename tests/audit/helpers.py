@@ -18,6 +18,9 @@ from mas_gateway.context import DLPFinding, MessageContext
 
 GATEWAY_ID = "gw-test"
 
+SHARD = keys.ingress_shard("doctor")
+"""The audit shard of the entries these helpers build (their sender is ``doctor``)."""
+
 
 def make_context(
     i: int,
@@ -65,7 +68,10 @@ def dlp_context() -> MessageContext:
 
 async def append_many(client: aioredis.Redis, count: int, *, start: int = 0) -> list[str]:
     """Append `count` entries built by `build_audit_entry`; return their stream ids."""
-    return [await append_entry(client, entry_bytes_for(i)) for i in range(start, start + count)]
+    return [
+        await append_entry(client, entry_bytes_for(i), shard=SHARD)
+        for i in range(start, start + count)
+    ]
 
 
 async def read_stream(client: aioredis.Redis, key: str) -> list[StreamEntry]:
@@ -108,6 +114,7 @@ async def wait_for_redis_clock_past(client: aioredis.Redis, stream_id: str) -> f
 
 __all__ = [
     "GATEWAY_ID",
+    "SHARD",
     "append_many",
     "dlp_context",
     "entry_bytes_for",

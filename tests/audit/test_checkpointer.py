@@ -18,7 +18,7 @@ from mas_gateway.audit.checkpoint import SIGNATURE_CONTEXT, latest_checkpoint
 from mas_gateway.audit.merkle import leaf_hash
 from mas_gateway.audit.verifier import load_stored_checkpoints
 
-from .helpers import append_many, read_stream, rewrite_stream
+from .helpers import SHARD, append_many, read_stream, rewrite_stream
 
 
 async def test_checkpoints_cover_every_entry_and_are_signed(
@@ -30,13 +30,13 @@ async def test_checkpoints_cover_every_entry_and_are_signed(
     assert latest is not None
     cp = latest.checkpoint
     assert (cp.seq, cp.tree_size, cp.last_id) == (2, 25, ids[-1])
-    entries = await read_stream(redis_client, keys.AUDIT_MESSAGES)
+    entries = await read_stream(redis_client, keys.audit_log(SHARD))
     expected = MerkleTree([leaf_hash(fields["entry"]) for _, fields in entries])
     assert cp.root == expected.root()
     signing_key.public_key().verify(
         crypto.b64decode(latest.signature), SIGNATURE_CONTEXT + latest.body
     )
-    stored, problems = await load_stored_checkpoints(redis_client)
+    stored, problems = await load_stored_checkpoints(redis_client, shard=SHARD)
     assert problems == []
     assert [s.checkpoint.tree_size for s in stored] == [10, 20, 25]
     assert [s.checkpoint.prev for s in stored[1:]] == [s.signed.digest() for s in stored[:-1]]
@@ -50,20 +50,20 @@ async def test_extends_incrementally_from_the_stored_frontier(
     await checkpointer.checkpoint_now()
     honest = [
         leaf_hash(fields["entry"])
-        for _, fields in await read_stream(redis_client, keys.AUDIT_MESSAGES)
+        for _, fields in await read_stream(redis_client, keys.audit_log(SHARD))
     ]
     # Rewrite the already-covered entries: an incremental checkpointer does not reread them,
     # so the next checkpoint still extends the signed tree (and verify flags the rewrite).
-    entries = await read_stream(redis_client, keys.AUDIT_MESSAGES)
+    entries = await read_stream(redis_client, keys.audit_log(SHARD))
     await rewrite_stream(
         redis_client,
-        keys.AUDIT_MESSAGES,
+        keys.audit_log(SHARD),
         [(sid, {"entry": b"rewritten"}) for sid, _ in entries],
     )
     await append_many(redis_client, 5, start=7)
     latest = await checkpointer.checkpoint_now()
     assert latest is not None
-    added = await read_stream(redis_client, keys.AUDIT_MESSAGES)
+    added = await read_stream(redis_client, keys.audit_log(SHARD))
     honest += [leaf_hash(fields["entry"]) for _, fields in added[7:]]
     assert latest.checkpoint.root == MerkleTree(honest).root()
 
@@ -73,11 +73,11 @@ async def test_refuses_to_sign_when_entries_were_deleted(
 ) -> None:
     ids = await append_many(redis_client, 12)
     await checkpointer.checkpoint_now()
-    await redis_client.xdel(keys.AUDIT_MESSAGES, ids[3])
+    await redis_client.xdel(keys.audit_log(SHARD), ids[3])
     await append_many(redis_client, 3, start=12)
-    with pytest.raises(AuditIntegrityError, match="deleted from audit:messages"):
+    with pytest.raises(AuditIntegrityError, match="deleted from audit:messages:"):
         await checkpointer.checkpoint_now()
-    latest = await latest_checkpoint(redis_client)
+    latest = await latest_checkpoint(redis_client, shard=SHARD)
     assert latest is not None and latest.checkpoint.tree_size == 12
 
 
@@ -86,11 +86,11 @@ async def test_refuses_to_extend_a_tampered_head(
 ) -> None:
     await append_many(redis_client, 12)
     await checkpointer.checkpoint_now()
-    checkpoints = await read_stream(redis_client, keys.AUDIT_CHECKPOINTS)
+    checkpoints = await read_stream(redis_client, keys.audit_checkpoints(SHARD))
     sid, fields = checkpoints[-1]
     forged_frontier = {**fields, "frontier": b"\x00" * len(fields["frontier"])}
     await rewrite_stream(
-        redis_client, keys.AUDIT_CHECKPOINTS, [*checkpoints[:-1], (sid, forged_frontier)]
+        redis_client, keys.audit_checkpoints(SHARD), [*checkpoints[:-1], (sid, forged_frontier)]
     )
     await append_many(redis_client, 2, start=12)
     with pytest.raises(AuditIntegrityError, match="frontier of checkpoint #1"):
@@ -119,7 +119,7 @@ async def test_background_task_checkpoints_every_n_entries(
         deadline = time.monotonic() + 10
         latest = None
         while time.monotonic() < deadline:
-            latest = await latest_checkpoint(redis_client)
+            latest = await latest_checkpoint(redis_client, shard=SHARD)
             if latest is not None and latest.checkpoint.tree_size == 10:
                 break
             await asyncio.sleep(0.01)
@@ -127,7 +127,7 @@ async def test_background_task_checkpoints_every_n_entries(
         await append_many(redis_client, 3, start=10)
     finally:
         await checkpointer.stop()
-    latest = await latest_checkpoint(redis_client)
+    latest = await latest_checkpoint(redis_client, shard=SHARD)
     assert latest is not None and latest.checkpoint.tree_size == 13, "stop() covers the rest"
 
 
@@ -142,7 +142,7 @@ async def test_background_task_checkpoints_after_every_s(
         await append_many(redis_client, 3)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            latest = await latest_checkpoint(redis_client)
+            latest = await latest_checkpoint(redis_client, shard=SHARD)
             if latest is not None and latest.checkpoint.tree_size == 3:
                 break
             await asyncio.sleep(0.01)
@@ -185,10 +185,10 @@ async def test_concurrent_appenders_and_checkpointers_still_verify(
         for client in clients:
             await client.aclose()
     trusted: dict[str, Ed25519PublicKey] = {crypto.key_id(k): k.public_key() for k in keys_}
-    report = await verify_log(redis_client, trusted=trusted)
+    report = await verify_log(redis_client, shard=SHARD, trusted=trusted)
     assert report.ok, report.lines()
     assert report.entries == report.tree_size == 615
-    stored, _ = await load_stored_checkpoints(redis_client)
+    stored, _ = await load_stored_checkpoints(redis_client, shard=SHARD)
     assert [s.checkpoint.seq for s in stored] == list(range(len(stored)))
     assert {s.checkpoint.key_id for s in stored} == set(trusted)
 

@@ -20,6 +20,7 @@ from mas_gateway.cli import main
 
 from .helpers import (
     GATEWAY_ID,
+    SHARD,
     dlp_context,
     make_context,
     read_stream,
@@ -57,7 +58,10 @@ def populate(url: str, key: Ed25519PrivateKey, start: int, count: int) -> list[s
     """Append `count` varied entries and checkpoint them; return their stream ids."""
 
     async def work(client: aioredis.Redis) -> list[str]:
-        ids = [await append_entry(client, varied_entry(i)) for i in range(start, start + count)]
+        ids = [
+            await append_entry(client, varied_entry(i), shard=SHARD)
+            for i in range(start, start + count)
+        ]
         checkpointer = AuditCheckpointer(
             client, key, every_n=10, every_s=60, gateway_id=GATEWAY_ID, max_batch=10
         )
@@ -89,7 +93,7 @@ def test_verify_ok_and_pinned(
 ) -> None:
     populate(redis_url, signing_key, 0, 25)
     code, out, _ = mas(capsys, "verify", "--redis-url", redis_url)
-    assert code == 0 and out.startswith("OK: audit log in Redis: 25 entries")
+    assert code == 0 and out.startswith(f"OK: audit log of shard {SHARD} in Redis: 25 entries")
     b64 = crypto.public_key_to_b64(signing_key)
     assert mas(capsys, "verify", "--redis-url", redis_url, "--pubkey", b64)[0] == 0
     assert mas(capsys, "verify", "--redis-url", redis_url, "--pubkey", str(pubkey_file))[0] == 0
@@ -106,13 +110,13 @@ def test_verify_names_the_first_bad_entry(
     ids = populate(redis_url, signing_key, 0, 25)
 
     async def delete_one(client: aioredis.Redis) -> None:
-        entries = await read_stream(client, keys.AUDIT_MESSAGES)
-        await rewrite_stream(client, keys.AUDIT_MESSAGES, entries[:13] + entries[14:])
+        entries = await read_stream(client, keys.audit_log(SHARD))
+        await rewrite_stream(client, keys.audit_log(SHARD), entries[:13] + entries[14:])
 
     run(redis_url, delete_one)
     code, _, err = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 1
-    assert f"first bad entry: entry #13, stream id {ids[14]}" in err
+    assert f"first bad entry: shard {SHARD}: entry #13, stream id {ids[14]}" in err
     assert "deleted: signed entry #13 is gone" in err
 
 
@@ -168,7 +172,16 @@ def test_export_then_verify_offline_and_detect_tampering(
     populate(redis_url, signing_key, 0, 25)
     out_file = tmp_path / f"audit.{fmt}"
     code, _, err = mas(
-        capsys, "export", "--format", fmt, "--out", str(out_file), "--redis-url", redis_url
+        capsys,
+        "export",
+        "--shard",
+        str(SHARD),
+        "--format",
+        fmt,
+        "--out",
+        str(out_file),
+        "--redis-url",
+        redis_url,
     )
     assert code == 0 and "exported entries #0..#24 under 3 checkpoints" in err
     code, out, _ = mas(capsys, "verify", "--file", str(out_file), "--pubkey", str(pubkey_file))
@@ -186,7 +199,7 @@ def test_export_to_stdout(
     redis_url: str, signing_key: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
     populate(redis_url, signing_key, 0, 5)
-    code, out, _ = mas(capsys, "export", "--redis-url", redis_url)
+    code, out, _ = mas(capsys, "export", "--shard", str(SHARD), "--redis-url", redis_url)
     header, *rows = out.splitlines()
     assert code == 0 and json.loads(header)["kind"] == "mas.audit.export" and len(rows) == 5
 
@@ -252,12 +265,14 @@ def test_archive_then_verify_prove_export_across_the_boundary(
         redis_url,
     )
     assert code == 0 and "archived entries #0..#24 (25)" in out
-    manifest = json.loads((archive_dir / "manifest.json").read_text())
+    manifest = json.loads((archive_dir / f"shard-{SHARD}" / "manifest.json").read_text())
     [segment] = manifest["segments"]
     assert (segment["first_index"], segment["count"], segment["last_id"]) == (0, 25, ids[-1])
-    lines = gzip.decompress((archive_dir / segment["file"]).read_bytes()).splitlines()
+    lines = gzip.decompress(
+        (archive_dir / f"shard-{SHARD}" / segment["file"]).read_bytes()
+    ).splitlines()
     assert len(lines) == 25 and json.loads(lines[7])["index"] == 7
-    assert run(redis_url, lambda c: c.xlen(keys.AUDIT_MESSAGES)) == 12
+    assert run(redis_url, lambda c: c.xlen(keys.audit_log(SHARD))) == 12
 
     code, out, _ = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 0 and "37 entries (25 archived)" in out
@@ -265,14 +280,19 @@ def test_archive_then_verify_prove_export_across_the_boundary(
     assert mas(capsys, "prove", "msg-00007", "--redis-url", redis_url, "--out", str(proof))[0] == 0
     assert mas(capsys, "verify", "--file", str(proof), "--pubkey", str(pubkey_file))[0] == 0
     export = tmp_path / "audit.jsonl"
-    assert mas(capsys, "export", "--out", str(export), "--redis-url", redis_url)[0] == 0
+    assert (
+        mas(
+            capsys, "export", "--shard", str(SHARD), "--out", str(export), "--redis-url", redis_url
+        )[0]
+        == 0
+    )
     assert mas(capsys, "verify", "--file", str(export), "--pubkey", str(pubkey_file))[0] == 0
     code, out, _ = mas(capsys, "query", "--redis-url", redis_url, "--archive", "--json")
     assert len(json.loads(out)) == 37
 
     # Nothing more to archive before that date; a later date archives the rest that is
     # covered by a checkpoint, and leaves the newest, unchecked entries in Redis.
-    run(redis_url, lambda c: append_entry(c, varied_entry(90)))
+    run(redis_url, lambda c: append_entry(c, varied_entry(90), shard=SHARD))
     code, out, _ = mas(
         capsys,
         "archive",
@@ -295,7 +315,7 @@ def test_archive_then_verify_prove_export_across_the_boundary(
         redis_url,
     )
     assert code == 0 and "archived entries #25..#36 (12)" in out
-    assert run(redis_url, lambda c: c.xlen(keys.AUDIT_MESSAGES)) == 1
+    assert run(redis_url, lambda c: c.xlen(keys.audit_log(SHARD))) == 1
     code, out, _ = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 0 and "38 entries (37 archived)" in out
 
@@ -328,8 +348,10 @@ def test_tampered_archive_is_detected(
         )[0]
         == 0
     )
-    [segment] = json.loads((archive_dir / "manifest.json").read_text())["segments"]
-    path = archive_dir / segment["file"]
+    [segment] = json.loads((archive_dir / f"shard-{SHARD}" / "manifest.json").read_text())[
+        "segments"
+    ]
+    path = archive_dir / f"shard-{SHARD}" / segment["file"]
     lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
     record = json.loads(lines[4])
     record["entry"] = record["entry"].replace('"doctor"', '"mallory"')
@@ -338,7 +360,7 @@ def test_tampered_archive_is_detected(
 
     code, _, err = mas(capsys, "verify", "--redis-url", redis_url)
     assert code == 1
-    assert "first bad entry: entry #4" in err and "modified" in err
+    assert f"first bad entry: shard {SHARD}: entry #4" in err and "modified" in err
     assert f"archive segment {segment['file']} was modified" in err
     code, _, err = mas(
         capsys,
@@ -359,25 +381,51 @@ def test_witness_checkpoint_and_keys(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert mas(capsys, "checkpoint", "--redis-url", redis_url)[0] == 1
+    assert mas(capsys, "checkpoint", "--shard", str(SHARD), "--redis-url", redis_url)[0] == 1
     ids = populate(redis_url, signing_key, 0, 20)
     witness = tmp_path / "head.json"
-    assert mas(capsys, "checkpoint", "--redis-url", redis_url, "--out", str(witness))[0] == 0
+    assert (
+        mas(
+            capsys,
+            "checkpoint",
+            "--shard",
+            str(SHARD),
+            "--redis-url",
+            redis_url,
+            "--out",
+            str(witness),
+        )[0]
+        == 0
+    )
     assert json.loads(json.loads(witness.read_text())["checkpoint"])["tree_size"] == 20
-    assert mas(capsys, "verify", "--redis-url", redis_url, "--witness", str(witness))[0] == 0
+    assert (
+        mas(
+            capsys,
+            "verify",
+            "--redis-url",
+            redis_url,
+            "--shard",
+            str(SHARD),
+            "--witness",
+            str(witness),
+        )[0]
+        == 0
+    )
 
     async def reset_head(client: aioredis.Redis) -> None:
-        entries = await read_stream(client, keys.AUDIT_MESSAGES)
-        checkpoints = await read_stream(client, keys.AUDIT_CHECKPOINTS)
-        await rewrite_stream(client, keys.AUDIT_MESSAGES, entries[:15])
-        await rewrite_stream(client, keys.AUDIT_CHECKPOINTS, checkpoints[:1])
+        entries = await read_stream(client, keys.audit_log(SHARD))
+        checkpoints = await read_stream(client, keys.audit_checkpoints(SHARD))
+        await rewrite_stream(client, keys.audit_log(SHARD), entries[:15])
+        await rewrite_stream(client, keys.audit_checkpoints(SHARD), checkpoints[:1])
 
     run(redis_url, reset_head)
     populate(redis_url, signing_key, 100, 10)
     assert mas(capsys, "verify", "--redis-url", redis_url)[0] == 0
-    code, _, err = mas(capsys, "verify", "--redis-url", redis_url, "--witness", str(witness))
+    code, _, err = mas(
+        capsys, "verify", "--redis-url", redis_url, "--shard", str(SHARD), "--witness", str(witness)
+    )
     assert code == 1 and "the log's head was reset" in err
-    assert "first bad entry: entry #10" in err
+    assert f"first bad entry: shard {SHARD}: entry #10" in err
     assert ids
 
     code, out, _ = mas(capsys, "keys", "--redis-url", redis_url)

@@ -15,7 +15,7 @@ from mas_gateway.audit.entry import payload_digest
 from mas_gateway.audit.streams import stream_entries
 from mas_gateway.context import MessageContext
 
-from .helpers import dlp_context, make_context
+from .helpers import SHARD, dlp_context, make_context
 
 
 def build(ctx: MessageContext) -> dict[str, object]:
@@ -121,7 +121,7 @@ def test_unparseable_submission_records_only_well_formed_claims() -> None:
 
 async def test_append_entry_writes_the_exact_bytes(redis_client: aioredis.Redis) -> None:
     raw = build_audit_entry(make_context(3), gateway_id="gw-1", key_id="abcd")
-    stream_id = await append_entry(redis_client, raw)
-    [(got_id, fields)] = stream_entries(await redis_client.xrange(keys.AUDIT_MESSAGES))
+    stream_id = await append_entry(redis_client, raw, shard=SHARD)
+    [(got_id, fields)] = stream_entries(await redis_client.xrange(keys.audit_log(SHARD)))
     assert got_id == stream_id
     assert fields == {"entry": raw}

@@ -23,7 +23,7 @@ from mas_gateway.audit.merkle import CompactRange, MerkleTree, leaf_hash
 from mas_gateway.audit.offline import verify_export
 from mas_gateway.audit.report import Witness
 
-from .helpers import append_many, entry_bytes_for, read_stream, wait_for_redis_clock_past
+from .helpers import SHARD, append_many, entry_bytes_for, read_stream, wait_for_redis_clock_past
 
 Trusted = dict[str, Ed25519PublicKey]
 
@@ -63,7 +63,7 @@ def edit_entry(row: str, fmt: str, change: Callable[[dict[str, object]], None]) 
 async def exported(redis_client: aioredis.Redis, checkpointer: AuditCheckpointer) -> Export:
     await append_many(redis_client, 30)
     await checkpointer.checkpoint_now()
-    return await build_export(redis_client)
+    return await build_export(redis_client, shard=SHARD)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
@@ -94,7 +94,7 @@ async def test_an_export_of_a_later_period_carries_the_earlier_tree(
     since = await wait_for_redis_clock_past(redis_client, ids[-1])
     await append_many(redis_client, 18, start=12)
     await checkpointer.checkpoint_now()
-    export = await build_export(redis_client, since=since)
+    export = await build_export(redis_client, shard=SHARD, since=since)
     assert export.start == 12 and len(export.entries) == 18
     report = verify_export(parse_export(render(export, "jsonl")), trusted)
     assert report.ok, report.lines()
@@ -229,6 +229,6 @@ async def test_a_lying_log_cannot_pass_a_forged_consistency_proof(
 async def test_the_export_matches_the_redis_stream(
     redis_client: aioredis.Redis, exported: Export
 ) -> None:
-    stream = await read_stream(redis_client, keys.AUDIT_MESSAGES)
+    stream = await read_stream(redis_client, keys.audit_log(SHARD))
     assert [e.raw for e in exported.entries] == [f["entry"] for _, f in stream]
     assert [e.stream_id for e in exported.entries] == [sid for sid, _ in stream]

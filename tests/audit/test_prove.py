@@ -18,7 +18,7 @@ from mas_gateway.audit.offline import verify_proof
 from mas_gateway.audit.prove import build_proof
 from mas_gateway.audit.verifier import load_stored_checkpoints, stored_leaves
 
-from .helpers import append_many, entry_bytes_for
+from .helpers import SHARD, append_many, entry_bytes_for
 
 Trusted = dict[str, Ed25519PublicKey]
 
@@ -26,7 +26,9 @@ Trusted = dict[str, Ed25519PublicKey]
 @pytest.fixture
 async def proof(redis_client: aioredis.Redis, checkpointer: AuditCheckpointer) -> dict[str, Any]:
     await append_many(redis_client, 23)
-    await append_entry(redis_client, entry_bytes_for(7, denied=True))  # a second decision
+    await append_entry(
+        redis_client, entry_bytes_for(7, denied=True), shard=SHARD
+    )  # a second decision
     await checkpointer.checkpoint_now()
     return await build_proof(redis_client, "msg-00007")
 
@@ -83,7 +85,7 @@ async def test_a_lying_log_cannot_prove_an_entry_it_never_logged(
 ) -> None:
     """The liar rebuilds the tree with its forged entry in place of #7 and proves that."""
     size = json.loads(proof["checkpoint"]["checkpoint"])["tree_size"]
-    stored, _ = await load_stored_checkpoints(redis_client)
+    stored, _ = await load_stored_checkpoints(redis_client, shard=SHARD)
     leaves = stored_leaves(stored)
     assert leaves is not None
     forged_entry = entry_bytes_for(7, denied=True)

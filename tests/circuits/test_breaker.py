@@ -16,6 +16,7 @@ from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
 from mas_gateway.compliance.stats import audit_fields
 
+from ..auditlog import audit_xrange
 from ..polling import wait_until
 from ..sdk.conftest import FAST
 from .conftest import keeper, parked, poll_until, state
@@ -63,7 +64,7 @@ class Asker(Agent):
 
 
 async def audited(admin: aioredis.Redis) -> list[dict[str, Any]]:
-    entries = [parse_entry(f[b"entry"]) for _, f in await admin.xrange(keys.AUDIT_MESSAGES)]
+    entries = [parse_entry(f[b"entry"]) for _, f in await audit_xrange(admin)]
     return [entry for entry in entries if entry is not None]
 
 

@@ -147,7 +147,11 @@ async def populate(
         elif decision == "delivered":
             ctx.dlp_action = "allow"
         ctx.decision = decision
-        await append_entry(client, build_audit_entry(ctx, gateway_id=GATEWAY_ID, key_id=key.key_id))
+        await append_entry(
+            client,
+            build_audit_entry(ctx, gateway_id=GATEWAY_ID, key_id=key.key_id),
+            shard=keys.audit_shard(sender),
+        )
         out.by_decision[decision] += 1
         if decision == "denied":
             out.denials_by_rule[ctx.authz_rule or "?"] += 1

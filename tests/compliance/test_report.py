@@ -20,7 +20,11 @@ from mas_gateway.cli import main
 from mas_gateway.context import MessageContext
 from mas_gateway.policy import DEFAULT_DENY
 
+from ..auditlog import audit_xrange
 from .helpers import CONTROLS_FILE, GATEWAY_ID, REPO_POLICIES, SENSITIVE, populate
+
+SHARD = keys.ingress_shard("patient")
+"""The audit shard of the patient's decisions: 6 delivered, then 3 denied."""
 
 AUDIT_CONTROLS = (
     "HIPAA 164.312(b)",
@@ -101,7 +105,9 @@ async def test_report_counts_what_the_log_holds(
     assert timeline["buckets"][0]["start"] <= populated.first_time
 
     audit = document["audit_verification"]
-    assert audit["ok"] and audit["entries"] == 17 and audit["checkpoints"] == 1
+    assert (
+        audit["ok"] and audit["entries"] == 17 and audit["checkpoints"] == 3
+    )  # three senders' shards
     assert audit["key_ids"] == [populated.key.key_id]
     tests = document["policy"]["tests"]
     assert tests["total"] == len(populated.policy.test_cases) > 0
@@ -129,20 +135,20 @@ async def test_report_holds_no_payload_values(
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")
         for value in SENSITIVE:
             assert value not in text, f"{value!r} leaked into {name}"
-    entries = stream_entries(await redis_client.xrange(keys.AUDIT_MESSAGES))
+    entries = stream_entries(await audit_xrange(redis_client))
     assert entries and all(SENSITIVE[0].encode() not in fields["entry"] for _, fields in entries)
 
 
 async def _rewrite_log(client: aioredis.Redis, index: int) -> None:
     """Recreate the audit stream with one entry's decision changed (same ids, same length)."""
-    entries = stream_entries(await client.xrange(keys.AUDIT_MESSAGES))
-    await client.delete(keys.AUDIT_MESSAGES)
+    entries = stream_entries(await client.xrange(keys.audit_log(SHARD)))
+    await client.delete(keys.audit_log(SHARD))
     for position, (stream_id, fields) in enumerate(entries):
         raw = fields["entry"]
         if position == index:
             assert b'"decision":"denied"' in raw
             raw = raw.replace(b'"decision":"denied"', b'"decision":"delivered"')
-        await client.xadd(keys.AUDIT_MESSAGES, {"entry": raw}, id=stream_id)
+        await client.xadd(keys.audit_log(SHARD), {"entry": raw}, id=stream_id)
 
 
 @pytest.mark.parametrize("tampering", ["modified", "deleted"])
@@ -151,12 +157,12 @@ async def test_a_tampered_log_fails_the_audit_controls(
 ) -> None:
     await populate(redis_client)
     if tampering == "modified":
-        await _rewrite_log(redis_client, 8)
+        await _rewrite_log(redis_client, 6)
     else:
         [(stream_id, _fields)] = stream_entries(
-            await redis_client.xrange(keys.AUDIT_MESSAGES, count=1)
+            await redis_client.xrange(keys.audit_log(SHARD), count=1)
         )
-        await redis_client.xdel(keys.AUDIT_MESSAGES, stream_id)
+        await redis_client.xdel(keys.audit_log(SHARD), stream_id)
 
     code, document = await report(redis_url, tmp_path / "out")
 
@@ -171,7 +177,7 @@ async def test_a_tampered_log_fails_the_audit_controls(
         assert "audit verification failed" in control["reason"]
     if tampering == "modified":
         first = document["audit_verification"]["first_bad_entry"]
-        assert first is not None and first["index"] == 8
+        assert first is not None and first["index"] == 6 and first["shard"] == SHARD
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "FAILED" in html
 
@@ -184,7 +190,9 @@ async def test_decisions_under_an_unrecorded_policy_version_fail(
     ctx.decision = "denied"
     ctx.policy_version = "f" * 64
     await append_entry(
-        redis_client, build_audit_entry(ctx, gateway_id=GATEWAY_ID, key_id=populated.key.key_id)
+        redis_client,
+        build_audit_entry(ctx, gateway_id=GATEWAY_ID, key_id=populated.key.key_id),
+        shard=keys.AUDIT_GATEWAY_SHARD,
     )
 
     code, document = await report(redis_url, tmp_path / "out")
@@ -299,22 +307,24 @@ async def test_a_witness_catches_a_log_cut_short_and_signed_again(
     redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     populated = await populate(redis_client)
-    latest = await latest_checkpoint(redis_client)
+    latest = await latest_checkpoint(redis_client, shard=SHARD)
     assert latest is not None
     witness = tmp_path / "witness.json"
     witness.write_text(json.dumps(latest.signed.to_json()), encoding="utf-8")
     # whoever holds the gateway key keeps the first 5 entries and signs a fresh history
-    kept = stream_entries(await redis_client.xrange(keys.AUDIT_MESSAGES, count=5))
-    await redis_client.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS)
+    kept = stream_entries(await redis_client.xrange(keys.audit_log(SHARD), count=5))
+    await redis_client.delete(keys.audit_log(SHARD), keys.audit_checkpoints(SHARD))
     for stream_id, fields in kept:
-        await redis_client.xadd(keys.AUDIT_MESSAGES, {"entry": fields["entry"]}, id=stream_id)
+        await redis_client.xadd(keys.audit_log(SHARD), {"entry": fields["entry"]}, id=stream_id)
     signer = AuditCheckpointer(redis_client, populated.key.private_key, gateway_id=GATEWAY_ID)
     assert await signer.checkpoint_now() is not None
 
     code, document = await report(redis_url, tmp_path / "a")
-    assert code == 0 and document["audit_verification"]["entries"] == 5
+    assert code == 0 and document["audit_verification"]["entries"] == 5 + 4 + 1  # other shards
 
-    code, document = await report(redis_url, tmp_path / "b", "--witness", str(witness))
+    code, document = await report(
+        redis_url, tmp_path / "b", "--witness", str(witness), "--witness-shard", str(SHARD)
+    )
     assert code == 1
     findings = document["audit_verification"]["findings"]
     assert any("reset and re-signed" in finding["message"] for finding in findings), findings

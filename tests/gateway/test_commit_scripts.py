@@ -7,6 +7,7 @@ from mas_gateway import GatewayService
 from mas_gateway.audit.entry import ENTRY_FIELD, parse_entry
 from mas_gateway.audit.streams import stream_entries
 
+from ..auditlog import audit_xrange
 from .helpers import World, deliveries, gateway_settings, idle
 
 
@@ -23,7 +24,7 @@ async def test_a_script_flush_between_batches_loses_and_refuses_nothing(
         await idle(gateway)
         delivered = await deliveries(world.admin, gateway, "doctor")
     assert [d.envelope.message_id for d in delivered] == [first, second]
-    audit = stream_entries(await world.admin.xrange(keys.AUDIT_MESSAGES))
+    audit = stream_entries(await audit_xrange(world.admin))
     entries = [parse_entry(fields[ENTRY_FIELD]) for _id, fields in audit]
     assert [(e["message_id"], e["decision"]) for e in entries if e] == [
         (first, "delivered"),

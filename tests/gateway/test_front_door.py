@@ -24,6 +24,7 @@ from mas_gateway.cli import main
 from mas_gateway.context import MessageContext
 from mas_gateway.stages.base import Batch
 
+from ..auditlog import audit_xrange
 from .helpers import ProbeAgent, deliveries, gateway_settings, idle, notices
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -223,7 +224,7 @@ async def test_envelope_fields_cannot_carry_personal_data_anywhere(
     field = next(iter(fields))
     if code == 451:
         assert "in envelope field" in notice["reason"] and field in notice["reason"]
-    [(_id, raw_entry)] = await redis_client.xrange(keys.AUDIT_MESSAGES)
+    [(_id, raw_entry)] = await audit_xrange(redis_client)
     entry = parse_entry(raw_entry[b"entry"])
     assert entry is not None and entry["code"] == code
     await assert_nowhere(redis_client, caplog, secret)
@@ -240,7 +241,7 @@ async def test_clean_envelope_fields_are_still_recorded(
     obj.update(correlation_id="conv-7", trace={"traceparent": PARENT})
     _gateway, [delivery], _told = await run(redis_url, tmp_path, patient, [dumps(obj)])
     assert delivery.envelope.correlation_id == "conv-7"
-    [(_id, raw_entry)] = await redis_client.xrange(keys.AUDIT_MESSAGES)
+    [(_id, raw_entry)] = await audit_xrange(redis_client)
     entry = parse_entry(raw_entry[b"entry"])
     assert entry is not None
     assert (entry["message_id"], entry["type"], entry["correlation_id"]) == (

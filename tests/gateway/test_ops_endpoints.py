@@ -13,12 +13,12 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from mas import keys
 from mas.errors import ConfigError
 from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
 from mas_gateway.ops.http import parse_address
 
+from ..auditlog import audit_xrange
 from ..polling import wait_until
 from .helpers import Hold, ProbeAgent, gateway_settings, idle
 
@@ -91,7 +91,7 @@ async def test_metrics_match_the_audit_log(
         version = gateway.policy.current.version if gateway.policy else None
     assert status == 200
     found = samples(text)
-    entries = await redis_client.xrange(keys.AUDIT_MESSAGES)
+    entries = await audit_xrange(redis_client)
     audited = Counter(parse_entry(fields[b"entry"])["decision"] for _, fields in entries)
     counted: Counter[str] = Counter()
     for labels, value in found["mas_gateway_decisions_total"]:

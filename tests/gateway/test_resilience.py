@@ -17,13 +17,12 @@ from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
 from mas_gateway.cli import main
 
+from ..auditlog import audit_xrange
 from .helpers import Hold, World, deliveries, gateway_settings, idle, notices
 
 
 async def audited(admin: aioredis.Redis) -> list[str]:
-    return [
-        parse_entry(f[b"entry"])["decision"] for _, f in await admin.xrange(keys.AUDIT_MESSAGES)
-    ]
+    return [parse_entry(f[b"entry"])["decision"] for _, f in await audit_xrange(admin)]
 
 
 # -- transient Redis errors -------------------------------------------------------------

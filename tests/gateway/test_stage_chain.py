@@ -19,6 +19,7 @@ from mas_gateway.context import MessageContext
 from mas_gateway.stages.base import Batch
 from mas_gateway.stages.registry import StageEnv, register
 
+from ..auditlog import audit_xlen, audit_xrange
 from ..polling import wait_until
 from .helpers import REPO_POLICIES, ProbeAgent, deliveries, gateway_settings, idle
 
@@ -63,7 +64,7 @@ async def test_a_registered_stage_runs_where_the_settings_put_it(
         trusted = {gateway.key.key_id: gateway.key.private_key.public_key()}
         parked = parse_delivered(verify_delivery(fields, trusted), fields)
         assert parked.envelope.message_id == mid  # kept, gateway-signed, never dropped
-        [(_id, audit)] = await redis_client.xrange(keys.AUDIT_MESSAGES)
+        [(_id, audit)] = await audit_xrange(redis_client)
     assert parse_entry(audit[b"entry"])["decision"] == "parked"
     assert gateway.counts["parked"] == 1
 
@@ -132,7 +133,7 @@ async def test_every_entry_of_a_batch_names_the_version_whose_rules_it_got(
         await traffic
 
         async def first_batch_committed() -> bool:
-            return bool(await redis_client.xlen(keys.AUDIT_MESSAGES))
+            return bool(await audit_xlen(redis_client))
 
         await wait_until(first_batch_committed, 30, "the first batch to be committed")
         # The reload lands while the rest of the traffic is still being processed.
@@ -141,9 +142,7 @@ async def test_every_entry_of_a_batch_names_the_version_whose_rules_it_got(
         for _ in range(10):
             await doctor.send("external-analytics", "analytics.report", report)
         await idle(gateway)
-        entries = [
-            parse_entry(f[b"entry"]) for _, f in await redis_client.xrange(keys.AUDIT_MESSAGES)
-        ]
+        entries = [parse_entry(f[b"entry"]) for _, f in await audit_xrange(redis_client)]
     assert new != old
     by_version = {
         version: [e["decision"] for e in entries if e["policy_version"] == version]

@@ -24,9 +24,11 @@ from mas.errors import ConfigError
 from mas.provisioning import apply_agent_rules, provision_agent
 from mas_gateway import GatewayService
 from mas_gateway.audit.entry import parse_entry
+from mas_gateway.audit.witness import WitnessFile
 from mas_gateway.cli import main
 from mas_gateway.signing import write_signing_key
 
+from ..auditlog import audit_xrange
 from ..polling import wait_until
 from ..principals import gateway_url, service_url
 from .helpers import (
@@ -211,20 +213,24 @@ async def test_a_forged_dead_letter_is_not_replayed(
 async def test_erasing_the_audit_log_fails_verification(
     world: World, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await refused(world.doctor.client.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS))
+    shard = keys.ingress_shard("doctor")
+    await refused(world.doctor.client.delete(keys.audit_log(shard), keys.audit_checkpoints(shard)))
     gateway = strict_gateway(redis_url, world.tmp)
     async with gateway:
         await world.doctor.send("patient", "consultation.response", {})
         await idle(gateway)
         assert gateway.checkpointer is not None
         await gateway.checkpointer.checkpoint_now()
-    witness = gateway.settings.witness_path
-    assert witness.is_file()
+    witness = WitnessFile(gateway.settings.witness_path).for_shard(shard).path
+    assert witness.is_file()  # the gateway keeps one witness per shard it checkpointed
     # Someone with the administrator's password wipes the log: Redis alone looks clean...
-    await world.admin.delete(keys.AUDIT_MESSAGES, keys.AUDIT_CHECKPOINTS)
+    await world.admin.delete(keys.audit_log(shard), keys.audit_checkpoints(shard))
     verify = ["audit", "verify", "--redis-url", redis_url]
     # ...but not next to the gateway's witness.
-    assert await asyncio.to_thread(main, [*verify, "--witness", str(witness)]) == 1
+    assert (
+        await asyncio.to_thread(main, [*verify, "--shard", str(shard), "--witness", str(witness)])
+        == 1
+    )
     assert "erased" in capsys.readouterr().err
     # And the gateway refuses to sign over the erased log.
     async with strict_gateway(redis_url, world.tmp) as again:
@@ -330,7 +336,7 @@ async def test_trimming_its_own_outbox_does_not_erase_a_decision(
         Hold.release.set()
         await idle(gateway)
         [notice] = await notices(world.admin, gateway, "doctor")
-        logged = await world.admin.xrange(keys.AUDIT_MESSAGES)
+        logged = await audit_xrange(world.admin)
     assert notice["code"] == 451
     decisions = [parse_entry(fields[b"entry"])["decision"] for _, fields in logged]
     assert "blocked" in decisions
@@ -429,7 +435,7 @@ async def test_an_unknown_target_id_is_not_repeated(world: World, redis_url: str
         await world.doctor.send(target, "consultation.response", {})
         await idle(gateway)
         [notice] = await notices(world.admin, gateway, "doctor")
-        [(_id, fields)] = await world.admin.xrange(keys.AUDIT_MESSAGES)
+        [(_id, fields)] = await audit_xrange(world.admin)
     assert notice["code"] == 403 and target not in json.dumps(notice)  # authz runs first
     assert target.encode() not in fields[b"entry"]
 

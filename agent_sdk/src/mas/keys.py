@@ -18,10 +18,7 @@ import zlib
 __all__ = [
     "AGENTS_GROUP",
     "ALL_AGENTS",
-    "AUDIT_ARCHIVE",
-    "AUDIT_CHECKPOINTS",
-    "AUDIT_CHECKPOINT_LOCK",
-    "AUDIT_MESSAGES",
+    "AUDIT_GATEWAY_SHARD",
     "DLQ",
     "GATEWAY_GROUP",
     "GATEWAY_KEYS",
@@ -48,6 +45,11 @@ __all__ = [
     "agent_state",
     "agent_stream",
     "agent_trust",
+    "audit_archive",
+    "audit_checkpoint_lock",
+    "audit_checkpoints",
+    "audit_log",
+    "audit_shard",
     "circuit",
     "forwarded",
     "ingress_shard",
@@ -236,14 +238,30 @@ def circuit(agent_id: str) -> str:
 
 
 # --- audit ----------------------------------------------------------------
-AUDIT_MESSAGES = "audit:messages"
-"""Stream: the audit log, one entry per gateway decision."""
+AUDIT_GATEWAY_SHARD = 0
+"""The audit shard of decisions that have no sender agent (gateway-internal events)."""
 
-AUDIT_CHECKPOINTS = "audit:checkpoints"
-"""Stream: signed checkpoints (tree size, root hash) over the audit log."""
 
-AUDIT_CHECKPOINT_LOCK = "audit:checkpoint:lock"
-"""String with a TTL: held by the one gateway process extending the tree right now."""
+def audit_shard(sender: str | None) -> int:
+    """The audit shard of a decision: the sender's ingress shard, else `AUDIT_GATEWAY_SHARD`."""
+    return ingress_shard(sender) if sender else AUDIT_GATEWAY_SHARD
 
-AUDIT_ARCHIVE = "audit:archive"
-"""List of JSON records, one per archived segment of the audit log, oldest first."""
+
+def audit_log(shard: int) -> str:
+    """Stream: the audit log of one ingress shard, one entry per gateway decision."""
+    return f"audit:messages:{shard_tag(shard)}"
+
+
+def audit_checkpoints(shard: int) -> str:
+    """Stream: signed checkpoints (tree size, root hash) over one shard's audit log."""
+    return f"audit:checkpoints:{shard_tag(shard)}"
+
+
+def audit_checkpoint_lock(shard: int) -> str:
+    """String with a TTL: held by the one gateway process extending that shard's tree."""
+    return f"audit:checkpoint:lock:{shard_tag(shard)}"
+
+
+def audit_archive(shard: int) -> str:
+    """List of JSON records, one per archived segment of one shard's log, oldest first."""
+    return f"audit:archive:{shard_tag(shard)}"

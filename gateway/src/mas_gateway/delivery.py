@@ -240,7 +240,7 @@ class Committer:
             streams.append(keys.agent_stream(ctx.origin or ctx.sender_id))
             args += _flatten(self.notice_fields(ctx, rejection))
         if self._audit is not None:
-            streams.append(keys.AUDIT_MESSAGES)
+            streams.append(keys.audit_log(keys.audit_shard(ctx.origin or ctx.sender_id)))
             args += _flatten({"entry": self._audit(ctx)})
         if isinstance(verdict, DeadLettered):
             streams.append(keys.DLQ)

@@ -3,7 +3,8 @@
 How it fits together:
 
 - Each gateway decision becomes one canonical JSON entry (`entry`), appended to
-  ``audit:messages`` by the gateway's commit script, atomically with the delivery and
+  the audit log of the sender's ingress shard (``audit:messages:{shard:N}``) by the
+  gateway's commit script, atomically with the delivery and
   the ingress acknowledgement. The leaves of the tree are those entries in stream
   order, so any number of gateway processes may append at once.
 - `AuditCheckpointer` (one runs in each gateway; a lock and WATCH let one work at a

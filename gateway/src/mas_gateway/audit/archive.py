@@ -3,8 +3,9 @@
 Only a log that verifies is archived, and only entries already covered by a signed
 checkpoint. Each segment is a gzip file of JSON lines holding the exact entry bytes;
 its record (file, indexes, stream ids, SHA-256) goes into ``manifest.json`` in the
-directory and into ``audit:archive`` in Redis, and the entries are then trimmed from
-``audit:messages`` with XTRIM MINID in the same MULTI/EXEC as that record. The signed
+directory and into the shard's ``audit:archive:{shard:N}`` in Redis, and the entries
+are then trimmed from
+its ``audit:messages:{shard:N}`` with XTRIM MINID in the same MULTI/EXEC as that record. The signed
 checkpoints and their stored leaf hashes stay in Redis, so verification, proofs and
 exports go on across the archive boundary.
 """
@@ -98,29 +99,33 @@ def _write_segment(directory: Path, first_index: int, entries: list[LogEntry]) -
 async def archive_before(
     client: aioredis.Redis,
     *,
+    shard: int,
     before: float,
     directory: Path,
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
 ) -> ArchiveSegment | None:
-    """Archive the checkpointed entries appended before `before`; None if there are none.
+    """Archive one shard's checkpointed entries appended before `before`; None if none.
+
+    Segments of shard N are written to ``directory/shard-N`` (each shard numbers its
+    entries from 0, so their files would otherwise collide).
 
     Raises:
         AuditIntegrityError: the log does not verify, so nothing is moved.
         ConfigError: the directory cannot be written.
     """
-    report = await verify_log(client, trusted=trusted, archive_dir=archive_dir)
+    report = await verify_log(client, shard=shard, trusted=trusted, archive_dir=archive_dir)
     if not report.ok:
         first = report.first_bad_entry or report.findings[0]
         raise AuditIntegrityError(f"refusing to archive a log that fails: {first.describe()}")
-    latest = await latest_checkpoint(client)
+    latest = await latest_checkpoint(client, shard=shard)
     if latest is None:
         return None
-    segments = await load_segments(client)
+    segments = await load_segments(client, shard=shard)
     first_index = segments[-1].end_index if segments else 0
     entries: list[LogEntry] = []
     async for entry in iter_stream(
-        client, first_index=first_index, max_id=latest.checkpoint.last_id
+        client, shard=shard, first_index=first_index, max_id=latest.checkpoint.last_id
     ):
         if _ms(entry.stream_id) >= before * 1000:
             break
@@ -128,16 +133,17 @@ async def archive_before(
     if not entries:
         return None
 
-    segment = _write_segment(directory, first_index, entries)
+    segment = _write_segment(directory / f"shard-{shard}", first_index, entries)
+    archive_key = keys.audit_archive(shard)
     async with client.pipeline(transaction=True) as pipe:
         try:
-            await pipe.watch(keys.AUDIT_ARCHIVE)
-            if await pipe.llen(keys.AUDIT_ARCHIVE) != len(segments):
-                raise AuditError("another archive run changed audit:archive; run again")
+            await pipe.watch(archive_key)
+            if await pipe.llen(archive_key) != len(segments):
+                raise AuditError(f"another archive run changed {archive_key}; run again")
             pipe.multi()
-            pipe.rpush(keys.AUDIT_ARCHIVE, json.dumps(segment.to_json()))
-            pipe.xtrim(keys.AUDIT_MESSAGES, minid=_after(segment.last_id), approximate=False)
+            pipe.rpush(archive_key, json.dumps(segment.to_json()))
+            pipe.xtrim(keys.audit_log(shard), minid=_after(segment.last_id), approximate=False)
             await pipe.execute()
         except WatchError as exc:
-            raise AuditError("another archive run changed audit:archive; run again") from exc
+            raise AuditError(f"another archive run changed {archive_key}; run again") from exc
     return segment

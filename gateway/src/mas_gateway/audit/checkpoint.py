@@ -5,7 +5,8 @@ followed by the body, so it can never be replayed as any other MAS signature. Ea
 body names the digest of the previous body (``prev``) and a sequence number, so a
 removed or reordered checkpoint breaks the chain.
 
-In ``audit:checkpoints`` each checkpoint is stored with two unsigned helpers that the
+In a shard's ``audit:checkpoints:{shard:N}`` each checkpoint is stored with two
+unsigned helpers that the
 signed root authenticates: ``frontier`` (the compact range of the tree, which lets the
 next checkpoint extend it without rereading the log) and ``leaves`` (the leaf hashes
 this checkpoint added, which let proofs be built and a bad entry be named exactly).
@@ -43,6 +44,7 @@ __all__ = [
     "StoredCheckpoint",
     "latest_checkpoint",
     "load_gateway_keys",
+    "newest_checkpoint",
     "read_checkpoints",
     "sign_checkpoint",
 ]
@@ -183,7 +185,7 @@ def sign_checkpoint(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> SignedChe
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """One entry of ``audit:checkpoints``: the signed checkpoint and its helpers."""
+    """One entry of a shard's checkpoint stream: the signed checkpoint and its helpers."""
 
     stream_id: str
     signed: SignedCheckpoint
@@ -216,23 +218,37 @@ class StoredCheckpoint:
 
 
 async def read_checkpoints(
-    client: aioredis.Redis,
+    client: aioredis.Redis, *, shard: int
 ) -> list[tuple[str, dict[str, bytes]]]:
-    """Every raw entry of ``audit:checkpoints`` in order, as (stream id, fields)."""
+    """Every raw entry of one shard's checkpoint stream in order, as (stream id, fields)."""
     out: list[tuple[str, dict[str, bytes]]] = []
     start = "-"
     while True:
-        batch = stream_entries(await client.xrange(keys.AUDIT_CHECKPOINTS, min=start, count=500))
+        batch = stream_entries(
+            await client.xrange(keys.audit_checkpoints(shard), min=start, count=500)
+        )
         out.extend(batch)
         if len(batch) < 500:
             return out
         start = f"({out[-1][0]}"
 
 
-async def latest_checkpoint(client: aioredis.Redis) -> StoredCheckpoint | None:
-    """The newest entry of ``audit:checkpoints``, parsed (not verified)."""
-    newest = stream_entries(await client.xrevrange(keys.AUDIT_CHECKPOINTS, count=1))
+async def latest_checkpoint(client: aioredis.Redis, *, shard: int) -> StoredCheckpoint | None:
+    """The newest checkpoint of one shard, parsed (not verified)."""
+    newest = stream_entries(await client.xrevrange(keys.audit_checkpoints(shard), count=1))
     return StoredCheckpoint.from_fields(*newest[0]) if newest else None
+
+
+async def newest_checkpoint(client: aioredis.Redis) -> StoredCheckpoint | None:
+    """The most recently signed checkpoint of any shard, parsed (not verified)."""
+    newest: StoredCheckpoint | None = None
+    for shard in range(keys.INGRESS_SHARDS):
+        stored = await latest_checkpoint(client, shard=shard)
+        if stored is not None and (
+            newest is None or stored.checkpoint.time > newest.checkpoint.time
+        ):
+            newest = stored
+    return newest
 
 
 async def load_gateway_keys(client: aioredis.Redis) -> dict[str, Ed25519PublicKey]:

@@ -4,12 +4,16 @@ Every `every_n` new entries or `every_s` seconds (whichever comes first, and onl
 there is something new), one gateway process takes the lock, reads the entries after
 the last checkpoint, extends the tree from the stored frontier and appends a signed
 checkpoint. Several gateways may run one each: the lock keeps them from doing the
-work twice, and WATCH on ``audit:checkpoints`` guarantees that two of them can never
+work twice, and WATCH on the shard's checkpoint stream guarantees that two of them can never
 both append a successor of the same checkpoint, even if a lock expired mid-way.
 
 Before extending, the latest checkpoint's signature is verified and its stored frontier
 must hash to its signed root; the stream counters must show no deletion. Otherwise
 nothing is signed (fail closed) and `AuditIntegrityError` says why.
+
+Each ingress shard's log is its own tree with its own checkpoints and lock, so every
+step (lock, WATCH, read, sign) stays in one Redis Cluster slot; a round extends every
+shard that grew.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from redis.exceptions import RedisError, WatchError
 
 from mas import crypto, keys
 from mas.errors import SignatureError
+from mas.redis_text import as_text
 from mas.replication import ReplicaFence
 
 from ..lua import load_script
@@ -50,6 +55,8 @@ _MAX_BLOCK_MS = 250
 """Longest blocking read: bounds how long `stop` waits, and stays under socket timeouts."""
 
 _STOP_TIMEOUT_S = 5.0
+
+_SHARDS = range(keys.INGRESS_SHARDS)
 
 
 @dataclass(frozen=True)
@@ -96,13 +103,17 @@ class AuditCheckpointer:
         """Longest blocking read of the log (at most 250 ms): how long `stop` may wait."""
         self._release = redis.register_script(load_script("release_lock"))
         self._task: asyncio.Task[None] | None = None
-        self._seen: tuple[int, str | None] = (-1, None)
-        """(seq, digest) of the newest checkpoint this process saw: the head never goes back."""
-        self._witness = witness
+        self._seen: dict[int, tuple[int, str | None]] = {}
+        """Per shard, (seq, digest) of the newest checkpoint seen here: it never goes back."""
+        self._witnesses: dict[int, WitnessFile] = {}
         self._replica_fence = replica_fence
         """With `commit_replicas`: a checkpoint counts as written once replicas hold it."""
-        if witness is not None and (kept := witness.load()) is not None:
-            self._seen = (kept.checkpoint.seq, kept.digest())
+        for shard in range(keys.INGRESS_SHARDS):
+            if witness is None:
+                break
+            self._witnesses[shard] = shard_witness = witness.for_shard(shard)
+            if (kept := shard_witness.load()) is not None:
+                self._seen[shard] = (kept.checkpoint.seq, kept.digest())
         self._stopping = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -111,7 +122,7 @@ class AuditCheckpointer:
         if self._task is not None:
             return
         await self._client.hset(keys.GATEWAY_KEYS, self.key_id, crypto.public_key_to_b64(self._key))
-        cursor = await self._last_entry_id()
+        cursor = {keys.audit_log(s): await self._last_entry_id(s) for s in _SHARDS}
         self._stopping.clear()
         self._task = asyncio.create_task(
             self._run(cursor), name=f"audit-checkpointer-{self.key_id}"
@@ -139,14 +150,30 @@ class AuditCheckpointer:
         await self._checkpoint_logged(wait=False)
 
     # -- work --------------------------------------------------------------------
-    async def checkpoint_now(self, *, wait: bool = True) -> SignedCheckpoint | None:
-        """Cover every entry appended so far; return the newest checkpoint signed here.
+    async def checkpoint_now(
+        self, *, wait: bool = True, shard: int | None = None
+    ) -> SignedCheckpoint | None:
+        """Cover every entry appended so far in every shard (or one); return the newest
+        checkpoint signed here.
 
         Returns None when there was nothing new (or, with ``wait=False``, when another
-        process holds the lock). Raises `AuditIntegrityError` when the log does not
-        verify against its latest checkpoint.
+        process holds the lock). Raises `AuditIntegrityError` when a shard's log does not
+        verify against its latest checkpoint; the other shards are extended first.
         """
-        token = await self._acquire(wait=wait)
+        latest: SignedCheckpoint | None = None
+        failures: list[str] = []
+        for one in _SHARDS if shard is None else (shard,):
+            try:
+                latest = await self._checkpoint_shard(one, wait=wait) or latest
+            except AuditIntegrityError as exc:
+                failures.append(f"shard {one}: {exc}")
+        if failures:
+            raise AuditIntegrityError("; ".join(failures))
+        return latest
+
+    async def _checkpoint_shard(self, shard: int, *, wait: bool) -> SignedCheckpoint | None:
+        """`checkpoint_now` for one shard."""
+        token = await self._acquire(shard, wait=wait)
         if token is None:
             return None
         try:
@@ -154,7 +181,7 @@ class AuditCheckpointer:
             conflicts = 0
             while True:
                 try:
-                    signed, more = await self._extend_once()
+                    signed, more = await self._extend_once(shard)
                 except WatchError as exc:
                     conflicts += 1
                     if conflicts > 10:
@@ -164,15 +191,15 @@ class AuditCheckpointer:
                 if not more:
                     return latest
         finally:
-            await self._release(keys=[keys.AUDIT_CHECKPOINT_LOCK], args=[token])
+            await self._release(keys=[keys.audit_checkpoint_lock(shard)], args=[token])
 
-    async def _acquire(self, *, wait: bool) -> str | None:
+    async def _acquire(self, shard: int, *, wait: bool) -> str | None:
         """Take the lock; with `wait`, poll until the holder is done (bounded by its TTL)."""
         token = uuid.uuid4().hex
         deadline = time.monotonic() + self.lock_ttl_s
         ttl_ms = int(self.lock_ttl_s * 1000)
         while True:
-            if await self._client.set(keys.AUDIT_CHECKPOINT_LOCK, token, nx=True, px=ttl_ms):
+            if await self._client.set(keys.audit_checkpoint_lock(shard), token, nx=True, px=ttl_ms):
                 return token
             if not wait:
                 return None
@@ -180,16 +207,16 @@ class AuditCheckpointer:
                 raise AuditError("the audit checkpoint lock stayed taken; is a checkpointer stuck?")
             await asyncio.sleep(0.02)
 
-    async def _extend_once(self) -> tuple[SignedCheckpoint | None, bool]:
+    async def _extend_once(self, shard: int) -> tuple[SignedCheckpoint | None, bool]:
         """Sign one checkpoint over at most `max_batch` new entries; say if more remain."""
-        problems = counter_problems(await read_counters(self._client))
+        problems = counter_problems(await read_counters(self._client, shard=shard))
         if problems:
             raise AuditIntegrityError("; ".join(problems))
         async with self._client.pipeline(transaction=True) as pipe:
-            await pipe.watch(keys.AUDIT_CHECKPOINTS)
-            head = await self._head(pipe)
+            await pipe.watch(keys.audit_checkpoints(shard))
+            head = await self._head(pipe, shard)
             start = f"({head.last_id}" if head.last_id else "-"
-            reply = await pipe.xrange(keys.AUDIT_MESSAGES, min=start, count=self.max_batch)
+            reply = await pipe.xrange(keys.audit_log(shard), min=start, count=self.max_batch)
             batch = stream_entries(reply)
             if not batch:
                 return None, False
@@ -212,37 +239,42 @@ class AuditCheckpointer:
             signed = sign_checkpoint(checkpoint, self._key)
             stored = StoredCheckpoint("", signed, frontier.pack(), b"".join(leaves))
             pipe.multi()
-            pipe.xadd(keys.AUDIT_CHECKPOINTS, stored.fields())  # pyright: ignore[reportArgumentType]
+            pipe.xadd(keys.audit_checkpoints(shard), stored.fields())  # pyright: ignore[reportArgumentType]
             await pipe.execute()
         if self._replica_fence is not None:
             # Neither remembered nor witnessed before a replica has it: a failover must
             # not take back a checkpoint this gateway already vouched for.
             await self._replica_fence.wait()
-        self._seen = (checkpoint.seq, signed.digest())
-        if self._witness is not None:
-            self._witness.save(signed)
-        log.debug("audit checkpoint %d: %d entries", checkpoint.seq, checkpoint.tree_size)
+        self._seen[shard] = (checkpoint.seq, signed.digest())
+        if (witness := self._witnesses.get(shard)) is not None:
+            witness.save(signed)
+        log.debug(
+            "audit checkpoint %d of shard %d: %d entries",
+            checkpoint.seq,
+            shard,
+            checkpoint.tree_size,
+        )
         return signed, len(batch) == self.max_batch
 
-    async def _head(self, pipe: Pipeline) -> _Head:
-        """The latest checkpoint, verified and no older than the last one seen here."""
-        head = await self._latest_head(pipe)
-        seen_seq, seen_digest = self._seen
+    async def _head(self, pipe: Pipeline, shard: int) -> _Head:
+        """The shard's latest checkpoint, verified and no older than the last one seen here."""
+        head = await self._latest_head(pipe, shard)
+        seen_seq, seen_digest = self._seen.get(shard, (-1, None))
         if head.seq < seen_seq or (head.seq == seen_seq and head.digest != seen_digest):
             raise AuditIntegrityError(
-                f"the audit checkpoints went back from #{seen_seq} to #{head.seq} while this "
-                "gateway ran: signed checkpoints were removed or replaced"
+                f"the audit checkpoints of shard {shard} went back from #{seen_seq} to "
+                f"#{head.seq} while this gateway ran: signed checkpoints were removed or replaced"
             )
-        self._seen = (head.seq, head.digest)
-        if self._witness is not None and head.signed is not None:
-            self._witness.save(head.signed)
+        self._seen[shard] = (head.seq, head.digest)
+        if (witness := self._witnesses.get(shard)) is not None and head.signed is not None:
+            witness.save(head.signed)
         return head
 
-    async def _latest_head(self, pipe: Pipeline) -> _Head:
-        """The latest checkpoint, verified; the empty tree when there is none yet."""
-        latest = stream_entries(await pipe.xrevrange(keys.AUDIT_CHECKPOINTS, count=1))
+    async def _latest_head(self, pipe: Pipeline, shard: int) -> _Head:
+        """The shard's latest checkpoint, verified; the empty tree when there is none yet."""
+        latest = stream_entries(await pipe.xrevrange(keys.audit_checkpoints(shard), count=1))
         if not latest:
-            if await pipe.llen(keys.AUDIT_ARCHIVE):
+            if await pipe.llen(keys.audit_archive(shard)):
                 raise AuditIntegrityError("the audit log has archived segments but no checkpoint")
             return _Head(seq=-1, last_id=None, frontier=CompactRange(), digest=None)
         stream_id, fields = latest[0]
@@ -284,13 +316,18 @@ class AuditCheckpointer:
         except (AuditError, RedisError) as exc:
             log.warning("audit checkpoint failed: %s", exc)
 
-    async def _last_entry_id(self) -> str:
-        """Id of the newest entry (or 0-0), where counting new entries starts."""
-        newest = stream_entries(await self._client.xrevrange(keys.AUDIT_MESSAGES, count=1))
+    async def _last_entry_id(self, shard: int) -> str:
+        """Id of the shard's newest entry (or 0-0), where counting new entries starts."""
+        newest = stream_entries(await self._client.xrevrange(keys.audit_log(shard), count=1))
         return newest[0][0] if newest else "0-0"
 
-    async def _run(self, cursor: str) -> None:
-        """Catch up, then wait for `every_n` entries after `cursor` or `every_s` seconds."""
+    async def _run(self, cursor: dict[str, str]) -> None:
+        """Catch up, then wait for `every_n` entries after `cursor` (per shard log) or
+        `every_s` seconds.
+
+        One blocking read over every shard's log: on one node that is one command; a
+        cluster client would need one read per slot (not built yet).
+        """
         await self._checkpoint_logged(wait=False)
         pending = 0
         deadline = time.monotonic() + self.every_s
@@ -299,17 +336,19 @@ class AuditCheckpointer:
             remaining_ms = min(max(1, remaining_ms), self.block_ms)
             try:
                 reply = await self._client.xread(
-                    {keys.AUDIT_MESSAGES: cursor}, count=self.every_n, block=remaining_ms
+                    cursor,  # pyright: ignore[reportArgumentType]
+                    count=self.every_n,
+                    block=remaining_ms,
                 )
             except RedisError as exc:
                 log.warning("audit checkpointer cannot read the log: %s", exc)
                 reply = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), min(self.every_s, 1.0))
-            for _stream, raw_entries in reply or []:  # pyright: ignore[reportUnknownVariableType]
+            for stream, raw_entries in reply or []:  # pyright: ignore[reportUnknownVariableType]
                 entries = stream_entries(raw_entries)
                 if entries:
-                    cursor = entries[-1][0]
+                    cursor[as_text(stream)] = entries[-1][0]  # pyright: ignore[reportUnknownArgumentType, reportArgumentType]
                     pending += len(entries)
             now = time.monotonic()
             if pending >= self.every_n or (now >= deadline and pending):

@@ -36,6 +36,7 @@ class StreamCounters:
     checkpoints_added: int | None
     checkpoints_max_deleted: str | None
     archived: int
+    shard: int
 
 
 def _info(reply: Any) -> tuple[int, int | None, str | None]:
@@ -50,12 +51,12 @@ def _info(reply: Any) -> tuple[int, int | None, str | None]:
     )
 
 
-async def read_counters(client: aioredis.Redis) -> StreamCounters:
-    """Read both streams' counters and the archived count atomically (MULTI/EXEC)."""
+async def read_counters(client: aioredis.Redis, *, shard: int) -> StreamCounters:
+    """Read one shard's stream counters and archived count atomically (MULTI/EXEC, one slot)."""
     async with client.pipeline(transaction=True) as pipe:
-        pipe.xinfo_stream(keys.AUDIT_MESSAGES)
-        pipe.xinfo_stream(keys.AUDIT_CHECKPOINTS)
-        pipe.lindex(keys.AUDIT_ARCHIVE, -1)
+        pipe.xinfo_stream(keys.audit_log(shard))
+        pipe.xinfo_stream(keys.audit_checkpoints(shard))
+        pipe.lindex(keys.audit_archive(shard), -1)
         entries, checkpoints, last_segment = await pipe.execute(raise_on_error=False)
     archived = 0
     if isinstance(last_segment, bytes | str):
@@ -66,30 +67,34 @@ async def read_counters(client: aioredis.Redis) -> StreamCounters:
             archived = -1
     e_len, e_added, e_deleted = _info(entries)
     c_len, c_added, c_deleted = _info(checkpoints)
-    return StreamCounters(e_len, e_added, e_deleted, c_len, c_added, c_deleted, archived)
+    return StreamCounters(e_len, e_added, e_deleted, c_len, c_added, c_deleted, archived, shard)
 
 
 def counter_problems(counters: StreamCounters) -> list[str]:
     """What the counters say was deleted, in words; empty when they are consistent."""
     problems: list[str] = []
+    log_key, checkpoints_key = (
+        keys.audit_log(counters.shard),
+        keys.audit_checkpoints(counters.shard),
+    )
     if counters.archived < 0:
-        problems.append("the last audit:archive record is malformed")
+        problems.append(f"the last {keys.audit_archive(counters.shard)} record is malformed")
     if counters.entries_max_deleted not in (None, _NO_DELETION):
         problems.append(
-            "entries were deleted from audit:messages with XDEL "
+            f"entries were deleted from {log_key} with XDEL "
             f"(highest deleted stream id {counters.entries_max_deleted})"
         )
     if counters.entries_added is not None and counters.archived >= 0:
         present = counters.entries_length + counters.archived
         if counters.entries_added != present:
             problems.append(
-                f"audit:messages had {counters.entries_added} entries added but holds "
+                f"{log_key} had {counters.entries_added} entries added but holds "
                 f"{counters.entries_length} plus {counters.archived} archived: "
                 f"{counters.entries_added - present} missing"
             )
     if counters.checkpoints_max_deleted not in (None, _NO_DELETION):
         problems.append(
-            "checkpoints were deleted from audit:checkpoints "
+            f"checkpoints were deleted from {checkpoints_key} "
             f"(highest deleted stream id {counters.checkpoints_max_deleted})"
         )
     if (
@@ -97,7 +102,7 @@ def counter_problems(counters: StreamCounters) -> list[str]:
         and counters.checkpoints_added != counters.checkpoints_length
     ):
         problems.append(
-            f"audit:checkpoints had {counters.checkpoints_added} checkpoints added but holds "
+            f"{checkpoints_key} had {counters.checkpoints_added} checkpoints added but holds "
             f"{counters.checkpoints_length}"
         )
     return problems

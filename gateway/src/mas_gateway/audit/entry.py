@@ -45,7 +45,7 @@ __all__ = [
 
 ENTRY_VERSION = 1
 ENTRY_FIELD = "entry"
-"""Name of the stream field holding the entry bytes in ``audit:messages``."""
+"""Name of the stream field holding the entry bytes in a shard's audit log."""
 
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -216,10 +216,10 @@ def message_id_of(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def append_entry(client: aioredis.Redis, entry: bytes) -> str:
-    """Append one entry to ``audit:messages``; return its stream id (tests and tools).
+async def append_entry(client: aioredis.Redis, entry: bytes, *, shard: int) -> str:
+    """Append one entry to one shard's audit log; return its stream id (tests and tools).
 
     The gateway appends inside its commit script instead, with the same field name.
     """
-    stream_id = await client.xadd(keys.AUDIT_MESSAGES, {ENTRY_FIELD: entry})
+    stream_id = await client.xadd(keys.audit_log(shard), {ENTRY_FIELD: entry})
     return stream_id.decode("ascii") if isinstance(stream_id, bytes) else str(stream_id)

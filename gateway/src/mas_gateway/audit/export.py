@@ -70,17 +70,19 @@ def _stream_ms(stream_id: str) -> int:
 async def build_export(
     client: aioredis.Redis,
     *,
+    shard: int,
     since: float | None = None,
     until: float | None = None,
     archive_dir: Path | None = None,
 ) -> Export:
-    """Entries appended in [since, until] (by stream id time), up to the last checkpoint then.
+    """One shard's entries appended in [since, until] (by stream id time), up to its last
+    checkpoint then.
 
     Raises:
         AuditError: there is no checkpoint, or nothing in the range is covered by one.
         AuditIntegrityError: the stored checkpoints are malformed or do not line up.
     """
-    stored, problems = await load_stored_checkpoints(client)
+    stored, problems = await load_stored_checkpoints(client, shard=shard)
     if problems:
         raise AuditIntegrityError(f"{problems[0].message}; run `mas audit verify`")
     if until is not None:
@@ -95,7 +97,7 @@ async def build_export(
     tree_size = stored[-1].checkpoint.tree_size
     since_ms = since * 1000 if since is not None else None
     entries: list[LogEntry] = []
-    async for entry in iter_log(client, archive_dir=archive_dir):
+    async for entry in iter_log(client, shard=shard, archive_dir=archive_dir):
         if entry.index >= tree_size:
             break
         if since_ms is None or entries or _stream_ms(entry.stream_id) >= since_ms:

@@ -1,4 +1,4 @@
-"""Reading the audit log in tree order: archived segments first, then ``audit:messages``.
+"""Reading one shard's audit log in tree order: archived segments first, then its stream.
 
 A leaf's index is its position in that order, so archived entries keep their indexes
 after Redis is trimmed.
@@ -122,15 +122,15 @@ class ArchiveSegment:
         return (directory or Path(self.directory)) / self.file
 
 
-async def load_segments(client: aioredis.Redis) -> list[ArchiveSegment]:
-    """The archived segments recorded in Redis, oldest first."""
-    records = await client.lrange(keys.AUDIT_ARCHIVE, 0, -1)
+async def load_segments(client: aioredis.Redis, *, shard: int) -> list[ArchiveSegment]:
+    """The archived segments of one shard's log recorded in Redis, oldest first."""
+    records = await client.lrange(keys.audit_archive(shard), 0, -1)
     segments: list[ArchiveSegment] = []
     for record in records:
         try:
             obj = json.loads(record)
         except ValueError as exc:
-            raise AuditFormatError("an audit:archive record is not JSON") from exc
+            raise AuditFormatError(f"a {keys.audit_archive(shard)} record is not JSON") from exc
         segments.append(ArchiveSegment.from_json(obj))
     return segments
 
@@ -173,13 +173,18 @@ def segment_lines(entries: list[LogEntry]) -> Iterator[bytes]:
 
 
 async def iter_stream(
-    client: aioredis.Redis, *, first_index: int, min_id: str = "-", max_id: str = "+"
+    client: aioredis.Redis,
+    *,
+    shard: int,
+    first_index: int,
+    min_id: str = "-",
+    max_id: str = "+",
 ) -> AsyncIterator[LogEntry]:
-    """Entries of ``audit:messages`` in order, numbered from `first_index`."""
+    """Entries of one shard's audit stream in order, numbered from `first_index`."""
     index = first_index
     start = min_id
     while True:
-        reply = await client.xrange(keys.AUDIT_MESSAGES, min=start, max=max_id, count=_CHUNK)
+        reply = await client.xrange(keys.audit_log(shard), min=start, max=max_id, count=_CHUNK)
         batch = stream_entries(reply)
         for sid, fields in batch:
             yield LogEntry(index, sid, entry_bytes(fields))
@@ -192,16 +197,21 @@ async def iter_stream(
 async def iter_log(
     client: aioredis.Redis,
     *,
+    shard: int,
     archive_dir: Path | None = None,
     include_archive: bool = True,
     problems: list[str] | None = None,
 ) -> AsyncIterator[LogEntry]:
-    """Every entry in tree order; archive files whose digest changed are noted in `problems`."""
-    segments = await load_segments(client)
+    """Every entry of one shard in tree order; archive files whose digest changed are noted.
+
+    `archive_dir` is where a moved archive is: shard N's segments are in its ``shard-N``.
+    """
+    segments = await load_segments(client, shard=shard)
     position = 0
     if include_archive:
         for segment in segments:
-            entries, digest = read_segment(segment.path(archive_dir))
+            moved = archive_dir / f"shard-{shard}" if archive_dir is not None else None
+            entries, digest = read_segment(segment.path(moved))
             if problems is not None and digest != segment.sha256:
                 problems.append(f"archive segment {segment.file} was modified (SHA-256 differs)")
             for entry in entries:
@@ -209,5 +219,5 @@ async def iter_log(
                 position += 1
     else:
         position = segments[-1].end_index if segments else 0
-    async for entry in iter_stream(client, first_index=position):
+    async for entry in iter_stream(client, shard=shard, first_index=position):
         yield entry

@@ -12,6 +12,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from mas import keys
+
 from .entry import message_id_of
 from .errors import AuditError, AuditIntegrityError
 from .log import LogEntry, entry_to_json, iter_log
@@ -26,31 +28,36 @@ PROOF_KIND = "mas.audit.proof"
 
 async def _entries_of(
     client: aioredis.Redis, message_id: str, archive_dir: Path | None
-) -> list[LogEntry]:
-    """Every entry recording `message_id` (a message may have several decisions)."""
+) -> tuple[int, list[LogEntry]]:
+    """The shard logging `message_id` and its entries there (a message may have several
+    decisions, all in its sender's shard); no entries when no shard logs it."""
     needle = json.dumps({"message_id": message_id})[1:-1].replace(" ", "").encode()
-    found: list[LogEntry] = []
-    async for entry in iter_log(client, archive_dir=archive_dir):
-        if needle in entry.raw and message_id_of(entry.raw) == message_id:
-            found.append(entry)
-    return found
+    for shard in range(keys.INGRESS_SHARDS):
+        found: list[LogEntry] = []
+        async for entry in iter_log(client, shard=shard, archive_dir=archive_dir):
+            if needle in entry.raw and message_id_of(entry.raw) == message_id:
+                found.append(entry)
+        if found:
+            return shard, found
+    return 0, []
 
 
 async def build_proof(
     client: aioredis.Redis, message_id: str, *, archive_dir: Path | None = None
 ) -> dict[str, Any]:
-    """The inclusion proof of every checkpointed entry of `message_id`.
+    """The inclusion proof of every checkpointed entry of `message_id`, in the log of the
+    shard that holds them (the proof names it).
 
     Raises:
         AuditError: no entry records the message, or none is checkpointed yet.
         AuditIntegrityError: the stored tree does not match the signed checkpoint.
     """
-    stored, problems = await load_stored_checkpoints(client)
-    if problems:
-        raise AuditIntegrityError(f"{problems[0].message}; run `mas audit verify`")
-    entries = await _entries_of(client, message_id, archive_dir)
+    shard, entries = await _entries_of(client, message_id, archive_dir)
     if not entries:
         raise AuditError(f"no audit entry records message {message_id!r}")
+    stored, problems = await load_stored_checkpoints(client, shard=shard)
+    if problems:
+        raise AuditIntegrityError(f"shard {shard}: {problems[0].message}; run `mas audit verify`")
     if not stored:
         raise AuditError(f"message {message_id!r} is not covered by a checkpoint yet")
     latest = stored[-1]
@@ -87,6 +94,7 @@ async def build_proof(
         "kind": PROOF_KIND,
         "v": 1,
         "message_id": message_id,
+        "shard": shard,
         "checkpoint": latest.signed.to_json(),
         "entries": proved,
         "not_yet_covered": len(entries) - len(covered),

@@ -9,6 +9,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from mas import keys
+
 from .entry import parse_entry
 from .log import iter_log
 from .timespec import format_time
@@ -62,10 +64,12 @@ class QueryRow:
     index: int
     stream_id: str
     entry: dict[str, Any]
+    shard: int = 0
+    """The ingress shard whose log holds the entry; `index` is its position there."""
 
     def to_json(self) -> dict[str, Any]:
-        """The entry's fields plus its index and stream id."""
-        return {"index": self.index, "stream_id": self.stream_id, **self.entry}
+        """The entry's fields plus its shard, index and stream id."""
+        return {"shard": self.shard, "index": self.index, "stream_id": self.stream_id, **self.entry}
 
 
 async def run_query(
@@ -76,16 +80,29 @@ async def run_query(
     include_archive: bool = False,
     archive_dir: Path | None = None,
 ) -> list[QueryRow]:
-    """Matching entries in log order (archived ones only with `include_archive`)."""
+    """Matching entries of every shard, ordered by stream id time (archived ones only with
+    `include_archive`); with `limit`, the earliest ones.
+    """
     rows: list[QueryRow] = []
-    async for item in iter_log(client, archive_dir=archive_dir, include_archive=include_archive):
-        entry = parse_entry(item.raw)
-        if entry is None or not query.matches(entry):
-            continue
-        rows.append(QueryRow(item.index, item.stream_id, entry))
-        if limit is not None and len(rows) >= limit:
-            break
-    return rows
+    for shard in range(keys.INGRESS_SHARDS):
+        found = 0
+        async for item in iter_log(
+            client, shard=shard, archive_dir=archive_dir, include_archive=include_archive
+        ):
+            entry = parse_entry(item.raw)
+            if entry is None or not query.matches(entry):
+                continue
+            rows.append(QueryRow(item.index, item.stream_id, entry, shard))
+            found += 1
+            if limit is not None and found >= limit:
+                break
+    rows.sort(key=lambda row: _stream_order(row.stream_id))
+    return rows[:limit] if limit is not None else rows
+
+
+def _stream_order(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _entities(entry: Mapping[str, Any]) -> str:

@@ -31,16 +31,19 @@ class Finding:
     index: int | None = None
     stream_id: str | None = None
     message_id: str | None = None
+    shard: int | None = None
+    """The ingress shard whose log failed, when the finding is about one."""
 
     def to_json(self) -> dict[str, Any]:
         """As a JSON object."""
         return asdict(self)
 
     def describe(self) -> str:
-        """One line naming the entry (when there is one) and what is wrong."""
+        """One line naming the shard and entry (when there are) and what is wrong."""
+        shard = f"shard {self.shard}: " if self.shard is not None else ""
         if self.index is None:
-            return self.message
-        where = [f"entry #{self.index}"]
+            return f"{shard}{self.message}"
+        where = [f"{shard}entry #{self.index}"]
         if self.stream_id:
             where.append(f"stream id {self.stream_id}")
         if self.message_id:

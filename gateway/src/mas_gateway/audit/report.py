@@ -34,6 +34,8 @@ class VerifyReport:
     """What was checked and what failed; `ok` only when nothing did."""
 
     source: str
+    shard: int | None = None
+    """The ingress shard whose log this is (None for a file or a combined report)."""
     entries: int = 0
     archived: int = 0
     checkpoints: int = 0
@@ -63,6 +65,7 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "source": self.source,
+            "shard": self.shard,
             "entries": self.entries,
             "archived": self.archived,
             "checkpoints": self.checkpoints,

@@ -9,6 +9,7 @@ whose tail was cut off and whose head was reset and re-signed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -27,9 +28,12 @@ from .report import VerifyReport, Witness, check_chain, check_witness
 
 __all__ = [
     "DEFAULT_MAX_UNCOVERED_AGE_S",
+    "combine_reports",
     "load_stored_checkpoints",
     "stored_leaves",
+    "verify_all",
     "verify_log",
+    "verify_shards",
 ]
 
 DEFAULT_MAX_UNCOVERED_AGE_S = 3600.0
@@ -56,12 +60,12 @@ async def _stale(client: aioredis.Redis, entry: LogEntry, limit_s: float) -> Fin
 
 
 async def load_stored_checkpoints(
-    client: aioredis.Redis,
+    client: aioredis.Redis, *, shard: int
 ) -> tuple[list[StoredCheckpoint], list[Finding]]:
-    """Parse ``audit:checkpoints``; malformed entries become findings."""
+    """Parse one shard's checkpoint stream; malformed entries become findings."""
     stored: list[StoredCheckpoint] = []
     findings: list[Finding] = []
-    for stream_id, fields in await read_checkpoints(client):
+    for stream_id, fields in await read_checkpoints(client, shard=shard):
         try:
             stored.append(StoredCheckpoint.from_fields(stream_id, fields))
         except AuditFormatError as exc:
@@ -85,13 +89,14 @@ def stored_leaves(stored: list[StoredCheckpoint]) -> list[bytes] | None:
 async def verify_log(
     client: aioredis.Redis,
     *,
+    shard: int,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     archive_dir: Path | None = None,
     witness: Witness | SignedCheckpoint | None = None,
     max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
     progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Check the whole log; the report names the first bad entry when there is one.
+    """Check one shard's whole log; the report names the first bad entry when there is one.
 
     `progress`, when given, is told every `PROGRESS_EVERY` entries how far it got.
 
@@ -101,13 +106,13 @@ async def verify_log(
     Raises:
         ConfigError: an archive segment file cannot be found or read.
     """
-    report = VerifyReport(source="audit log in Redis")
+    report = VerifyReport(source=f"audit log of shard {shard} in Redis", shard=shard)
     if trusted is None:
         trusted = await load_gateway_keys(client)
         report.notes.append(
             "signing keys were taken from Redis; pin them with --pubkey for an independent check"
         )
-    stored, findings = await load_stored_checkpoints(client)
+    stored, findings = await load_stored_checkpoints(client, shard=shard)
     report.findings.extend(findings)
     signed = [s.signed for s in stored]
     targets, findings = check_chain(signed, trusted, where=[s.stream_id for s in stored])
@@ -122,7 +127,7 @@ async def verify_log(
 
     tree = TreeRecomputation(targets)
     problems: list[str] = []
-    async for entry in iter_log(client, archive_dir=archive_dir, problems=problems):
+    async for entry in iter_log(client, shard=shard, archive_dir=archive_dir, problems=problems):
         if not entry.raw:
             report.findings.append(
                 Finding("entry", "has no 'entry' field", entry.index, entry.stream_id)
@@ -145,12 +150,12 @@ async def verify_log(
         finding = await _stale(client, tree.unverified[0], max_uncovered_age_s)
         if finding is not None:
             report.findings.append(finding)
-    counters = await read_counters(client)
+    counters = await read_counters(client, shard=shard)
     report.findings.extend(Finding("counters", p) for p in counter_problems(counters))
 
-    segments = await load_segments(client)
+    segments = await load_segments(client, shard=shard)
     report.archived = segments[-1].end_index if segments else 0
-    report.entries = tree.size if tree.failed is None else await _count(client, report)
+    report.entries = tree.size if tree.failed is None else await _count(client, report, shard)
     report.checkpoints = len(stored)
     report.verified_size = tree.verified_size
     if stored:
@@ -163,9 +168,76 @@ async def verify_log(
     elif report.entries:
         report.notes.append(f"no checkpoint yet: {report.entries} entries are not covered")
     report.key_ids = sorted({s.key_id for s in signed})
+    report.findings = [dataclasses.replace(f, shard=shard) for f in report.findings]
     return report
 
 
-async def _count(client: aioredis.Redis, report: VerifyReport) -> int:
-    """Entries in the log (archived plus in Redis), without recomputing the tree."""
-    return report.archived + int(await client.xlen(keys.AUDIT_MESSAGES))
+async def _count(client: aioredis.Redis, report: VerifyReport, shard: int) -> int:
+    """Entries in the shard's log (archived plus in Redis), without recomputing the tree."""
+    return report.archived + int(await client.xlen(keys.audit_log(shard)))
+
+
+async def verify_shards(
+    client: aioredis.Redis,
+    *,
+    trusted: Mapping[str, Ed25519PublicKey] | None = None,
+    archive_dir: Path | None = None,
+    witnesses: Mapping[int, Witness | SignedCheckpoint] | None = None,
+    max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
+    progress: Callable[[str], None] | None = None,
+) -> list[VerifyReport]:
+    """`verify_log` of every ingress shard, in shard order (each is its own tree)."""
+    reports: list[VerifyReport] = []
+    for shard in range(keys.INGRESS_SHARDS):
+        reports.append(
+            await verify_log(
+                client,
+                shard=shard,
+                trusted=trusted,
+                archive_dir=archive_dir,
+                witness=(witnesses or {}).get(shard),
+                max_uncovered_age_s=max_uncovered_age_s,
+                progress=progress,
+            )
+        )
+    return reports
+
+
+async def verify_all(
+    client: aioredis.Redis,
+    *,
+    trusted: Mapping[str, Ed25519PublicKey] | None = None,
+    archive_dir: Path | None = None,
+    witnesses: Mapping[int, Witness | SignedCheckpoint] | None = None,
+    max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
+    progress: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Every shard verified, as one report: counts summed, each finding naming its shard."""
+    reports = await verify_shards(
+        client,
+        trusted=trusted,
+        archive_dir=archive_dir,
+        witnesses=witnesses,
+        max_uncovered_age_s=max_uncovered_age_s,
+        progress=progress,
+    )
+    return combine_reports(reports)
+
+
+def combine_reports(reports: list[VerifyReport]) -> VerifyReport:
+    """One report over several shards' reports (no single root: each shard has its own)."""
+    combined = VerifyReport(source=f"audit log in Redis ({len(reports)} shards)")
+    for report in reports:
+        combined.entries += report.entries
+        combined.archived += report.archived
+        combined.checkpoints += report.checkpoints
+        combined.verified_size += report.verified_size
+        combined.tree_size += report.tree_size
+        combined.findings.extend(report.findings)
+        combined.notes.extend(
+            n for n in report.notes if not n.startswith("signing keys were taken")
+        )
+        combined.key_ids = sorted({*combined.key_ids, *report.key_ids})
+    if any(r.notes and r.notes[0].startswith("signing keys were taken") for r in reports):
+        combined.notes.insert(0, reports[0].notes[0])
+    return combined

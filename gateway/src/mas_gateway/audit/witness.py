@@ -30,6 +30,12 @@ class WitnessFile:
         self.path = path
         self._seq = -1
 
+    def for_shard(self, shard: int) -> WitnessFile:
+        """The witness of one shard's log: this file for shard 0, ``NAME.shard-N`` otherwise."""
+        if shard == 0:
+            return self
+        return WitnessFile(self.path.with_name(f"{self.path.name}.shard-{shard}"))
+
     def load(self) -> SignedCheckpoint | None:
         """The witnessed checkpoint, or None when there is no file yet."""
         try:

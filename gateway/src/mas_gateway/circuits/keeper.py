@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mas import keys
-from mas.envelope import decode_fields
+from mas.envelope import AGENT_ID_PATTERN, decode_fields
 from mas.outage import is_transient
 from mas.records import Status
 from mas.redis_text import as_text
@@ -227,25 +228,36 @@ class CircuitKeeper:
             return 0
         seconds, micros = await self._client.time()
         now = seconds + micros / 1e6
-        args: list[bytes | str | int] = [probes, PARKED_META_FIELD]
-        for entry_id, fields in entries:
-            args += [entry_id, self._audit(fields, policy, now)]
-        moved = await self._release(
-            keys=[
-                keys.agent_parked(agent_id),
-                keys.agent_stream(agent_id),
-                keys.circuit(agent_id),
-                keys.AUDIT_MESSAGES,
-            ],
-            args=args,
-        )
-        return int(moved)
+        moved = 0
+        for shard, run in _runs_by_shard([self._audit(f, policy, now) for _, f in entries]):
+            args: list[bytes | str | int] = [probes, PARKED_META_FIELD]
+            for index, entry in run:
+                args += [entries[index][0], entry]
+            done = int(
+                await self._release(
+                    keys=[
+                        keys.agent_parked(agent_id),
+                        keys.agent_stream(agent_id),
+                        keys.circuit(agent_id),
+                        keys.audit_log(shard),
+                    ],
+                    args=args,
+                )
+            )
+            moved += done
+            if done < len(run):
+                break
+        return moved
 
-    def _audit(self, fields: Any, policy: PolicySet, now: float) -> bytes:
+    def _audit(self, fields: Any, policy: PolicySet, now: float) -> tuple[int, bytes]:
+        """The audit shard (the original sender's) and the ``released`` entry of one."""
         stored = decode_fields(fields or {})
         delivered = _json_object(stored.get("envelope", b""))
         meta = _json_object(stored.get(PARKED_META_FIELD, b""))
-        return build_released_entry(
+        sender = delivered.get("sender_id")
+        valid = isinstance(sender, str) and re.fullmatch(AGENT_ID_PATTERN, sender) is not None
+        shard = keys.audit_shard(sender if valid else None)  # pyright: ignore[reportArgumentType]
+        return shard, build_released_entry(
             delivered,
             meta,
             gateway_id=self._gateway_id,
@@ -253,6 +265,19 @@ class CircuitKeeper:
             policy_version=policy.version,
             now=now,
         )
+
+
+def _runs_by_shard(
+    audited: list[tuple[int, bytes]],
+) -> list[tuple[int, list[tuple[int, bytes]]]]:
+    """Consecutive entries of one audit shard, in order: each run is one release call (its
+    audit log is one key), and the queue still moves oldest first."""
+    runs: list[tuple[int, list[tuple[int, bytes]]]] = []
+    for index, (shard, entry) in enumerate(audited):
+        if not runs or runs[-1][0] != shard:
+            runs.append((shard, []))
+        runs[-1][1].append((index, entry))
+    return runs
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

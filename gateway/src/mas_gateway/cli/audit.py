@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from mas import keys
 from mas.errors import ConfigError
 
 from ..decisions import DECISIONS
@@ -70,6 +71,7 @@ def register(subparsers: Any) -> None:
         help="fail when an entry is this old and still not checkpointed (0: never; "
         "default: %(default).0f)",
     )
+    _add_shard(verify, "verify only this ingress shard's log (and check --witness against it)")
     add_json_option(verify)
     _add_common(verify)
     verify.set_defaults(func=_verify)
@@ -103,6 +105,7 @@ def register(subparsers: Any) -> None:
     export.add_argument("--out", type=Path, help="write to this file instead of stdout")
     export.add_argument("--since", help="entries appended from then on")
     export.add_argument("--until", help="up to the last checkpoint signed by then")
+    _add_shard(export, "the ingress shard whose log to export (default: 0)", default=0)
     _add_common(export)
     export.set_defaults(func=_export)
 
@@ -116,6 +119,7 @@ def register(subparsers: Any) -> None:
         default=Path("audit-archive"),
         help="where to write segments and manifest.json (default: %(default)s)",
     )
+    _add_shard(archive, "archive only this ingress shard's log (default: every shard)")
     _add_pubkey(archive)
     _add_common(archive)
     archive.set_defaults(func=_archive)
@@ -124,6 +128,7 @@ def register(subparsers: Any) -> None:
         "checkpoint", help="print the latest signed checkpoint, to keep as a witness"
     )
     checkpoint.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    _add_shard(checkpoint, "the ingress shard whose checkpoint to print (default: 0)", default=0)
     add_redis_option(checkpoint, demo_data=True)
     checkpoint.set_defaults(func=_checkpoint)
 
@@ -131,6 +136,22 @@ def register(subparsers: Any) -> None:
     add_json_option(keys_)
     add_redis_option(keys_, demo_data=True)
     keys_.set_defaults(func=_keys)
+
+
+def _shard_number(text: str) -> int:
+    from mas import keys
+
+    try:
+        shard = int(text)
+    except ValueError:
+        shard = -1
+    if not 0 <= shard < keys.INGRESS_SHARDS:
+        raise argparse.ArgumentTypeError(f"a shard is 0..{keys.INGRESS_SHARDS - 1}, not {text!r}")
+    return shard
+
+
+def _add_shard(parser: argparse.ArgumentParser, help_text: str, default: int | None = None) -> None:
+    parser.add_argument("--shard", type=_shard_number, default=default, help=help_text)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -245,21 +266,79 @@ def _verify(args: argparse.Namespace) -> int:
             return _fail(f"{args.file}: {exc}")
         return _print_report(report, args.json)
 
-    async def work(client: aioredis.Redis) -> VerifyReport:
-        return await verify_log(
-            client,
-            trusted=trusted,
-            archive_dir=args.archive_dir,
-            witness=witness,
-            max_uncovered_age_s=args.max_uncovered_age or None,
-            progress=progress,
-        )
+    if witness is not None and args.shard is None and args.witness is not None:
+        raise ConfigError("--witness needs --shard: a checkpoint belongs to one shard's log")
+    if witness is not None and path is not None and args.shard is None:
+        witnesses = _shard_witnesses(path, witness)  # the gateway's witness files
+    else:
+        witnesses = {args.shard: witness} if witness is not None else {}
+    shards = range(keys.INGRESS_SHARDS) if args.shard is None else [args.shard]
+
+    async def work(client: aioredis.Redis) -> list[VerifyReport]:
+        return [
+            await verify_log(
+                client,
+                shard=shard,
+                trusted=trusted,
+                archive_dir=args.archive_dir,
+                witness=witnesses.get(shard),
+                max_uncovered_age_s=args.max_uncovered_age or None,
+                progress=progress,
+            )
+            for shard in shards
+        ]
 
     try:
-        report = _with_redis(args.redis_url, work)
+        reports = _with_redis(args.redis_url, work)
     except AuditFormatError as exc:
         return _fail(str(exc))
-    return _print_report(report, args.json)
+    return _print_reports(reports, args.json)
+
+
+def _shard_witnesses(path: Path, first: Any) -> dict[int, Any]:
+    """Shard 0's witness at `path`, each other shard's next to it where the gateway wrote it
+    (`mas_gateway.audit.witness.WitnessFile.for_shard`)."""
+    from ..audit.errors import AuditFormatError
+    from ..audit.offline import load_witness
+    from ..audit.witness import WitnessFile
+
+    witnesses: dict[int, Any] = {0: first}
+    for shard in range(1, keys.INGRESS_SHARDS):
+        shard_path = WitnessFile(path).for_shard(shard).path
+        if shard_path.exists():
+            try:
+                witnesses[shard] = load_witness(shard_path)
+            except AuditFormatError as exc:
+                raise ConfigError(f"witness {shard_path}: {exc}") from exc
+    return witnesses
+
+
+def _print_reports(reports: list[VerifyReport], as_json: bool) -> int:
+    """Every shard's report; exit 1 when any shard failed (each failure names its shard)."""
+    failed = [r for r in reports if not r.ok]
+    if as_json:
+        print_json(
+            {
+                "ok": not failed,
+                "failed_shards": [r.shard for r in failed],
+                "shards": [r.to_json() for r in reports],
+            }
+        )
+        return 1 if failed else 0
+    for report in reports:
+        if report.ok and not report.entries and not report.checkpoints:
+            continue
+        stream = sys.stdout if report.ok else sys.stderr
+        for line in report.lines():
+            print(line, file=stream)
+    empty = sum(1 for r in reports if r.ok and not r.entries and not r.checkpoints)
+    if empty:
+        print(f"({empty} shards have an empty log)", file=sys.stdout)
+    if failed:
+        names = ", ".join(str(r.shard) for r in failed)
+        print(f"FAILED: audit log shards {names} did not verify", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _prove(args: argparse.Namespace) -> int:
@@ -327,7 +406,9 @@ def _export(args: argparse.Namespace) -> int:
     until = parse_time(args.until, option="--until") if args.until else None
 
     async def work(client: aioredis.Redis) -> Any:
-        return await build_export(client, since=since, until=until, archive_dir=args.archive_dir)
+        return await build_export(
+            client, shard=args.shard, since=since, until=until, archive_dir=args.archive_dir
+        )
 
     try:
         export = _with_redis(args.redis_url, work)
@@ -352,26 +433,33 @@ def _archive(args: argparse.Namespace) -> int:
     trusted = pinned_keys(args.pubkey)
 
     async def work(client: aioredis.Redis) -> Any:
-        return await archive_before(
-            client,
-            before=before,
-            directory=args.dir,
-            archive_dir=args.archive_dir,
-            trusted=trusted,
-        )
+        shards = range(keys.INGRESS_SHARDS) if args.shard is None else [args.shard]
+        segments = [
+            await archive_before(
+                client,
+                shard=shard,
+                before=before,
+                directory=args.dir,
+                archive_dir=args.archive_dir,
+                trusted=trusted,
+            )
+            for shard in shards
+        ]
+        return [s for s in segments if s is not None]
 
     try:
-        segment = _with_redis(args.redis_url, work)
+        segments = _with_redis(args.redis_url, work)
     except AuditError as exc:
         return _fail(str(exc))
-    if segment is None:
+    if not segments:
         print("mas audit: nothing to archive (no checkpointed entry before that date)")
         return 0
-    print(
-        f"archived entries #{segment.first_index}..#{segment.end_index - 1} "
-        f"({segment.count}) to {Path(segment.directory) / segment.file}; "
-        f"manifest: {Path(segment.directory) / 'manifest.json'}"
-    )
+    for segment in segments:
+        print(
+            f"archived entries #{segment.first_index}..#{segment.end_index - 1} "
+            f"({segment.count}) to {Path(segment.directory) / segment.file}; "
+            f"manifest: {Path(segment.directory) / 'manifest.json'}"
+        )
     return 0
 
 
@@ -380,7 +468,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
     from ..audit.errors import AuditFormatError
 
     async def work(client: aioredis.Redis) -> Any:
-        return await latest_checkpoint(client)
+        return await latest_checkpoint(client, shard=args.shard)
 
     try:
         latest = _with_redis(args.redis_url, work)

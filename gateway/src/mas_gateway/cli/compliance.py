@@ -72,6 +72,14 @@ def register(subparsers: Any) -> None:
         help="a checkpoint kept outside Redis (mas audit checkpoint, a proof or an export): "
         "the log must still contain it",
     )
+    report.add_argument(
+        "--witness-shard",
+        type=int,
+        default=0,
+        choices=range(16),
+        metavar="N",
+        help="the ingress shard whose audit log --witness is a checkpoint of (default: 0)",
+    )
     report.set_defaults(func=_report)
 
     check = sub.add_parser(
@@ -158,6 +166,7 @@ def _report(args: argparse.Namespace) -> int:
             archive_dir=args.archive_dir,
             trusted=trusted,
             witness=witness,
+            witness_shard=args.witness_shard,
             progress=progress,
         )
     )

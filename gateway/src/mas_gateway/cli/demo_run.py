@@ -14,10 +14,10 @@ import os
 import sys
 from typing import Any
 
-from mas import crypto
+from mas import crypto, keys
 from mas.urls import redact_url
 
-from ..audit import verify_log
+from ..audit.verifier import verify_all
 from ..context import MessageContext
 from ..demo import POLICIES
 from ..demo.scenario import run_scenario
@@ -67,11 +67,11 @@ async def _verify_audit(gateway: GatewayService) -> bool:
     assert gateway.checkpointer is not None
     await gateway.checkpointer.checkpoint_now()
     trusted = {gateway.key.key_id: crypto.load_public_key(gateway.key.public_key_b64)}
-    report = await verify_log(gateway.client, trusted=trusted)
+    report = await verify_all(gateway.client, trusted=trusted)
     if report.ok:
         print(
             f"audit log verified: {report.entries} entries, {report.checkpoints} signed "
-            f"checkpoint(s), root {report.root}",
+            f"checkpoint(s) over {keys.INGRESS_SHARDS} shard logs",
             flush=True,
         )
         return True

@@ -25,7 +25,7 @@ from ..audit.errors import AuditFormatError
 from ..audit.log import iter_log
 from ..audit.recompute import Finding
 from ..audit.report import VerifyReport, Witness
-from ..audit.verifier import verify_log
+from ..audit.verifier import verify_all
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
 from ..policy.dlp_check import dlp_check_for
 from .history import PolicyVersionRecord, read_policy_versions
@@ -134,6 +134,7 @@ async def collect_evidence(
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     witness: Witness | None = None,
+    witness_shard: int = keys.AUDIT_GATEWAY_SHARD,
     progress: Callable[[str], None] | None = None,
 ) -> Evidence:
     """Verify the audit log, count the period's decisions, test the policy, read the history.
@@ -148,12 +149,17 @@ async def collect_evidence(
     say = progress or (lambda _: None)
     try:
         say("compliance report: verifying the audit log")
-        audit = await verify_log(
-            client, trusted=trusted, archive_dir=archive_dir, witness=witness, progress=progress
+        audit = await verify_all(
+            client,
+            trusted=trusted,
+            archive_dir=archive_dir,
+            witnesses={witness_shard: witness} if witness is not None else None,
+            progress=progress,
         )
         say("compliance report: counting the period's decisions")
-        async for entry in iter_log(client, archive_dir=archive_dir):
-            stats.add(entry.raw)
+        for shard in range(keys.INGRESS_SHARDS):
+            async for entry in iter_log(client, shard=shard, archive_dir=archive_dir):
+                stats.add(entry.raw)
     except AuditFormatError as exc:
         audit = VerifyReport(source="audit log in Redis")
         audit.findings.append(Finding("format", f"the audit log cannot be read: {exc}"))

@@ -41,6 +41,7 @@ async def generate_report(
     archive_dir: Path | None = None,
     trusted: Mapping[str, Ed25519PublicKey] | None = None,
     witness: Witness | None = None,
+    witness_shard: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The report document for decisions from `since` to `until` (default: now).
@@ -65,6 +66,7 @@ async def generate_report(
             archive_dir=archive_dir,
             trusted=trusted,
             witness=witness,
+            witness_shard=witness_shard,
             progress=progress,
         )
     finally:

@@ -3,7 +3,7 @@
 -- KEYS[1]  the parked queue agent.parked:{target}
 -- KEYS[2]  the inbox agent.stream:{target}
 -- KEYS[3]  the circuit hash mas.circuit:{target}
--- KEYS[4]  the audit log
+-- KEYS[4]  the audit log of the released entries' senders' shard (the caller groups them)
 -- ARGV[1]  probes allowed while half-open (in total for this half-open period)
 -- ARGV[2]  name of the parked entries' metadata field (not copied to the inbox)
 -- ARGV[3..] pairs: parked entry id, its audit entry ("released"), oldest first

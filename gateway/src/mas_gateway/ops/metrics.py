@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from mas import keys
 
-from ..audit.checkpoint import latest_checkpoint
+from ..audit.checkpoint import newest_checkpoint
 from ..context import MessageContext
 from ..outboxes import Outboxes
 
@@ -194,7 +194,7 @@ class GatewayMetrics:
         self._set_inboxes(inboxes)
         self.dead_letters.labels(kind="agents").set(sum(values[2:-1:3]))
         self.dead_letters.labels(kind="gateway").set(values[-1])
-        stored = await latest_checkpoint(client)
+        stored = await newest_checkpoint(client)
         self.checkpoint_age.set(
             max(0.0, time.time() - stored.checkpoint.time) if stored is not None else -1
         )

@@ -130,9 +130,10 @@ async def system_status(client: aioredis.Redis, *, top: int = 5) -> dict[str, An
             pipe.xinfo_groups(keys.agent_outbox(agent_id))
             pipe.xlen(keys.agent_dlq(agent_id))
         pipe.xlen(keys.DLQ)
-        pipe.xrevrange(keys.AUDIT_CHECKPOINTS, count=1)
-        pipe.xlen(keys.AUDIT_MESSAGES)
         pipe.xrevrange(keys.POLICY_VERSIONS, count=1)
+        for shard in range(keys.INGRESS_SHARDS):
+            pipe.xrevrange(keys.audit_checkpoints(shard), count=1)
+            pipe.xlen(keys.audit_log(shard))
         replies = await pipe.execute(raise_on_error=False)
     lag: dict[str, int] = {}
     pending: dict[str, int] = {}
@@ -152,12 +153,18 @@ async def system_status(client: aioredis.Redis, *, top: int = 5) -> dict[str, An
                 unknown_lag.append(agent_id)  # Redis cannot tell (entries were deleted)
             else:
                 lag[agent_id] = int(group_lag)
-    gateway_dlq, checkpoints, audit_len, versions = replies[2 * len(ids) :]
+    gateway_dlq, versions, *audit = replies[2 * len(ids) :]
+    checkpoints = max(
+        (reply[0] for reply in audit[0::2] if isinstance(reply, list) and reply),
+        key=lambda newest: _stream_time(newest[0]),  # pyright: ignore[reportUnknownArgumentType, reportUnknownLambdaType]
+        default=None,
+    )
+    audit_len = sum(n for n in audit[1::2] if isinstance(n, int))
     gateways = await read_presence(client)
     alive = [g for g in gateways if g.alive(now)]
     checkpoint: dict[str, Any] | None = None
-    if isinstance(checkpoints, list) and checkpoints:
-        at = _stream_time(checkpoints[0][0])
+    if checkpoints is not None:
+        at = _stream_time(checkpoints[0])  # pyright: ignore[reportUnknownArgumentType]
         checkpoint = {"at": at, "age_s": round(now - at, 3)}
     latest_version: dict[str, Any] | None = None
     if isinstance(versions, list) and versions:
@@ -202,7 +209,7 @@ async def system_status(client: aioredis.Redis, *, top: int = 5) -> dict[str, An
             "top_agents": _top(dead, top),
         },
         "audit": {
-            "entries": audit_len if isinstance(audit_len, int) else 0,
+            "entries": audit_len,
             "last_checkpoint": checkpoint,
         },
         "policy": {

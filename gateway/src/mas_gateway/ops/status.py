@@ -26,11 +26,12 @@ from mas.records import Profile
 from mas.redis_text import as_text
 
 from ..agent_records import fetch_records
-from ..audit import WitnessFile, verify_log
-from ..audit.checkpoint import latest_checkpoint, load_gateway_keys
+from ..audit import WitnessFile
+from ..audit.checkpoint import load_gateway_keys, newest_checkpoint
 from ..audit.entry import ENTRY_FIELD, parse_entry
 from ..audit.report import Witness
 from ..audit.streams import stream_entries
+from ..audit.verifier import verify_all
 from ..circuits import read_circuits
 
 __all__ = ["WINDOW_S", "AuditStatus", "system_status"]
@@ -64,11 +65,12 @@ class AuditStatus:
 
     async def _verify(self) -> dict[str, Any]:
         try:
-            kept = self._witness.load()
-            report = await verify_log(
-                self._client,
-                trusted=await load_gateway_keys(self._client),
-                witness=Witness(kept) if kept is not None else None,
+            witnesses: dict[int, Witness] = {}
+            for shard in range(keys.INGRESS_SHARDS):
+                if (kept := self._witness.for_shard(shard).load()) is not None:
+                    witnesses[shard] = Witness(kept)
+            report = await verify_all(
+                self._client, trusted=await load_gateway_keys(self._client), witnesses=witnesses
             )
         except (RedisError, OSError) as exc:
             return {"state": "unknown", "detail": f"could not verify: {type(exc).__name__}"}
@@ -114,9 +116,14 @@ async def _agents(client: aioredis.Redis) -> list[dict[str, Any]]:
 
 async def _decisions(client: aioredis.Redis, now: float) -> dict[str, Any]:
     since_ms = int((now - WINDOW_S) * 1000)
-    raw = stream_entries(
-        await client.xrevrange(keys.AUDIT_MESSAGES, min=f"{since_ms}-0", count=MAX_ENTRIES)
-    )
+    raw: list[tuple[str, dict[str, bytes]]] = []
+    truncated = False
+    for shard in range(keys.INGRESS_SHARDS):
+        newest = stream_entries(
+            await client.xrevrange(keys.audit_log(shard), min=f"{since_ms}-0", count=MAX_ENTRIES)
+        )
+        truncated = truncated or len(newest) >= MAX_ENTRIES
+        raw.extend(newest)
     per_minute: dict[int, Counter[str]] = {}
     totals: Counter[str] = Counter()
     denials: Counter[str] = Counter()
@@ -136,7 +143,7 @@ async def _decisions(client: aioredis.Redis, now: float) -> dict[str, Any]:
             findings[str(entity)] += int(count)
     return {
         "window_s": WINDOW_S,
-        "truncated": len(raw) >= MAX_ENTRIES,
+        "truncated": truncated,
         "totals": dict(totals),
         "per_minute": [
             {"minute": minute, **dict(counts)} for minute, counts in sorted(per_minute.items())
@@ -151,7 +158,7 @@ async def system_status(
 ) -> dict[str, Any]:
     """The dashboard's document."""
     now = time.time()
-    stored = await latest_checkpoint(client)
+    stored = await newest_checkpoint(client)
     return {
         "generated_at": now,
         "policy_version": policy_version,

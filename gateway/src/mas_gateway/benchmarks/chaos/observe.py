@@ -87,7 +87,8 @@ class AuditWatcher:
 
     def __init__(self, stack: ChaosStack) -> None:
         self._stack = stack
-        self._last = "0-0"
+        self._last = dict.fromkeys(range(keys.INGRESS_SHARDS), "0-0")
+        """Per audit shard, the newest entry id read."""
         self.last_decision_at: dict[str, float] = {}
         """gateway id -> time of its newest decision seen."""
 
@@ -95,28 +96,32 @@ class AuditWatcher:
         """Read what was appended since the last poll (nothing while Redis is unreachable)."""
         try:
             with self._stack.admin() as client:
-                while True:
-                    rows = xrange(client, keys.AUDIT_MESSAGES, f"({self._last}", "+", 1000)
-                    if not rows:
-                        return
-                    for entry_id, fields in rows:
-                        self._last = entry_id.decode()
-                        entry = json.loads(fields[b"entry"])
-                        gateway = str(entry.get("gateway_id"))
-                        at = float(entry.get("time") or 0.0)
-                        self.last_decision_at[gateway] = max(
-                            self.last_decision_at.get(gateway, 0.0), at
-                        )
+                for shard in self._last:
+                    self._poll_shard(client, shard)
         except RedisError:
             return
+
+    def _poll_shard(self, client: redis.Redis, shard: int) -> None:
+        while True:
+            rows = xrange(client, keys.audit_log(shard), f"({self._last[shard]}", "+", 1000)
+            if not rows:
+                return
+            for entry_id, fields in rows:
+                self._last[shard] = entry_id.decode()
+                entry = json.loads(fields[b"entry"])
+                gateway = str(entry.get("gateway_id"))
+                at = float(entry.get("time") or 0.0)
+                self.last_decision_at[gateway] = max(self.last_decision_at.get(gateway, 0.0), at)
 
 
 def delivered_ids(client: redis.Redis, message_ids: set[str]) -> dict[str, int]:
     """message id -> how many times the audit log records it delivered, for `message_ids`."""
     counts: dict[str, int] = defaultdict(int)
     last = "-"
+    # every decision about the bulk sender's messages is logged in its shard
+    audit_log = keys.audit_log(keys.ingress_shard(BULK_SENDER))
     while True:
-        rows = xrange(client, keys.AUDIT_MESSAGES, last, "+", 5000)
+        rows = xrange(client, audit_log, last, "+", 5000)
         rows = [r for r in rows if r[0].decode() != last]
         if not rows:
             return dict(counts)
