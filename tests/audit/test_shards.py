@@ -79,3 +79,23 @@ async def test_one_rewritten_shard_fails_naming_it_while_the_others_verify(
     assert code == 1
     assert f"first bad entry: shard {shard}: entry #2" in err
     assert f"audit log shards {shard} did not verify" in err
+
+
+async def test_two_swapped_shards_fail_though_each_log_matches_its_checkpoints(
+    redis_client: aioredis.Redis,
+    checkpointer: AuditCheckpointer,
+    trusted: dict[str, Ed25519PublicKey],
+) -> None:
+    """Whoever can write Redis must not pass one shard's decisions off as another's."""
+    await _log_from_every_sender(redis_client)
+    await checkpointer.checkpoint_now()
+    a, b = (keys.ingress_shard(s) for s in SENDERS[:2])
+    for key in (keys.audit_log, keys.audit_checkpoints):
+        await redis_client.rename(key(a), "swap")
+        await redis_client.rename(key(b), key(a))
+        await redis_client.rename("swap", key(b))
+
+    reports = {r.shard: r for r in await verify_shards(redis_client, trusted=trusted)}
+    assert sorted(s for s, r in reports.items() if not r.ok) == sorted([a, b])
+    lines = "\n".join(reports[a].lines())
+    assert f"signed for the log of shard {b}, not shard {a}" in lines

@@ -38,6 +38,7 @@ from .streams import stream_entries
 
 __all__ = [
     "CHECKPOINT_KIND",
+    "CHECKPOINT_VERSION",
     "SIGNATURE_CONTEXT",
     "Checkpoint",
     "SignedCheckpoint",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 CHECKPOINT_KIND = "mas.audit.checkpoint"
+CHECKPOINT_VERSION = 2
+"""Version 2 names its shard (version 1, from before the log was sharded, did not)."""
 SIGNATURE_CONTEXT = b"mas.audit.checkpoint.v1\n"
 
 
@@ -65,13 +68,17 @@ class Checkpoint:
     time: float
     gateway_id: str
     key_id: str
+    shard: int = 0
+    """The ingress shard whose log this checkpoint covers: signed, so a shard's log and
+    checkpoints cannot pass for another shard's."""
 
     def body(self) -> bytes:
         """The canonical bytes that get signed."""
         return canonical_json(
             {
                 "kind": CHECKPOINT_KIND,
-                "v": 1,
+                "v": CHECKPOINT_VERSION,
+                "shard": self.shard,
                 "seq": self.seq,
                 "tree_size": self.tree_size,
                 "root": self.root.hex(),
@@ -90,8 +97,12 @@ class Checkpoint:
             obj = json.loads(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise AuditFormatError("checkpoint body is not JSON") from exc
-        if not isinstance(obj, dict) or obj.get("kind") != CHECKPOINT_KIND or obj.get("v") != 1:
-            raise AuditFormatError("not a version 1 audit checkpoint")
+        if (
+            not isinstance(obj, dict)
+            or obj.get("kind") != CHECKPOINT_KIND
+            or obj.get("v") != CHECKPOINT_VERSION
+        ):
+            raise AuditFormatError(f"not a version {CHECKPOINT_VERSION} audit checkpoint")
         data: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
         try:
             checkpoint = cls(
@@ -103,9 +114,12 @@ class Checkpoint:
                 time=float(data["time"]),
                 gateway_id=_str(data, "gateway_id"),
                 key_id=_str(data, "key_id"),
+                shard=_int(data, "shard"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AuditFormatError(f"checkpoint has a missing or invalid field: {exc}") from exc
+        if checkpoint.shard >= keys.INGRESS_SHARDS:
+            raise AuditFormatError(f"checkpoint names shard {checkpoint.shard}, which is no shard")
         if len(checkpoint.root) != HASH_SIZE or not math.isfinite(checkpoint.time):
             raise AuditFormatError("checkpoint root must be 32 bytes and time a number")
         if checkpoint.body() != body:

@@ -235,6 +235,7 @@ class AuditCheckpointer:
                 time=time.time(),
                 gateway_id=self.gateway_id,
                 key_id=self.key_id,
+                shard=shard,
             )
             signed = sign_checkpoint(checkpoint, self._key)
             stored = StoredCheckpoint("", signed, frontier.pack(), b"".join(leaves))

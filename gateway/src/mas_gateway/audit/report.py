@@ -110,11 +110,18 @@ def check_chain(
     trusted: Mapping[str, Ed25519PublicKey],
     *,
     where: Sequence[str] | None = None,
+    shard: int | None = None,
 ) -> tuple[list[Target], list[Finding]]:
-    """Verify signatures and the seq/prev chain; return the checkpoints to trust as targets."""
+    """Verify signatures, the shard and the seq/prev chain; return the checkpoints to trust.
+
+    `shard` is the shard whose log is checked; without it (an export) every checkpoint
+    must name the shard the first one names.
+    """
     targets: list[Target] = []
     findings: list[Finding] = []
     previous: SignedCheckpoint | None = None
+    if shard is None and signed:
+        shard = signed[0].checkpoint.shard
     for position, item in enumerate(signed):
         cp = item.checkpoint
         label = f"checkpoint #{cp.seq}" + (f" ({where[position]})" if where else "")
@@ -122,6 +129,10 @@ def check_chain(
             item.verify(trusted)
         except SignatureError as exc:
             findings.append(Finding("checkpoint", f"{label}: {exc}"))
+            previous = item
+            continue
+        if cp.shard != shard:
+            findings.append(Finding("checkpoint", _foreign(label, cp.shard, shard)))
             previous = item
             continue
         if cp.seq != position:
@@ -153,13 +164,22 @@ def check_witness(
     witness: SignedCheckpoint,
     signed: Sequence[SignedCheckpoint],
     trusted: Mapping[str, Ed25519PublicKey],
+    shard: int | None = None,
 ) -> tuple[Target | None, list[Finding]]:
-    """Check a checkpoint kept outside the log; return it as a target when it is genuine."""
+    """Check a checkpoint kept outside the log; return it as a target when it is genuine.
+
+    `shard` is the shard whose log is checked; without it, the shard of the log's
+    first checkpoint, if any.
+    """
     label = f"the witnessed checkpoint #{witness.checkpoint.seq}"
     try:
         witness.verify(trusted)
     except SignatureError as exc:
         return None, [Finding("witness", f"{label}: {exc}")]
+    if shard is None and signed:
+        shard = signed[0].checkpoint.shard
+    if shard is not None and witness.checkpoint.shard != shard:
+        return None, [Finding("witness", _foreign(label, witness.checkpoint.shard, shard))]
     findings: list[Finding] = []
     same_seq = [s for s in signed if s.checkpoint.seq == witness.checkpoint.seq]
     if same_seq and all(s.body != witness.body for s in same_seq):
@@ -183,3 +203,10 @@ def check_witness(
             Finding("witness", f"the log holds no checkpoint, but {label} exists: it was erased")
         )
     return Target(witness.checkpoint, label), findings
+
+
+def _foreign(label: str, signed_for: int, checked: int | None) -> str:
+    return (
+        f"{label} was signed for the log of shard {signed_for}, not shard {checked}: "
+        "logs or checkpoints of two shards were swapped"
+    )

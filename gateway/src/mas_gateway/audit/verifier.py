@@ -115,12 +115,14 @@ async def verify_log(
     stored, findings = await load_stored_checkpoints(client, shard=shard)
     report.findings.extend(findings)
     signed = [s.signed for s in stored]
-    targets, findings = check_chain(signed, trusted, where=[s.stream_id for s in stored])
+    targets, findings = check_chain(
+        signed, trusted, where=[s.stream_id for s in stored], shard=shard
+    )
     report.findings.extend(findings)
     if isinstance(witness, SignedCheckpoint):
         witness = Witness(witness)
     if witness is not None:
-        target, findings = check_witness(witness.checkpoint, signed, trusted)
+        target, findings = check_witness(witness.checkpoint, signed, trusted, shard)
         report.findings.extend(findings)
         if target is not None:
             targets.append(target)
