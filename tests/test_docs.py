@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-_NOT_KEYS = ("tag", "shard_tag", "ingress_shard", "INGRESS_SHARDS")
+_NOT_KEYS = ("tag", "shard_tag", "ingress_shard", "INGRESS_SHARDS", "OUTBOX_PREFIX")
 """Names in `mas.keys` that build keys or choose shards but are no key themselves."""
 
 
@@ -29,7 +29,9 @@ def _key_patterns() -> dict[str, str]:
         if callable(value):
             params = inspect.signature(value).parameters
             args = ["id" if p == "agent_id" else "{" + p + "}" for p in params]
-            patterns[name] = value(*args)
+            # keys in the sender's shard slot are listed with the shard as {shard:N}
+            shard = keys.shard_tag(keys.ingress_shard("id"))
+            patterns[name] = str(value(*args)).replace(shard, "{shard:N}")
         elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
             patterns[name] = value
     return patterns
