@@ -23,6 +23,7 @@ _NOT_KEYS = (
     "INGRESS_SHARDS",
     "audit_shard",
     "AUDIT_GATEWAY_SHARD",
+    "OUTBOX_PREFIX",
 )
 """Names in `mas.keys` that build keys or choose shards but are no key themselves."""
 
@@ -39,7 +40,9 @@ def _key_patterns() -> dict[str, str]:
                 patterns[name] = str(value(0)).replace(keys.shard_tag(0), "{shard:N}")
                 continue
             args = ["id" if p == "agent_id" else "{" + p + "}" for p in params]
-            patterns[name] = str(value(*args))
+            # keys in the sender's shard slot are listed with the shard as {shard:N}
+            shard = keys.shard_tag(keys.ingress_shard("id"))
+            patterns[name] = str(value(*args)).replace(shard, "{shard:N}")
         elif name not in ("AGENTS_GROUP", "GATEWAY_GROUP"):
             patterns[name] = value
     return patterns

@@ -34,6 +34,7 @@ from ..principals import gateway_url, service_url
 from .helpers import (
     REPO_POLICIES,
     Hold,
+    ProbeAgent,
     World,
     connect_as,
     deliveries,
@@ -173,6 +174,24 @@ async def test_nobody_reads_or_trims_another_agents_submissions(world: World) ->
         world.patient.client.xrange(keys.agent_outbox("patient"))
     )  # not even its own token
     assert await world.admin.xlen(keys.agent_outbox("patient")) == 1
+
+
+async def test_no_agent_writes_an_outbox_of_its_own_shard_but_its_own(world: World) -> None:
+    neighbour_id = next(
+        f"nurse{n}"
+        for n in range(10_000)
+        if keys.ingress_shard(f"nurse{n}") == keys.ingress_shard("doctor")
+    )
+    neighbour = await ProbeAgent.provision(world.admin, neighbour_id, ["nurse"])
+    theirs = keys.agent_outbox(neighbour_id)
+    assert keys.shard_tag(keys.ingress_shard("doctor")) in theirs  # one slot with doctor's
+    await refused(world.doctor.client.xadd(theirs, {"envelope": "{}"}))
+    await refused(world.doctor.client.xrange(theirs))
+    await refused(world.doctor.client.xtrim(theirs, maxlen=0))
+    await refused(world.doctor.client.delete(theirs))
+    await world.doctor.client.xadd(keys.agent_outbox("doctor"), {"x": "y"})  # its own: allowed
+    await neighbour.client.xadd(theirs, {"x": "y"})
+    assert await world.admin.xlen(theirs) == 1
 
 
 async def test_nobody_reads_another_agents_mail_or_state(world: World) -> None:

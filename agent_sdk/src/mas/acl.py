@@ -36,6 +36,7 @@ __all__ = [
     "forbidden_for_agent",
     "gateway_principal",
     "service_principal",
+    "shard_neighbour",
 ]
 
 GATEWAY_USER = "mas-gateway"
@@ -196,7 +197,7 @@ _GATEWAY_STATE = (
 
 def gateway_principal() -> Principal:
     """The gateway: reads outboxes and trust, writes inboxes, owns replay, limits and audit."""
-    outbox, inbox = keys.agent_outbox(_ALL), keys.agent_stream(_ALL)
+    outbox, inbox = f"{keys.OUTBOX_PREFIX}{_ALL}", keys.agent_stream(_ALL)
     parked = keys.agent_parked(_ALL)
     scripted = (outbox, inbox, parked, *_GATEWAY_STATE)
     return Principal(
@@ -291,6 +292,16 @@ def service_principal() -> Principal:
     )
 
 
+def shard_neighbour(agent_id: str) -> str:
+    """An id no agent can have whose outbox is in the same ingress shard as `agent_id`'s."""
+    shard = keys.ingress_shard(agent_id)
+    return next(
+        candidate
+        for candidate in (f"{PROBE_AGENT}.{n}" for n in range(10_000))
+        if keys.ingress_shard(candidate) == shard
+    )
+
+
 def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tuple[str, ...]]:
     """Commands the user of `agent_id` must not be able to run (checked with ACL DRYRUN).
 
@@ -315,6 +326,9 @@ def forbidden_for_agent(agent_id: str, other_id: str = PROBE_AGENT) -> list[tupl
         ("HDEL", keys.GATEWAY_PRESENCE, "gateway-1"),
         ("SADD", keys.ALL_AGENTS, "x"),
         ("XADD", keys.agent_outbox(other), "*", "f", "v"),
+        ("XADD", keys.agent_outbox(shard_neighbour(me)), "*", "f", "v"),
+        ("XADD", keys.agent_outbox(me) + ".x", "*", "f", "v"),
+        ("XADD", keys.forwarded(me, "m"), "*", "f", "v"),
         ("XTRIM", keys.agent_outbox(me), "MAXLEN", "0"),
         ("XDEL", keys.agent_outbox(me), "0-1"),
         ("DEL", keys.agent_outbox(me)),

@@ -5,8 +5,10 @@ Redis Cluster hash tag (``{id}``), so all of an agent's keys live in one slot an
 one ACL pattern follows the same boundary (`mas.acl` builds the rules from the
 functions here). Agent ids cannot contain ``{``, ``}``, ``:`` or glob characters
 (see `mas.envelope.AGENT_ID_PATTERN`), so ``agent:{a}`` never matches a pattern
-meant for ``agent:{a.b}``. The only key of an agent that ends with ``}`` is its
-profile ``agent:{id}``; ACL patterns rely on that.
+meant for ``agent:{a.b}``. Outboxes and forwarded markers are the exception: they
+carry the sender's ingress shard tag (``{shard:N}``, see `ingress_shard`) so that
+the gateway reads and commits a whole shard within one slot. The only key of an
+agent that ends with ``}`` is its profile ``agent:{id}``; ACL patterns rely on that.
 
 The README's key table must list every name here; `tests/test_docs.py` checks it.
 """
@@ -24,6 +26,7 @@ __all__ = [
     "GATEWAY_KEYS",
     "GATEWAY_PRESENCE",
     "INGRESS_SHARDS",
+    "OUTBOX_PREFIX",
     "POLICY_RELOAD_CHANNEL",
     "POLICY_VERSIONS",
     "SYSTEM_CHANNEL",
@@ -142,8 +145,16 @@ AGENTS_GROUP = "agents"
 
 
 def agent_outbox(agent_id: str) -> str:
-    """Stream of the agent's signed submissions: the agent may only append, the gateway reads."""
-    return f"agent.outbox:{tag(agent_id)}"
+    """Stream of the agent's signed submissions: the agent may only append, the gateway reads.
+
+    Tagged with the agent's ingress shard, not its own tag: all outboxes of one shard
+    share a slot, so one gateway read (``XREADGROUP``) can name them all on a cluster.
+    """
+    return f"{OUTBOX_PREFIX}{shard_tag(ingress_shard(agent_id))}:{agent_id}"
+
+
+OUTBOX_PREFIX = "agent.outbox:"
+"""What every outbox key starts with (then the shard tag, ``:`` and the agent id)."""
 
 
 def agent_stream(agent_id: str) -> str:
@@ -223,8 +234,12 @@ def nonce(agent_id: str, value: str) -> str:
 
 
 def forwarded(agent_id: str, value: str) -> str:
-    """String with a TTL: a message id (digest) of this sender the gateway already forwarded."""
-    return f"mas.forwarded:{tag(agent_id)}:{value}"
+    """String with a TTL: a message id (digest) of this sender the gateway already forwarded.
+
+    In the slot of the sender's outbox (its ingress shard), so the commit sets it and
+    acknowledges the outbox entry in one script on a cluster too.
+    """
+    return f"mas.forwarded:{shard_tag(ingress_shard(agent_id))}:{agent_id}:{value}"
 
 
 def rate_limit_bucket(agent_id: str) -> str:

@@ -1,6 +1,7 @@
 """Outboxes: every agent's submission stream, read by all gateway processes in one group.
 
-Each agent may only append to its own outbox (``agent.outbox:{id}``), so an entry's
+Each agent may only append to its own outbox (``agent.outbox:{shard:N}:id``, in
+the slot of its ingress shard), so an entry's
 stream names who wrote it and no agent can trim, read or delete what another
 submitted. The gateway reads every provisioned agent's outbox with one blocking
 ``XREADGROUP`` in the group ``gateway`` (the SDK's `mas.consumer.StreamConsumer`
@@ -27,15 +28,14 @@ __all__ = ["Outboxes", "Submission"]
 
 log = logging.getLogger(__name__)
 
-_PREFIX, _SUFFIX = keys.agent_outbox("*").split("*")
-
 REFRESH_S = 0.25
 """How often the list of outboxes follows ``mas.agents`` while reading."""
 
 
 def owner_of(stream: str) -> str:
-    """The agent id an outbox key belongs to."""
-    return stream[len(_PREFIX) : len(stream) - len(_SUFFIX)]
+    """The agent id an outbox key belongs to (``agent.outbox:{shard:N}:<id>``)."""
+    _, _, agent_id = stream.removeprefix(keys.OUTBOX_PREFIX).partition("}:")
+    return agent_id
 
 
 @dataclass(frozen=True)
