@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -159,7 +160,9 @@ async def test_max_deliveries_moves_message_to_dlq_with_error(
 async def test_long_handler_keeps_its_claim(
     sdk_env: str, gateway: DeliverySigner, redis_client: aioredis.Redis
 ) -> None:
-    options = {**FAST, "claim_idle": 0.2}
+    # The keeper refreshes every claim_idle / 3 (0.5 s): only an event-loop stall of a
+    # whole second, not mere load, would let the peer take over.
+    options = {**FAST, "claim_idle": 1.5}
     worker, peer = Recorder("slow", **options), Recorder("slow", **options)
     worker.release = asyncio.Event()
     async with worker:
@@ -170,10 +173,12 @@ async def test_long_handler_keeps_its_claim(
 
         await eventually(picked_up)
         async with peer:
-            # Several claim_idle periods pass while the handler runs and the peer reclaims.
-            for _ in range(8):
+            # Two and a half claim_idle periods pass while the handler runs and the peer
+            # keeps trying to take its entry over.
+            until = time.monotonic() + 2.5 * options["claim_idle"]
+            while time.monotonic() < until:
                 await peer._require().consumer.reclaim()
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.2)
             [entry] = await redis_client.xpending_range(
                 keys.agent_stream("slow"), keys.AGENTS_GROUP, "-", "+", 10
             )
