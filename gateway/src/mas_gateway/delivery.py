@@ -99,9 +99,6 @@ class Committer:
         dedup_window_s: float = 600.0,
     ) -> None:
         self._dedup_ms = max(1, int(dedup_window_s * 1000))
-        self._planning_alternative = False
-        self._signed: dict[str, bytes] | None = None
-        """While the parked alternative is planned: the delivery the plan signed already."""
         self._key = key
         self._gateway_id = gateway_id
         self._consumer = consumer
@@ -206,10 +203,14 @@ class Committer:
             fields["dlq_message_id"] = ctx.message_id.encode()
         return fields
 
-    def plan(self, ctx: MessageContext, *, tell: bool) -> tuple[list[str], list[bytes | str | int]]:
+    def plan(
+        self, ctx: MessageContext, *, tell: bool, signed: dict[str, bytes] | None = None
+    ) -> tuple[list[str], list[bytes | str | int]]:
         """Streams to append to and their fields, for one decided context.
 
         `tell`: a refused sender gets a notice (its outbox proves it wrote the entry).
+        `signed`: the delivery already signed, when this is the parked alternative of a
+        plan (same envelope and stamp, so the same bytes: not signed a second time).
         """
         streams: list[str] = []
         args: list[bytes | str | int] = []
@@ -222,11 +223,10 @@ class Committer:
             destination = (
                 keys.agent_parked(target) if verdict is not None else keys.agent_stream(target)
             )
-            if not self._planning_alternative:  # the delivery carries this span's context
+            delivery = signed
+            if delivery is None:  # not the alternative: the delivery carries this span
                 start_send_span(ctx, destination)
-            # The alternative parks the very delivery the plan signed (same envelope and
-            # stamp, so the same bytes): it is not signed a second time.
-            delivery = self._signed if self._signed is not None else self.delivery_fields(ctx)
+                delivery = self.delivery_fields(ctx)
             if isinstance(verdict, Parked):
                 sender_inbox = keys.agent_stream(ctx.origin or ctx.sender_id)
                 streams += [destination, sender_inbox]
@@ -261,13 +261,9 @@ class Committer:
         decision = ctx.decision
         ctx.verdict = Parked(_queued_reason(ctx.envelope.target_id), "commit")
         ctx.decision = "parked"
-        self._planning_alternative = True
-        self._signed = delivery
         try:
-            return self.plan(ctx, tell=True)
+            return self.plan(ctx, tell=True, signed=delivery)
         finally:
-            self._signed = None
-            self._planning_alternative = False
             ctx.verdict = None
             ctx.decision = decision
 
