@@ -31,7 +31,6 @@ __all__ = [
     "combine_reports",
     "load_stored_checkpoints",
     "stored_leaves",
-    "verify_all",
     "verify_log",
     "verify_shards",
 ]
@@ -203,27 +202,6 @@ async def verify_shards(
             )
         )
     return reports
-
-
-async def verify_all(
-    client: aioredis.Redis,
-    *,
-    trusted: Mapping[str, Ed25519PublicKey] | None = None,
-    archive_dir: Path | None = None,
-    witnesses: Mapping[int, Witness | SignedCheckpoint] | None = None,
-    max_uncovered_age_s: float | None = DEFAULT_MAX_UNCOVERED_AGE_S,
-    progress: Callable[[str], None] | None = None,
-) -> VerifyReport:
-    """Every shard verified, as one report: counts summed, each finding naming its shard."""
-    reports = await verify_shards(
-        client,
-        trusted=trusted,
-        archive_dir=archive_dir,
-        witnesses=witnesses,
-        max_uncovered_age_s=max_uncovered_age_s,
-        progress=progress,
-    )
-    return combine_reports(reports)
 
 
 def combine_reports(reports: list[VerifyReport]) -> VerifyReport:

@@ -17,7 +17,7 @@ from typing import Any
 from mas import crypto, keys
 from mas.urls import redact_url
 
-from ..audit.verifier import verify_all
+from ..audit.verifier import combine_reports, verify_shards
 from ..context import MessageContext
 from ..demo import POLICIES
 from ..demo.scenario import run_scenario
@@ -67,7 +67,7 @@ async def _verify_audit(gateway: GatewayService) -> bool:
     assert gateway.checkpointer is not None
     await gateway.checkpointer.checkpoint_now()
     trusted = {gateway.key.key_id: crypto.load_public_key(gateway.key.public_key_b64)}
-    report = await verify_all(gateway.client, trusted=trusted)
+    report = combine_reports(await verify_shards(gateway.client, trusted=trusted))
     if report.ok:
         print(
             f"audit log verified: {report.entries} entries, {report.checkpoints} signed "

@@ -25,7 +25,7 @@ from ..audit.errors import AuditFormatError
 from ..audit.log import iter_log
 from ..audit.recompute import Finding
 from ..audit.report import VerifyReport, Witness
-from ..audit.verifier import verify_all
+from ..audit.verifier import combine_reports, verify_shards
 from ..policy import PolicyError, PolicySet, PolicyTestReport, load_policy_set, run_policy_tests
 from ..policy.dlp_check import dlp_check_for
 from .history import PolicyVersionRecord, read_policy_versions
@@ -149,12 +149,14 @@ async def collect_evidence(
     say = progress or (lambda _: None)
     try:
         say("compliance report: verifying the audit log")
-        audit = await verify_all(
-            client,
-            trusted=trusted,
-            archive_dir=archive_dir,
-            witnesses={witness_shard: witness} if witness is not None else None,
-            progress=progress,
+        audit = combine_reports(
+            await verify_shards(
+                client,
+                trusted=trusted,
+                archive_dir=archive_dir,
+                witnesses={witness_shard: witness} if witness is not None else None,
+                progress=progress,
+            )
         )
         say("compliance report: counting the period's decisions")
         for shard in range(keys.INGRESS_SHARDS):

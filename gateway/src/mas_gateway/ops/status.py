@@ -31,7 +31,7 @@ from ..audit.checkpoint import load_gateway_keys, newest_checkpoint
 from ..audit.entry import ENTRY_FIELD, parse_entry
 from ..audit.report import Witness
 from ..audit.streams import stream_entries
-from ..audit.verifier import verify_all
+from ..audit.verifier import combine_reports, verify_shards
 from ..circuits import read_circuits
 
 __all__ = ["WINDOW_S", "AuditStatus", "system_status"]
@@ -69,8 +69,10 @@ class AuditStatus:
             for shard in range(keys.INGRESS_SHARDS):
                 if (kept := self._witness.for_shard(shard).load()) is not None:
                     witnesses[shard] = Witness(kept)
-            report = await verify_all(
-                self._client, trusted=await load_gateway_keys(self._client), witnesses=witnesses
+            report = combine_reports(
+                await verify_shards(
+                    self._client, trusted=await load_gateway_keys(self._client), witnesses=witnesses
+                )
             )
         except (RedisError, OSError) as exc:
             return {"state": "unknown", "detail": f"could not verify: {type(exc).__name__}"}
